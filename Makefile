@@ -1,0 +1,24 @@
+# The two set-up commands are `make run` and `make test`; each creates .venv when it is
+# missing and installs from requirements/lock.txt only when the lock has changed.
+VENV := .venv
+INSTALLED := $(VENV)/.installed
+DOMAIN ?= finance_risk
+OUTPUT ?= runs/$(DOMAIN)
+PYTEST_ARGS ?=
+
+.PHONY: run test lint venv
+
+venv: $(INSTALLED)
+
+$(INSTALLED): requirements/lock.txt requirements/data.txt setup.cfg pyproject.toml
+	scripts/bootstrap.sh
+	touch $@
+
+run: $(INSTALLED)
+	$(VENV)/bin/aet run $(DOMAIN) --output $(OUTPUT)
+
+test: $(INSTALLED)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -1,0 +1,71 @@
+"""Keras attention blocks shared by the domains' models."""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+@tf.keras.utils.register_keras_serializable(package="aet")
+class TransformerBlock(tf.keras.layers.Layer):
+    """Pre-norm transformer encoder block: x + MHA(LN(x)), then x + FFN(LN(x)).
+
+    Pre-norm keeps small tabular and sequence models trainable without warm-up tricks.
+    The attention weights of the last call are kept in `last_attention_scores` so that
+    monitors can read them without a second forward pass.
+    """
+
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_heads: int,
+        ffn_multiplier: float = 2.0,
+        dropout: float = 0.1,
+        attention_dropout: float = 0.1,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.embedding_dim = embedding_dim
+        self.num_heads = num_heads
+        self.ffn_multiplier = ffn_multiplier
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.attention_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6)
+        self.attention = tf.keras.layers.MultiHeadAttention(
+            num_heads=num_heads,
+            key_dim=embedding_dim // num_heads,
+            dropout=attention_dropout,
+        )
+        self.attention_output_dropout = tf.keras.layers.Dropout(dropout)
+        self.ffn_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6)
+        self.ffn = tf.keras.Sequential(
+            [
+                tf.keras.layers.Dense(int(embedding_dim * ffn_multiplier), activation="gelu"),
+                tf.keras.layers.Dropout(dropout),
+                tf.keras.layers.Dense(embedding_dim),
+            ]
+        )
+        self.ffn_output_dropout = tf.keras.layers.Dropout(dropout)
+        self.last_attention_scores = None
+
+    def call(self, inputs: tf.Tensor, training: bool | None = None, use_causal_mask: bool = False):
+        normed = self.attention_norm(inputs)
+        attended, scores = self.attention(
+            normed,
+            normed,
+            return_attention_scores=True,
+            training=training,
+            use_causal_mask=use_causal_mask,
+        )
+        self.last_attention_scores = scores
+        x = inputs + self.attention_output_dropout(attended, training=training)
+        return x + self.ffn_output_dropout(self.ffn(self.ffn_norm(x)), training=training)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "embedding_dim": self.embedding_dim,
+            "num_heads": self.num_heads,
+            "ffn_multiplier": self.ffn_multiplier,
+            "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout,
+        }

@@ -1,0 +1,112 @@
+"""The TFMA EvalConfig for a domain: metrics, slices and the thresholds that bless a model.
+
+Absolute thresholds must hold for every candidate; change thresholds compare it with
+the last blessed model (TFMA skips them when no baseline exists yet, so the first
+good model is blessed on the absolute thresholds alone).
+"""
+
+from __future__ import annotations
+
+import json
+
+import tensorflow_model_analysis as tfma
+
+from components.features import label_key
+from pipelines.config import Bound, ChangeThreshold, DomainConfig
+
+
+def _binary_metric_specs(name: str, decision_threshold: float) -> list[tuple[str, dict, str]]:
+    """(Keras/TFMA class name, config, module) for one metric name of the config."""
+    keras = "tensorflow.keras.metrics"
+    return {
+        "auc": [("AUC", {"name": "auc", "num_thresholds": 1000}, keras)],
+        "pr_auc": [("AUC", {"name": "pr_auc", "curve": "PR", "num_thresholds": 1000}, keras)],
+        "ks": [("KolmogorovSmirnov", {"name": "ks"}, "components.metrics")],
+        "brier": [("MeanSquaredError", {"name": "brier_score"}, keras)],
+        "calibration": [
+            ("Calibration", {}, ""),
+            ("MeanLabel", {}, ""),
+            ("MeanPrediction", {}, ""),
+            ("CalibrationPlot", {}, ""),
+        ],
+        "accuracy": [
+            ("BinaryAccuracy", {"name": "accuracy", "threshold": decision_threshold}, keras)
+        ],
+        "precision": [
+            ("Precision", {"name": "precision", "thresholds": decision_threshold}, keras)
+        ],
+        "recall": [("Recall", {"name": "recall", "thresholds": decision_threshold}, keras)],
+        "log_loss": [("BinaryCrossentropy", {"name": "log_loss"}, keras)],
+    }[name]
+
+
+def _multiclass_metric_specs(name: str) -> list[tuple[str, dict, str]]:
+    keras = "tensorflow.keras.metrics"
+    return {
+        "accuracy": [("SparseCategoricalAccuracy", {"name": "accuracy"}, keras)],
+        "log_loss": [("SparseCategoricalCrossentropy", {"name": "log_loss"}, keras)],
+    }[name]
+
+
+def tfma_metric_name(name: str) -> str:
+    """The name under which TFMA reports (and thresholds) a config metric."""
+    return {"brier": "brier_score", "calibration": "calibration"}.get(name, name)
+
+
+def _threshold(bound: Bound | None, change: ChangeThreshold | None) -> tfma.MetricThreshold | None:
+    if bound is None and change is None:
+        return None
+    threshold = tfma.MetricThreshold()
+    if bound is not None:
+        if bound.lower is not None:
+            threshold.value_threshold.lower_bound.value = bound.lower
+        if bound.upper is not None:
+            threshold.value_threshold.upper_bound.value = bound.upper
+    if change is not None:
+        threshold.change_threshold.direction = (
+            tfma.MetricDirection.HIGHER_IS_BETTER
+            if change.direction == "higher_is_better"
+            else tfma.MetricDirection.LOWER_IS_BETTER
+        )
+        threshold.change_threshold.absolute.value = change.absolute
+    return threshold
+
+
+def build_eval_config(config: DomainConfig) -> tfma.EvalConfig:
+    evaluation = config.evaluation
+    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+    for name in evaluation.metrics:
+        specs = (
+            _binary_metric_specs(name, evaluation.decision_threshold)
+            if config.is_binary
+            else _multiclass_metric_specs(name)
+        )
+        for index, (class_name, metric_config, module) in enumerate(specs):
+            metric = tfma.MetricConfig(class_name=class_name, module=module)
+            if metric_config:
+                metric.config = json.dumps(metric_config)
+            if index == 0:
+                threshold = _threshold(
+                    evaluation.thresholds.get(name), evaluation.change_thresholds.get(name)
+                )
+                if threshold is not None:
+                    # Gate on the whole held-out split only: slices are reported, not gated.
+                    metric.per_slice_thresholds.append(
+                        tfma.PerSliceMetricThreshold(
+                            slicing_specs=[tfma.SlicingSpec()], threshold=threshold
+                        )
+                    )
+            metrics.append(metric)
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name="serving_default",
+                label_key=label_key(config),
+                prediction_key="probability" if config.is_binary else "probabilities",
+                preprocessing_function_names=["transform_features"],
+            )
+        ],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+        slicing_specs=[tfma.SlicingSpec()]
+        + [tfma.SlicingSpec(feature_keys=list(keys)) for keys in evaluation.slices],
+    )

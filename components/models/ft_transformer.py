@@ -1,0 +1,109 @@
+"""FT-Transformer for tabular data (Gorishniy et al., 2021, "Revisiting Deep Learning
+Models for Tabular Data"): every feature becomes a token, a CLS token is prepended, a
+small transformer encoder mixes them, and the CLS state feeds the classifier head."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from components.attention import TransformerBlock
+from pipelines.config import ModelConfig
+
+
+@dataclass(frozen=True)
+class TabularInputs:
+    """The model's input columns: numeric names and categorical names with vocab sizes."""
+
+    numeric: list[str]
+    categorical: dict[str, int]
+
+
+@tf.keras.utils.register_keras_serializable(package="aet")
+class NumericTokenizer(tf.keras.layers.Layer):
+    """Turns F scalar features [batch, F] into F tokens [batch, F, d]: x_j * w_j + b_j."""
+
+    def __init__(self, embedding_dim: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.embedding_dim = embedding_dim
+
+    def build(self, input_shape: tf.TensorShape) -> None:
+        num_features = int(input_shape[-1])
+        self.kernel = self.add_weight(
+            name="kernel", shape=(num_features, self.embedding_dim), initializer="glorot_uniform"
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(num_features, self.embedding_dim), initializer="zeros"
+        )
+
+    def call(self, values: tf.Tensor) -> tf.Tensor:
+        return values[..., tf.newaxis] * self.kernel + self.bias
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "embedding_dim": self.embedding_dim}
+
+
+@tf.keras.utils.register_keras_serializable(package="aet")
+class ClsToken(tf.keras.layers.Layer):
+    """Prepends one learned token to a token sequence."""
+
+    def build(self, input_shape: tf.TensorShape) -> None:
+        self.token = self.add_weight(
+            name="token", shape=(1, 1, int(input_shape[-1])), initializer="random_normal"
+        )
+
+    def call(self, tokens: tf.Tensor) -> tf.Tensor:
+        batch = tf.shape(tokens)[0]
+        return tf.concat([tf.tile(self.token, [batch, 1, 1]), tokens], axis=1)
+
+
+def build_ft_transformer(
+    inputs: TabularInputs,
+    config: ModelConfig,
+    num_classes: int,
+    input_name: Callable[[str], str] = str,
+) -> tf.keras.Model:
+    """A compiled-ready (not compiled) FT-Transformer.
+
+    `input_name` maps a feature name to the model input's name (the Transform output).
+    Binary tasks get one sigmoid unit, multi-class tasks a softmax over `num_classes`.
+    """
+    model_inputs = {}
+    token_groups = []
+    if inputs.numeric:
+        numeric = []
+        for name in inputs.numeric:
+            model_inputs[input_name(name)] = tf.keras.Input((1,), name=input_name(name))
+            numeric.append(model_inputs[input_name(name)])
+        stacked = tf.keras.layers.Concatenate(name="numeric_values")(numeric)
+        token_groups.append(NumericTokenizer(config.embedding_dim, name="numeric_tokens")(stacked))
+    for name, vocab_size in inputs.categorical.items():
+        model_input = tf.keras.Input((1,), name=input_name(name), dtype=tf.int64)
+        model_inputs[input_name(name)] = model_input
+        embedding = tf.keras.layers.Embedding(vocab_size, config.embedding_dim, name=f"{name}_emb")
+        token_groups.append(embedding(model_input))
+    tokens = (
+        token_groups[0]
+        if len(token_groups) == 1
+        else tf.keras.layers.Concatenate(axis=1, name="tokens")(token_groups)
+    )
+    x = ClsToken(name="cls")(tokens)
+    for index in range(config.num_layers):
+        x = TransformerBlock(
+            config.embedding_dim,
+            config.num_heads,
+            ffn_multiplier=config.ffn_multiplier,
+            dropout=config.dropout,
+            attention_dropout=config.attention_dropout,
+            name=f"transformer_{index}",
+        )(x)
+    cls_state = x[:, 0]
+    head = tf.keras.layers.LayerNormalization(name="head_norm")(cls_state)
+    head = tf.keras.layers.Activation("relu")(head)
+    if num_classes == 2:
+        output = tf.keras.layers.Dense(1, activation="sigmoid", name="probability")(head)
+    else:
+        output = tf.keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(head)
+    return tf.keras.Model(model_inputs, output, name="ft_transformer")

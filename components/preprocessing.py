@@ -1,0 +1,73 @@
+"""The generic Transform `preprocessing_fn`: every tabular domain is described by its config.
+
+Numeric features are z-scored, categorical ones mapped through a vocabulary with an
+out-of-vocabulary bucket, the label is mapped to the index of its class in the config,
+and bucket features (e.g. an age band) are emitted as readable strings for slicing.
+All statistics come from TFT analyzers, so they are computed over the full training
+split by Beam and frozen into the serving graph.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components.features import LABEL_VOCABULARY, from_custom_config, transformed_name
+from pipelines.config import BucketConfig
+
+NUM_OOV_BUCKETS = 1
+
+
+def _dense(tensor: tf.Tensor | tf.SparseTensor, default: float | str) -> tf.Tensor:
+    """A [batch, 1] dense tensor; missing values (sparse inputs) take `default`."""
+    if isinstance(tensor, tf.SparseTensor):
+        tensor = tf.sparse.to_dense(
+            tf.sparse.reset_shape(tensor, [tensor.dense_shape[0], 1]), default_value=default
+        )
+    return tf.reshape(tensor, [-1, 1])
+
+
+def _as_text(tensor: tf.Tensor) -> tf.Tensor:
+    return tensor if tensor.dtype == tf.string else tf.strings.as_string(tensor)
+
+
+def bucket_labels(boundaries: list[float]) -> list[str]:
+    """Readable names for the intervals that `boundaries` cut: ['<25', '25-35', '>=35']."""
+    edges = [f"{b:g}" for b in boundaries]
+    inner = [f"{low}-{high}" for low, high in zip(edges, edges[1:], strict=False)]
+    return [f"<{edges[0]}", *inner, f">={edges[-1]}"]
+
+
+def _bucketize(values: tf.Tensor, bucket: BucketConfig) -> tf.Tensor:
+    index = tft.apply_buckets(values, tf.constant([bucket.boundaries], tf.float32))
+    return tf.gather(tf.constant(bucket_labels(bucket.boundaries)), index)
+
+
+def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
+    config = from_custom_config(custom_config)
+    features = config.features
+    outputs = {}
+    numeric_values = {}
+    for name in features.numeric:
+        values = tf.cast(_dense(inputs[name], 0), tf.float32)
+        numeric_values[name] = values
+        outputs[transformed_name(name)] = tft.scale_to_z_score(values)
+    for name in features.categorical:
+        outputs[transformed_name(name)] = tft.compute_and_apply_vocabulary(
+            _as_text(_dense(inputs[name], "")),
+            num_oov_buckets=NUM_OOV_BUCKETS,
+            vocab_filename=name,
+        )
+    for bucket in features.buckets:
+        outputs[bucket.name] = _bucketize(numeric_values[bucket.source], bucket)
+
+    label_text = _as_text(_dense(inputs[features.label.name], ""))
+    classes = tf.constant(features.label.classes)
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(classes, tf.range(len(features.label.classes), dtype=tf.int64)),
+        default_value=-1,
+    )
+    outputs[transformed_name(features.label.name)] = table.lookup(label_text)
+    # Class frequencies over the training split, read by the Trainer for class weights.
+    tft.vocabulary(label_text, vocab_filename=LABEL_VOCABULARY, store_frequency=True)
+    return outputs

@@ -1,0 +1,1 @@
+"""Domain configs: one folder per domain, each with a config.yaml (and optional schema)."""

@@ -1,0 +1,1 @@
+"""Assembling and running pipelines: config schema, the pipeline factory, runners, the CLI."""

@@ -1,0 +1,283 @@
+"""The `aet` command line: list domains, validate configs, run pipelines.
+
+Heavy imports (TensorFlow, TFX) happen inside the commands, after logging is set up,
+so `aet --help` is instant and library chatter goes to a log file, not the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class ProgressPrinter(logging.Handler):
+    """Prints one line per component as the orchestrator starts and finishes it.
+
+    The local and Beam DAG runners log 'Component X is running.' / 'node X is running.'
+    and '... is finished.' through absl; this handler turns those records into progress.
+    """
+
+    _STARTED = {"Component %s is running.", "node %s is running."}
+    _FINISHED = {"Component %s is finished.", "node %s is finished."}
+
+    def __init__(self, total: int, stream=sys.stdout) -> None:
+        super().__init__(logging.INFO)
+        self.total = total
+        self.stream = stream
+        self.started: dict[str, float] = {}
+        self.finished: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.args:
+            return
+        node = str(record.args[0])
+        if record.msg in self._STARTED:
+            self.started[node] = time.monotonic()
+            self._print(f"[{len(self.started):2d}/{self.total}] {node:<32} running")
+        elif record.msg in self._FINISHED:
+            self.finished.append(node)
+            elapsed = time.monotonic() - self.started.get(node, time.monotonic())
+            self._print(f"        {node:<32} done in {elapsed:6.1f} s")
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)
+
+
+def _quiet_libraries(log_file: Path) -> None:
+    """Send TF/TFX/Beam logging to `log_file`; keep the terminal for progress."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    file_handler = logging.FileHandler(log_file)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(file_handler)
+    root.setLevel(logging.INFO)
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.INFO)
+    absl_logging.get_absl_handler().setLevel(logging.CRITICAL + 1)
+    import tensorflow as tf
+
+    tf_logger = tf.get_logger()
+    for handler in list(tf_logger.handlers):
+        tf_logger.removeHandler(handler)
+    tf_logger.propagate = True
+
+
+def _fail(message: str, code: int) -> int:
+    first, _, rest = str(message).partition("\n")
+    if rest:
+        print(rest, file=sys.stderr)
+    print(f"aet: error: {first}", file=sys.stderr)
+    return code
+
+
+def cmd_domains(_: argparse.Namespace) -> int:
+    from pipelines.config import ConfigError, load_config
+    from pipelines.domains import shipped_domains
+
+    for name, path in shipped_domains().items():
+        try:
+            description = load_config(path).description
+        except ConfigError as exc:
+            description = f"(invalid config: {str(exc).splitlines()[0]})"
+        print(f"{name:<20} {description}")
+    return EXIT_OK
+
+
+def cmd_validate_config(args: argparse.Namespace) -> int:
+    from pipelines.config import ConfigError
+    from pipelines.domains import load_domain
+
+    try:
+        config = load_domain(args.config, args.set)
+    except ConfigError as exc:
+        return _fail(f"invalid config\n{exc}", EXIT_BAD_INPUT)
+    features = config.features
+    print(
+        f"{args.config}: OK (domain '{config.name}', {len(features.numeric)} numeric and "
+        f"{len(features.categorical)} categorical features, label '{features.label.name}' "
+        f"with classes {features.label.classes})"
+    )
+    return EXIT_OK
+
+
+def _parse_options(pairs: list[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--beam-option '{pair}': expected NAME=VALUE")
+        options[name.lstrip("-")] = value
+    return options
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    output = Path(args.output or f"runs/{Path(args.domain).stem if args.domain.endswith(('.yaml', '.yml')) else args.domain}").resolve()
+    log_file = output / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    _quiet_libraries(log_file)
+
+    from pipelines.config import ConfigError
+    from pipelines.data_sources import DataSourceError, resolve_data_path
+    from pipelines.domains import load_domain
+    from pipelines.preflight import InputDataError, check_csv_input
+    from pipelines.runners import (
+        IMAGE_SITE_PACKAGES,
+        RunnerError,
+        beam_pipeline_args,
+        compile_kubeflow,
+    )
+
+    try:
+        config = load_domain(args.domain, args.set)
+        beam_args = beam_pipeline_args(args.beam_preset, _parse_options(args.beam_option), args.beam_arg)
+        if args.runner == "kubeflow":
+            from pipelines.data_sources import default_data_path
+
+            data_path = args.data or str(default_data_path(config, IMAGE_SITE_PACKAGES))
+        else:
+            data_path = resolve_data_path(config, args.data)
+            rows = check_csv_input(data_path, config) if "://" not in data_path else None
+    except (ConfigError, DataSourceError, InputDataError, RunnerError, ValueError) as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+
+    from pipelines.factory import create_pipeline, run_layout
+
+    print(f"aet run {config.name}: runner={args.runner} data={data_path}")
+    if args.runner == "kubeflow":
+        root = args.pipeline_root or str(output)
+        pipeline = create_pipeline(
+            config,
+            data_path=data_path,
+            beam_pipeline_args=beam_args,
+            enable_cache=not args.no_cache,
+            **{**run_layout(root, config), "metadata_path": None},
+        )
+        path = compile_kubeflow(pipeline, str(output), args.image)
+        print(f"wrote Kubeflow Pipelines v2 spec {path} (image {args.image}); nothing was run")
+        return EXIT_OK
+
+    print(f"  input checked: {rows} rows" if rows is not None else "  input: remote, not pre-checked")
+    print(f"  output: {output}  (log: {log_file})")
+    layout = run_layout(output, config)
+    pipeline = create_pipeline(
+        config,
+        data_path=data_path,
+        beam_pipeline_args=beam_args,
+        enable_cache=not args.no_cache,
+        **layout,
+    )
+    progress = ProgressPrinter(total=len(pipeline.components))
+    logging.getLogger().addHandler(progress)
+
+    from pipelines.runners import run_beam, run_local
+    from pipelines.summary import collect_summary, write_summary
+
+    started = time.monotonic()
+    error = None
+    try:
+        (run_beam if args.runner == "beam" else run_local)(pipeline)
+    except Exception as exc:  # the orchestrator re-raises the failing component's error
+        logging.exception("pipeline failed")
+        error = f"{type(exc).__name__}: {exc}"
+    summary = collect_summary(config, layout["metadata_path"])
+    summary.update(
+        runner=args.runner,
+        data=data_path,
+        wall_time_s=round(time.monotonic() - started, 1),
+        status="failed" if error else "succeeded",
+        error=error,
+        log_file=str(log_file),
+    )
+    if error:
+        summary["blessed"], summary["pushed_model_dir"] = False, None
+    summary_path = write_summary(summary, str(output))
+    _print_summary(summary, summary_path)
+    if error:
+        return _fail(f"pipeline failed, nothing pushed: {error}", EXIT_FAILED)
+    return EXIT_OK
+
+
+def _print_summary(summary: dict, path: str) -> None:
+    overall = summary["metrics"].get("overall", {})
+    shown = ", ".join(f"{name}={value:.4f}" for name, value in overall.items())
+    cached = [name for name, state in summary["components"].items() if state == "cached"]
+    print(f"\n{summary['domain']}: {summary['status']} in {summary['wall_time_s']} s")
+    if cached:
+        print(f"  reused from cache: {', '.join(cached)}")
+    print(f"  blessed: {'yes' if summary['blessed'] else 'no'}")
+    for reason in summary.get("not_blessed_because", []):
+        print(f"    {reason}")
+    if shown:
+        print(f"  metrics (held-out split): {shown}")
+    print(f"  pushed model: {summary['pushed_model_dir'] or 'none'}")
+    print(f"  summary: {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pipelines.runners import BEAM_PRESETS, DEFAULT_IMAGE, RUNNERS
+
+    parser = argparse.ArgumentParser(prog="aet", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("domains", help="list the shipped domains").set_defaults(func=cmd_domains)
+
+    validate = commands.add_parser("validate-config", help="check a domain config file")
+    validate.add_argument("config", help="path of a config.yaml, or a shipped domain name")
+    validate.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    validate.set_defaults(func=cmd_validate_config)
+
+    run = commands.add_parser("run", help="run (or compile) a domain's pipeline")
+    run.add_argument("domain", help="a shipped domain name, or the path of a config.yaml")
+    run.add_argument("--runner", choices=RUNNERS, default="local")
+    run.add_argument("--data", help="CSV file or folder of CSV files (default: the config's)")
+    run.add_argument("--output", help="run folder (default: runs/<domain>)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a config field, e.g. --set training.train_steps=50",
+    )
+    run.add_argument("--no-cache", action="store_true", help="re-run every component")
+    presets = "; ".join(f"{name}: {preset.description}" for name, preset in BEAM_PRESETS.items())
+    run.add_argument(
+        "--beam-preset", choices=sorted(BEAM_PRESETS), default="in-process", help=presets
+    )
+    run.add_argument(
+        "--beam-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="complete or change a preset, e.g. direct_num_workers=4 or flink_master=host:8081",
+    )
+    run.add_argument(
+        "--beam-arg", action="append", default=[], help="a raw Beam pipeline argument"
+    )
+    run.add_argument("--image", default=DEFAULT_IMAGE, help="container image for Kubeflow")
+    run.add_argument(
+        "--pipeline-root", help="Kubeflow: artifact root the cluster can reach (gs://...)"
+    )
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

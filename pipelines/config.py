@@ -1,0 +1,325 @@
+"""The one config schema every domain is written in, and its loader.
+
+A domain is a YAML file validated here before any component runs, so a typo or a
+wrong type fails with the file, the field and the reason instead of deep inside Beam.
+pydantic (v1, pinned by kfp 1.8) does the type checking; the cross-field rules that
+only make sense for this product are validators below.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, root_validator, validator
+
+METRIC_NAMES = (
+    "auc",
+    "pr_auc",
+    "ks",
+    "brier",
+    "calibration",
+    "accuracy",
+    "precision",
+    "recall",
+    "log_loss",
+)
+MetricName = Literal[
+    "auc",
+    "pr_auc",
+    "ks",
+    "brier",
+    "calibration",
+    "accuracy",
+    "precision",
+    "recall",
+    "log_loss",
+]
+BINARY_ONLY_METRICS = {"auc", "pr_auc", "ks", "brier", "calibration", "precision", "recall"}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    class Config:
+        extra = "forbid"
+        allow_mutation = False
+
+
+class PackageData(_Strict):
+    """A data file shipped inside an installed registry package (never imported)."""
+
+    package: str
+    file: str
+
+
+class DataConfig(_Strict):
+    format: Literal["csv"] = "csv"
+    default: PackageData | str = Field(
+        ..., description="package+file, or a path relative to the config file"
+    )
+    schema_file: str | None = Field(
+        None, description="curated schema.pbtxt (relative to the config); inferred if absent"
+    )
+    splits: dict[str, float] = {"train": 0.7, "eval": 0.15, "test": 0.15}
+
+    @validator("splits")
+    def _splits_sum_to_one(cls, splits: dict[str, float]) -> dict[str, float]:
+        missing = {"train", "eval"} - set(splits)
+        if missing:
+            raise ValueError(f"must contain the splits {sorted(missing)}")
+        if any(share <= 0 for share in splits.values()):
+            raise ValueError("every split share must be > 0")
+        if not math.isclose(sum(splits.values()), 1.0, abs_tol=1e-6):
+            raise ValueError(f"shares must sum to 1, they sum to {sum(splits.values()):g}")
+        if any(round(share * 100) < 1 for share in splits.values()):
+            raise ValueError("each share must be at least 0.01")
+        return splits
+
+
+class LabelConfig(_Strict):
+    name: str
+    classes: list[str] = Field(
+        ..., min_items=2, description="label values in index order; for two classes the "
+        "second is the positive one"
+    )
+
+    @validator("classes", pre=True, each_item=True)
+    def _as_text(cls, value: object) -> str:
+        return str(value)
+
+    @validator("classes")
+    def _unique(cls, classes: list[str]) -> list[str]:
+        if len(set(classes)) != len(classes):
+            raise ValueError("class values must be unique")
+        return classes
+
+
+class BucketConfig(_Strict):
+    """A derived categorical feature (e.g. an age band) used for slicing evaluation."""
+
+    name: str
+    source: str
+    boundaries: list[float] = Field(..., min_items=1)
+
+    @validator("boundaries")
+    def _increasing(cls, boundaries: list[float]) -> list[float]:
+        if any(b >= a for a, b in zip(boundaries[1:], boundaries, strict=False)):
+            raise ValueError("boundaries must be strictly increasing")
+        return boundaries
+
+
+class FeaturesConfig(_Strict):
+    label: LabelConfig
+    numeric: list[str] = []
+    categorical: list[str] = []
+    buckets: list[BucketConfig] = []
+
+    @root_validator(skip_on_failure=True)
+    def _consistent(cls, values: dict) -> dict:
+        numeric, categorical = values["numeric"], values["categorical"]
+        if not numeric and not categorical:
+            raise ValueError("at least one numeric or categorical feature is required")
+        names = numeric + categorical + [values["label"].name]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"features listed twice: {duplicates}")
+        bad = [n for n in names + [b.name for b in values["buckets"]] if not _IDENTIFIER.match(n)]
+        if bad:
+            raise ValueError(f"feature names must be identifiers: {bad}")
+        for bucket in values["buckets"]:
+            if bucket.source not in numeric:
+                raise ValueError(
+                    f"bucket '{bucket.name}': source '{bucket.source}' is not a numeric feature"
+                )
+            if bucket.name in names:
+                raise ValueError(f"bucket '{bucket.name}' clashes with a feature name")
+        return values
+
+    @property
+    def input_names(self) -> list[str]:
+        return self.numeric + self.categorical
+
+
+class ModelConfig(_Strict):
+    architecture: Literal["ft_transformer"] = "ft_transformer"
+    embedding_dim: int = Field(32, gt=0)
+    num_layers: int = Field(2, gt=0)
+    num_heads: int = Field(4, gt=0)
+    ffn_multiplier: float = Field(2.0, gt=0)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    attention_dropout: float = Field(0.1, ge=0, lt=1)
+
+    @root_validator(skip_on_failure=True)
+    def _heads_divide_width(cls, values: dict) -> dict:
+        if values["embedding_dim"] % values["num_heads"]:
+            raise ValueError(
+                f"embedding_dim ({values['embedding_dim']}) must be divisible by "
+                f"num_heads ({values['num_heads']})"
+            )
+        return values
+
+
+class PlateauConfig(_Strict):
+    factor: float = Field(0.5, gt=0, lt=1)
+    patience: int = Field(3, ge=1)
+    min_learning_rate: float = Field(1e-5, ge=0)
+
+
+class EarlyStoppingConfig(_Strict):
+    patience: int = Field(6, ge=1)
+
+
+class ElasticConfig(_Strict):
+    """Callbacks that adapt training; issue #3 grows this section."""
+
+    monitor: str = "val_auc"
+    reduce_lr_on_plateau: PlateauConfig | None = PlateauConfig()
+    early_stopping: EarlyStoppingConfig | None = EarlyStoppingConfig()
+
+
+class TrainingConfig(_Strict):
+    batch_size: int = Field(64, gt=0)
+    train_steps: int = Field(1000, gt=0)
+    steps_per_epoch: int = Field(50, gt=0)
+    eval_steps: int = Field(10, gt=0)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    class_weight: Literal["balanced", "none"] = "balanced"
+    seed: int = 42
+    elastic: ElasticConfig = ElasticConfig()
+
+
+class Bound(_Strict):
+    lower: float | None = None
+    upper: float | None = None
+
+    @root_validator(skip_on_failure=True)
+    def _one_side(cls, values: dict) -> dict:
+        if values["lower"] is None and values["upper"] is None:
+            raise ValueError("give lower, upper or both")
+        return values
+
+
+class ChangeThreshold(_Strict):
+    direction: Literal["higher_is_better", "lower_is_better"]
+    absolute: float = Field(..., description="allowed change vs the blessed baseline")
+
+
+class EvaluationConfig(_Strict):
+    metrics: list[MetricName] = Field(..., min_items=1)
+    thresholds: dict[MetricName, Bound] = {}
+    change_thresholds: dict[MetricName, ChangeThreshold] = {}
+    slices: list[list[str]] = []
+    decision_threshold: float = Field(0.5, gt=0, lt=1)
+
+    @root_validator(skip_on_failure=True)
+    def _thresholds_on_computed_metrics(cls, values: dict) -> dict:
+        for section in ("thresholds", "change_thresholds"):
+            unknown = sorted(set(values[section]) - set(values["metrics"]))
+            if unknown:
+                raise ValueError(f"{section} name metrics not in 'metrics': {unknown}")
+        return values
+
+
+class ServingConfig(_Strict):
+    model_name: str
+
+    @validator("model_name")
+    def _path_safe(cls, name: str) -> str:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+            raise ValueError("use lower-case letters, digits, '_' and '-' only")
+        return name
+
+
+class DomainConfig(_Strict):
+    name: str
+    description: str = ""
+    data: DataConfig
+    features: FeaturesConfig
+    model: ModelConfig = ModelConfig()
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig
+    serving: ServingConfig
+    source_dir: Path = Field(
+        Path("."), description="set by the loader: the folder holding the config file"
+    )
+
+    @root_validator(skip_on_failure=True)
+    def _cross_section(cls, values: dict) -> dict:
+        features: FeaturesConfig = values["features"]
+        evaluation: EvaluationConfig = values["evaluation"]
+        sliceable = set(features.input_names) | {b.name for b in features.buckets}
+        for spec in evaluation.slices:
+            unknown = sorted(set(spec) - sliceable)
+            if unknown:
+                raise ValueError(f"evaluation.slices: unknown features {unknown}")
+        if len(features.label.classes) > 2:
+            binary_only = sorted(set(evaluation.metrics) & BINARY_ONLY_METRICS)
+            if binary_only:
+                raise ValueError(
+                    f"evaluation.metrics {binary_only} need a binary label; "
+                    f"'{features.label.name}' has {len(features.label.classes)} classes"
+                )
+        return values
+
+    @property
+    def is_binary(self) -> bool:
+        return len(self.features.label.classes) == 2
+
+    def resolve(self, relative: str) -> Path:
+        """A path written in the config, made absolute against the config's folder."""
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self.source_dir / path
+
+
+def _format_errors(source: Path, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"] if part != "__root__") or "(top level)"
+        lines.append(f"{source}: field '{field}': {item['msg']}")
+    return "\n".join(lines)
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """Sets `section.field=value` in a raw config; the value is parsed as YAML."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override '{assignment}': expected FIELD=VALUE, e.g. training.train_steps=50")
+    *parents, leaf = key.strip().split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override '{assignment}': '{part}' is not a section")
+    node[leaf] = yaml.safe_load(text)
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> DomainConfig:
+    """Reads and validates one domain config; raises ConfigError naming file and field.
+
+    `overrides` are FIELD=VALUE assignments applied before validation (the CLI's --set).
+    """
+    source = Path(path).resolve()
+    try:
+        raw = yaml.safe_load(source.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{source}: no such config file") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level")
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    if "source_dir" in raw:
+        raise ConfigError(f"{source}: field 'source_dir' is set by the loader, remove it")
+    try:
+        return DomainConfig(**raw, source_dir=source.parent)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from exc

@@ -1,0 +1,49 @@
+"""Where a domain's data is read from: a user's path, or the default the config names.
+
+Default data ships inside registry packages (DESIGN.md section 5). They are located
+with importlib's finder and never imported: their own requirements are not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from pipelines.config import DomainConfig, PackageData
+
+
+class DataSourceError(ValueError):
+    """The data cannot be found; the message says where it was looked for and what to do."""
+
+
+def package_root(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataSourceError(
+            f"the default data comes from the registry package '{package}', which is not "
+            f"installed: run `make venv` (it installs requirements/data.txt), or pass --data"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def default_data_path(config: DomainConfig, site_packages: str | None = None) -> Path:
+    """The config's default data; `site_packages` places package data elsewhere (an image)."""
+    default = config.data.default
+    if isinstance(default, PackageData):
+        root = Path(site_packages) / default.package if site_packages else package_root(default.package)
+        return root / default.file
+    return config.resolve(default)
+
+
+def resolve_data_path(config: DomainConfig, override: str | None = None) -> str:
+    """The absolute data path for a run; local paths must exist, remote ones are trusted."""
+    if override and "://" in override:
+        return override
+    path = Path(override).expanduser().resolve() if override else default_data_path(config)
+    if not path.exists():
+        source = "--data" if override else f"the default data of '{config.name}'"
+        raise DataSourceError(f"{source}: no such file or folder: {path}")
+    if path.is_dir() and not any(path.glob("*.csv")):
+        raise DataSourceError(f"{path}: folder holds no .csv files")
+    return os.fspath(path)

@@ -1,0 +1,157 @@
+"""The one pipeline factory: every domain and every runner builds its pipeline here.
+
+    CsvExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator
+    -> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs latest blessed) -> Pusher
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from components.anomalies_gate import AnomaliesGate
+from components.evaluation import build_eval_config
+from components.features import to_custom_config
+from components.preprocessing import preprocessing_fn
+from components.trainer import run_fn
+from pipelines.config import DomainConfig
+
+
+def dotted_path(fn: Callable) -> str:
+    """The import path TFX executors load `fn` from; derived, so a rename fails at import."""
+    return f"{fn.__module__}.{fn.__name__}"
+
+
+def pipeline_name(config: DomainConfig) -> str:
+    return "aet-" + config.name.replace("_", "-")
+
+
+def evaluation_split(config: DomainConfig) -> str:
+    """The held-out split the Evaluator scores: 'test' when the config has one."""
+    return "test" if "test" in config.data.splits else "eval"
+
+
+def _example_gen(config: DomainConfig, data_path: str) -> tfx.components.CsvExampleGen:
+    if data_path.endswith(".csv"):
+        input_base, pattern = os.path.dirname(data_path), os.path.basename(data_path)
+    else:
+        input_base, pattern = data_path, "*.csv"
+    buckets = [
+        example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=round(share * 100))
+        for name, share in config.data.splits.items()
+    ]
+    return tfx.components.CsvExampleGen(
+        input_base=input_base,
+        input_config=example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)]
+        ),
+        output_config=example_gen_pb2.Output(
+            split_config=example_gen_pb2.SplitConfig(splits=buckets)
+        ),
+    )
+
+
+def create_pipeline(
+    config: DomainConfig,
+    *,
+    data_path: str,
+    pipeline_root: str,
+    serving_dir: str,
+    metadata_path: str | None,
+    beam_pipeline_args: Sequence[str] = (),
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """The full TFX pipeline for one domain.
+
+    `metadata_path` is the MLMD SQLite file (None where the orchestrator provides MLMD,
+    as Kubeflow does); `serving_dir` receives `<version>/` SavedModels from the Pusher.
+    """
+    example_gen = _example_gen(config, data_path)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    if config.data.schema_file:
+        schema_gen = tfx.components.ImportSchemaGen(
+            schema_file=str(config.resolve(config.data.schema_file))
+        )
+    else:
+        schema_gen = tfx.components.SchemaGen(
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+        )
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+    custom_config = to_custom_config(config)
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=dotted_path(preprocessing_fn),
+        custom_config=custom_config,
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=list(config.data.splits)),
+        disable_statistics=True,  # StatisticsGen already profiles the raw data
+    )
+    transform.add_upstream_node(anomalies_gate)
+    trainer = tfx.components.Trainer(
+        run_fn=dotted_path(run_fn),
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=config.training.train_steps),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=config.training.eval_steps),
+        custom_config=custom_config,
+    )
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        eval_config=build_eval_config(config),
+        example_splits=[evaluation_split(config)],
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
+        ),
+    )
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name(config),
+        pipeline_root=pipeline_root,
+        components=[
+            example_gen,
+            statistics_gen,
+            schema_gen,
+            example_validator,
+            anomalies_gate,
+            transform,
+            trainer,
+            baseline_resolver,
+            evaluator,
+            pusher,
+        ],
+        enable_cache=enable_cache,
+        metadata_connection_config=(
+            tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
+            if metadata_path
+            else None
+        ),
+        beam_pipeline_args=list(beam_pipeline_args),
+    )
+
+
+def run_layout(root: str | Path, config: DomainConfig) -> dict[str, str]:
+    """Where a run keeps its artifacts, metadata and pushed models under one root."""
+    root = str(root)
+    return {
+        "pipeline_root": os.path.join(root, "tfx"),
+        "metadata_path": os.path.join(root, "metadata.sqlite"),
+        "serving_dir": os.path.join(root, "serving", config.serving.model_name),
+    }

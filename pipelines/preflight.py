@@ -1,0 +1,92 @@
+"""Checks that run before any component: the input CSV matches the config.
+
+CsvExampleGen fails on a malformed row deep inside Beam without naming the line, and
+quietly accepts a file with a column missing. These checks stream each file once
+(csv module) and report every problem with file, line and column, so a bad file fails
+in seconds with nothing written. Value-level drift (new categories, ranges, shares)
+is left to TFDV's ExampleValidator inside the pipeline.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import tensorflow as tf
+
+from pipelines.config import DomainConfig
+
+MAX_REPORTED = 20
+
+
+class InputDataError(ValueError):
+    """The input data does not fit the domain config; the message lists each problem."""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _check_file(path: str, config: DomainConfig, problems: list[str]) -> int:
+    features = config.features
+    required = [*features.input_names, features.label.name]
+    classes = set(features.label.classes)
+    rows = 0
+    with tf.io.gfile.GFile(path) as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header:
+            problems.append(f"{path}: the file is empty (a header row is required)")
+            return 0
+        missing = [name for name in required if name not in header]
+        if missing:
+            problems.append(f"{path}: missing column(s) {missing} (header has {len(header)} columns)")
+            return 0
+        position = {name: header.index(name) for name in required}
+        for line_number, row in enumerate(reader, start=2):
+            if len(problems) >= MAX_REPORTED:
+                break
+            if not row:
+                continue
+            rows += 1
+            if len(row) != len(header):
+                problems.append(
+                    f"{path}:{line_number}: expected {len(header)} fields, found {len(row)}"
+                )
+                continue
+            for name in features.numeric:
+                value = row[position[name]]
+                if value.strip() and not _is_number(value):
+                    problems.append(
+                        f"{path}:{line_number}: column '{name}': '{value}' is not a number"
+                    )
+            label = row[position[features.label.name]]
+            if label not in classes:
+                problems.append(
+                    f"{path}:{line_number}: column '{features.label.name}': '{label}' is not "
+                    f"one of the configured classes {sorted(classes)}"
+                )
+    return rows
+
+
+def check_csv_input(data_path: str, config: DomainConfig) -> int:
+    """Validates every CSV file of the input; returns the number of data rows."""
+    files = (
+        [data_path]
+        if data_path.endswith(".csv")
+        else sorted(tf.io.gfile.glob(str(Path(data_path) / "*.csv")))
+    )
+    problems: list[str] = []
+    rows = sum(_check_file(path, config, problems) for path in files)
+    if not problems and rows == 0:
+        problems.append(f"{data_path}: no data rows")
+    if problems:
+        more = " (first problems only)" if len(problems) >= MAX_REPORTED else ""
+        raise InputDataError(
+            f"input data does not match domain '{config.name}'{more}:\n  " + "\n  ".join(problems)
+        )
+    return rows

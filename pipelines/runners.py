@@ -1,0 +1,95 @@
+"""Runner choices: the same pipeline from `create_pipeline`, run locally, on Beam, or
+compiled for Kubeflow Pipelines. Beam presets cover the DirectRunner modes that run
+here and the cluster runners a user completes with their own endpoint or project."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from tfx import v1 as tfx
+
+RUNNERS = ("local", "beam", "kubeflow")
+DEFAULT_IMAGE = "aet:0.1.0"
+# Where the Dockerfile installs the lock, so default data resolves inside the image.
+IMAGE_SITE_PACKAGES = "/opt/venv/lib/python3.10/site-packages"
+
+
+@dataclass(frozen=True)
+class BeamPreset:
+    description: str
+    args: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    defaults: tuple[tuple[str, str], ...] = ()
+
+
+# Beam 2.74's DirectRunner first tries the Prism runner, which downloads its binary from
+# GitHub at run time. The local presets name FnApiRunner, the runner DirectRunner falls
+# back to, so nothing is fetched from the network.
+BEAM_PRESETS: dict[str, BeamPreset] = {
+    "in-process": BeamPreset(
+        "Beam's local FnApiRunner inside this process (fastest on small data)",
+        ("--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"),
+    ),
+    "multi-processing": BeamPreset(
+        "Beam's local FnApiRunner across N worker processes (--beam-option direct_num_workers=N)",
+        ("--runner=FnApiRunner", "--direct_running_mode=multi_processing"),
+        defaults=(("direct_num_workers", str(max(2, min(4, os.cpu_count() or 2)))),),
+    ),
+    "flink": BeamPreset(
+        "Apache Flink cluster through Beam's portable FlinkRunner",
+        ("--runner=FlinkRunner",),
+        required=("flink_master",),
+        defaults=(("environment_type", "DOCKER"),),
+    ),
+    "spark": BeamPreset(
+        "Apache Spark cluster through Beam's portable SparkRunner",
+        ("--runner=SparkRunner",),
+        required=("spark_master_url",),
+        defaults=(("environment_type", "DOCKER"),),
+    ),
+    "dataflow": BeamPreset(
+        "Google Cloud Dataflow, workers running the project's container image",
+        ("--runner=DataflowRunner", "--experiments=use_runner_v2"),
+        required=("project", "region", "temp_location", "sdk_container_image"),
+    ),
+}
+
+
+class RunnerError(ValueError):
+    """A runner or preset that cannot be used as asked."""
+
+
+def beam_pipeline_args(preset: str, options: dict[str, str], extra: list[str] = ()) -> list[str]:
+    """The Beam args of a preset, completed by `options` (name -> value) and raw `extra`."""
+    if preset not in BEAM_PRESETS:
+        raise RunnerError(f"unknown Beam preset '{preset}'; choose from {sorted(BEAM_PRESETS)}")
+    chosen = BEAM_PRESETS[preset]
+    values = {**dict(chosen.defaults), **options}
+    missing = [name for name in chosen.required if not values.get(name)]
+    if missing:
+        hint = " ".join(f"--beam-option {name}=..." for name in missing)
+        raise RunnerError(f"Beam preset '{preset}' needs {missing}: add {hint}")
+    return [*chosen.args, *(f"--{name}={value}" for name, value in values.items()), *extra]
+
+
+def run_local(pipeline: tfx.dsl.Pipeline) -> None:
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+
+
+def run_beam(pipeline: tfx.dsl.Pipeline) -> None:
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+    BeamDagRunner().run(pipeline)
+
+
+def compile_kubeflow(pipeline: tfx.dsl.Pipeline, output_dir: str, image: str) -> str:
+    """Writes the KFP v2 pipeline JSON; returns its path. Runs nothing."""
+    filename = f"{pipeline.pipeline_info.pipeline_name}.json"
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
+        output_dir=output_dir,
+        output_filename=filename,
+    )
+    runner.run(pipeline, write_out=True)
+    return os.path.join(output_dir, filename)

@@ -1,0 +1,150 @@
+"""The run summary: what a run did, read back from ML Metadata and the artifacts.
+
+Every orchestrator records its executions in MLMD, so the summary is built the same way
+for the local and Beam runners: the latest pipeline-run context, the executions in it
+(run or cached), and the Evaluator's and Pusher's outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+from google.protobuf import text_format
+import tensorflow_model_analysis as tfma
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+from components.evaluation import tfma_metric_name
+from components.trainer import HISTORY_FILE
+from pipelines.config import DomainConfig
+
+SUMMARY_FILE = "run_summary.json"
+_STATES = {
+    metadata_store_pb2.Execution.COMPLETE: "complete",
+    metadata_store_pb2.Execution.CACHED: "cached",
+    metadata_store_pb2.Execution.FAILED: "failed",
+    metadata_store_pb2.Execution.RUNNING: "running",
+}
+
+
+def _latest_run(store: metadata_store.MetadataStore, pipeline: str):
+    runs = [
+        context
+        for context in store.get_contexts_by_type("pipeline_run")
+        if context.properties["pipeline_name"].string_value in ("", pipeline)
+    ]
+    return max(runs, key=lambda context: (context.create_time_since_epoch, context.id), default=None)
+
+
+def _node_id(store: metadata_store.MetadataStore, execution_id: int) -> str:
+    for context in store.get_contexts_by_execution(execution_id):
+        if store.get_context_types_by_id([context.type_id])[0].name == "node":
+            return context.name.rsplit(".", 1)[-1]
+    return "unknown"
+
+
+def _outputs(store: metadata_store.MetadataStore, execution_id: int) -> dict[str, list]:
+    outputs: dict[str, list] = {}
+    events = [
+        event
+        for event in store.get_events_by_execution_ids([execution_id])
+        if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+    ]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    for event in events:
+        key = event.path.steps[0].key if event.path.steps else ""
+        outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+    return outputs
+
+
+def _slice_name(slice_key: tuple) -> str:
+    return ", ".join(f"{feature}={value}" for feature, value in slice_key) or "overall"
+
+
+def read_metrics(evaluation_uri: str, config: DomainConfig) -> dict[str, dict[str, float]]:
+    """Metric values per slice ('overall', 'age_band=<25', ...) from TFMA's output."""
+    wanted = {tfma_metric_name(name) for name in config.evaluation.metrics} | {"example_count"}
+    result = tfma.load_eval_result(evaluation_uri)
+    metrics: dict[str, dict[str, float]] = {}
+    for slice_key, by_output in result.slicing_metrics:
+        values = {}
+        for by_sub_key in by_output.values():
+            for metric_values in by_sub_key.values():
+                for name, value in metric_values.items():
+                    if name in wanted and "doubleValue" in value:
+                        values[name] = round(float(value["doubleValue"]), 6)
+        metrics[_slice_name(slice_key)] = dict(sorted(values.items()))
+    return dict(sorted(metrics.items(), key=lambda item: item[0] != "overall"))
+
+
+def _failed_thresholds(evaluation_uri: str) -> list[str]:
+    validation = tfma.load_validation_result(evaluation_uri)
+    reasons = []
+    for failure in validation.metric_validations_per_slice:
+        for metric in failure.failures:
+            kind = "change vs blessed baseline" if metric.metric_key.is_diff else "value"
+            reasons.append(
+                f"{metric.metric_key.name} {kind} {metric.metric_value.double_value.value:.4f} "
+                f"fails {text_format.MessageToString(metric.metric_threshold, as_one_line=True)}"
+            )
+    return reasons
+
+
+def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
+    """The summary of the latest run recorded in the MLMD database at `metadata_path`."""
+    from pipelines.factory import pipeline_name
+
+    store = metadata_store.MetadataStore(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
+    )
+    run = _latest_run(store, pipeline_name(config))
+    summary = {
+        "domain": config.name,
+        "blessed": False,
+        "metrics": {},
+        "pushed_model_dir": None,
+        "components": {},
+    }
+    if run is None:
+        return summary
+    summary["run_id"] = run.name
+    for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
+        node = _node_id(store, execution.id)
+        summary["components"][node] = _STATES.get(execution.last_known_state, "other")
+        outputs = _outputs(store, execution.id)
+        if node == "Evaluator":
+            blessing = outputs.get("blessing", [None])[0]
+            summary["blessed"] = bool(blessing and blessing.custom_properties["blessed"].int_value)
+            evaluation_uri = outputs["evaluation"][0].uri
+            summary["evaluation_dir"] = evaluation_uri
+            summary["metrics"] = read_metrics(evaluation_uri, config)
+            if not summary["blessed"]:
+                summary["not_blessed_because"] = _failed_thresholds(evaluation_uri)
+        elif node == "Pusher" and outputs.get("pushed_model"):
+            pushed = outputs["pushed_model"][0]
+            if pushed.custom_properties["pushed"].int_value:
+                summary["pushed_model_dir"] = pushed.custom_properties[
+                    "pushed_destination"
+                ].string_value
+        elif node == "Trainer" and outputs.get("model_run"):
+            history_path = os.path.join(outputs["model_run"][0].uri, HISTORY_FILE)
+            if tf.io.gfile.exists(history_path):
+                with tf.io.gfile.GFile(history_path) as handle:
+                    history = json.load(handle)
+                summary["training"] = {
+                    "epochs_run": history["epochs_run"],
+                    "class_weights": history["class_weights"],
+                    "final": {k: round(v[-1], 6) for k, v in history["history"].items()},
+                }
+    return summary
+
+
+def write_summary(summary: dict, output_dir: str) -> str:
+    path = os.path.join(output_dir, SUMMARY_FILE)
+    tf.io.gfile.makedirs(output_dir)
+    with tf.io.gfile.GFile(path, "w") as handle:
+        json.dump(summary, handle, indent=2, sort_keys=False)
+    return path

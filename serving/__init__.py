@@ -1,0 +1,1 @@
+"""What TF Serving and its clients see: exported signatures and the serving layout."""
