@@ -51,10 +51,16 @@ class ProgressPrinter(logging.Handler):
         print(line, file=self.stream, flush=True)
 
 
+def _quiet_native_logs() -> None:
+    """Silence TensorFlow's C++ start-up chatter and google-cloud's Python-version
+    FutureWarnings, here and in the subprocesses TFX and Beam start (they inherit env)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
 def _quiet_libraries(log_file: Path) -> None:
     """Send TF/TFX/Beam logging to `log_file`; keep the terminal for progress."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    warnings.filterwarnings("ignore", category=FutureWarning)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     logging.captureWarnings(True)
     root = logging.getLogger()
@@ -124,8 +130,16 @@ def _parse_options(pairs: list[str]) -> dict[str, str]:
     return options
 
 
+def _default_output(domain: str) -> Path:
+    """runs/<name>: the domain name, or the config's folder name when given a path."""
+    path = Path(domain)
+    if path.suffix in {".yaml", ".yml"}:
+        path = path.parent
+    return Path("runs") / path.name
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    output = Path(args.output or f"runs/{Path(args.domain).stem if args.domain.endswith(('.yaml', '.yml')) else args.domain}").resolve()
+    output = Path(args.output or _default_output(args.domain)).resolve()
     log_file = output / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     _quiet_libraries(log_file)
 
@@ -275,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _quiet_native_logs()
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tfx import v1 as tfx
+if TYPE_CHECKING:  # TFX is imported where a pipeline runs, so `aet --help` stays instant
+    from tfx import v1 as tfx
 
 RUNNERS = ("local", "beam", "kubeflow")
 DEFAULT_IMAGE = "aet:0.1.0"
@@ -74,6 +76,8 @@ def beam_pipeline_args(preset: str, options: dict[str, str], extra: list[str] = 
 
 
 def run_local(pipeline: tfx.dsl.Pipeline) -> None:
+    from tfx import v1 as tfx
+
     tfx.orchestration.LocalDagRunner().run(pipeline)
 
 
@@ -85,6 +89,8 @@ def run_beam(pipeline: tfx.dsl.Pipeline) -> None:
 
 def compile_kubeflow(pipeline: tfx.dsl.Pipeline, output_dir: str, image: str) -> str:
     """Writes the KFP v2 pipeline JSON; returns its path. Runs nothing."""
+    from tfx import v1 as tfx
+
     filename = f"{pipeline.pipeline_info.pipeline_name}.json"
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),

@@ -115,7 +115,9 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
         node = _node_id(store, execution.id)
         summary["components"][node] = _STATES.get(execution.last_known_state, "other")
         outputs = _outputs(store, execution.id)
-        if node == "Evaluator":
+        if node.endswith("ExampleGen") and outputs.get("examples"):
+            summary["examples_dir"] = outputs["examples"][0].uri
+        elif node == "Evaluator":
             blessing = outputs.get("blessing", [None])[0]
             summary["blessed"] = bool(blessing and blessing.custom_properties["blessed"].int_value)
             evaluation_uri = outputs["evaluation"][0].uri

@@ -1,0 +1,62 @@
+"""End-to-end runs of the `aet` CLI exactly as a user types it, in a subprocess each
+(TFX and Beam keep process-wide logging and state), on small step budgets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# Few steps: these tests prove the machinery, the benchmarks measure the model.
+SMALL_TRAINING = ["--set", "training.train_steps=22", "--set", "training.steps_per_epoch=11"]
+
+
+@dataclass
+class CliRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    output: Path
+
+    @property
+    def summary(self) -> dict:
+        return json.loads((self.output / "run_summary.json").read_text())
+
+    def pushed_versions(self, model_name: str) -> list[str]:
+        folder = self.output / "serving" / model_name
+        return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def run_aet(*args: str, output: Path, timeout: float = 900) -> CliRun:
+    started = time.monotonic()
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args, "--output", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return CliRun(
+        completed.returncode,
+        completed.stdout,
+        completed.stderr,
+        time.monotonic() - started,
+        output,
+    )
+
+
+def assert_succeeded(run: CliRun) -> None:
+    assert run.returncode == 0, f"aet failed:\n{run.stdout}\n{run.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def finance_run(tmp_path_factory) -> CliRun:
+    """One small finance_risk run with the local runner, shared by the e2e tests."""
+    run = run_aet("run", "finance_risk", *SMALL_TRAINING, output=tmp_path_factory.mktemp("fr"))
+    assert_succeeded(run)
+    return run

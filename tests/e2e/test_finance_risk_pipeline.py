@@ -1,0 +1,111 @@
+"""finance_risk end to end with the local runner: every component runs, the pushed
+SavedModel scores raw German Credit rows, a re-run reuses the cache, and drifted data
+stops the run before training without touching the pushed model."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+
+from serving.examples import serialize_records
+from tests.e2e.conftest import SMALL_TRAINING, CliRun, assert_succeeded, run_aet
+
+pytestmark = pytest.mark.e2e
+
+COMPONENTS = {
+    "CsvExampleGen",
+    "ImportSchemaGen",
+    "StatisticsGen",
+    "ExampleValidator",
+    "AnomaliesGate",
+    "Transform",
+    "Trainer",
+    "latest_blessed_model_resolver",
+    "Evaluator",
+    "Pusher",
+}
+
+
+def _rows(path: Path, count: int) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return [row for _, row in zip(range(count), csv.DictReader(handle), strict=False)]
+
+
+def test_every_component_executes_and_the_summary_is_written(finance_run: CliRun) -> None:
+    summary = finance_run.summary
+    assert summary["domain"] == "finance_risk"
+    assert summary["status"] == "succeeded"
+    assert summary["components"] == dict.fromkeys(COMPONENTS, "complete")
+    assert summary["blessed"] is True
+    overall = summary["metrics"]["overall"]
+    assert {"auc", "pr_auc", "ks", "brier_score", "calibration"} <= set(overall)
+    assert 0.5 < overall["auc"] <= 1.0
+    # Slices by age band and foreign worker are reported beside the overall metrics.
+    assert any(name.startswith("age_band=") for name in summary["metrics"])
+    assert any(name.startswith("foreign_worker=") for name in summary["metrics"])
+    for line in ("[ 1/10]", "Trainer", "blessed: yes", "pushed model:"):
+        assert line in finance_run.stdout
+
+
+def test_pushed_model_is_in_serving_layout_and_scores_raw_rows(
+    finance_run: CliRun, finance_config, german_credit_csv: Path
+) -> None:
+    pushed = Path(finance_run.summary["pushed_model_dir"])
+    assert pushed.parent == finance_run.output / "serving" / "finance_risk"
+    assert pushed.name.isdigit() and (pushed / "saved_model.pb").is_file()
+
+    model = tf.saved_model.load(str(pushed))
+    assert {"serving_default", "transform_features"} <= set(model.signatures)
+    schema = tfdv.load_schema_text(str(finance_config.resolve(finance_config.data.schema_file)))
+    rows = _rows(german_credit_csv, 50)
+    for row in rows:
+        del row["creditability"]  # a raw applicant: no label at serving time
+    scores = model.signatures["serving_default"](
+        examples=tf.constant(serialize_records(rows, schema))
+    )["probability"].numpy()
+    assert scores.shape == (50,)
+    assert np.all((scores > 0) & (scores < 1))
+    assert np.unique(scores.round(6)).size > 10, "the model gives (nearly) one score to all"
+
+
+def test_second_run_reuses_cached_components(finance_run: CliRun, tmp_path: Path) -> None:
+    again = run_aet("run", "finance_risk", *SMALL_TRAINING, output=finance_run.output)
+    assert_succeeded(again)
+    components = again.summary["components"]
+    for name in ("CsvExampleGen", "StatisticsGen", "Transform", "Trainer"):
+        assert components[name] == "cached", components
+    assert "reused from cache:" in again.stdout
+    assert again.summary["metrics"]["overall"]["auc"] == pytest.approx(
+        finance_run.summary["metrics"]["overall"]["auc"]
+    )
+
+
+def test_drifted_data_stops_before_training_and_keeps_the_pushed_model(
+    finance_run: CliRun, german_credit_csv: Path, tmp_path: Path
+) -> None:
+    with german_credit_csv.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows[::4]:
+        row["purpose"] = "cryptocurrency"  # a category the curated schema does not know
+    drifted = tmp_path / "drifted.csv"
+    with drifted.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    before = finance_run.pushed_versions("finance_risk")
+
+    failed = run_aet(
+        "run", "finance_risk", "--data", str(drifted), *SMALL_TRAINING, output=finance_run.output
+    )
+
+    assert failed.returncode == 1
+    assert "purpose" in failed.stderr and "anomalies" in failed.stderr
+    assert failed.summary["status"] == "failed"
+    assert failed.summary["pushed_model_dir"] is None
+    assert "Trainer" not in failed.summary["components"]
+    assert finance_run.pushed_versions("finance_risk") == before
