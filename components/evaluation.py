@@ -7,11 +7,16 @@ good model is blessed on the absolute thresholds alone).
 
 from __future__ import annotations
 
+import functools
 import json
 
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
+from components.attention import TransformerBlock
 from components.features import label_key
+from components.metrics import KolmogorovSmirnov
+from components.models.ft_transformer import ClsToken, NumericTokenizer
 from pipelines.config import Bound, ChangeThreshold, DomainConfig
 
 
@@ -109,4 +114,38 @@ def build_eval_config(config: DomainConfig) -> tfma.EvalConfig:
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
         slicing_specs=[tfma.SlicingSpec()]
         + [tfma.SlicingSpec(feature_keys=list(keys)) for keys in evaluation.slices],
+    )
+
+
+CUSTOM_OBJECTS = {
+    "aet>TransformerBlock": TransformerBlock,
+    "aet>NumericTokenizer": NumericTokenizer,
+    "aet>ClsToken": ClsToken,
+    "aet>KolmogorovSmirnov": KolmogorovSmirnov,
+}
+
+
+def load_keras_model(path: str) -> tf.keras.Model:
+    """Loads an exported model with aet's custom layers and metrics.
+
+    TFMA loads the model inside Beam workers, which are other processes (or machines)
+    that never imported this project; Beam pickles this function by reference, so
+    unpickling it imports this module and the classes come with it.
+    """
+    return tf.keras.models.load_model(path, custom_objects=CUSTOM_OBJECTS)
+
+
+def custom_eval_shared_model(
+    eval_saved_model_path: str, model_name: str, eval_config: tfma.EvalConfig, **kwargs
+) -> tfma.types.EvalSharedModel:
+    """The Evaluator's hook (found through its module_path): TFMA's default shared model,
+    loaded by `load_keras_model`."""
+    return tfma.default_eval_shared_model(
+        eval_saved_model_path=eval_saved_model_path,
+        model_name=model_name,
+        eval_config=eval_config,
+        custom_model_loader=tfma.types.ModelLoader(
+            construct_fn=functools.partial(load_keras_model, eval_saved_model_path)
+        ),
+        **kwargs,
     )

@@ -14,7 +14,7 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from components.anomalies_gate import AnomaliesGate
-from components.evaluation import build_eval_config
+from components.evaluation import build_eval_config, custom_eval_shared_model
 from components.features import to_custom_config
 from components.preprocessing import preprocessing_fn
 from components.trainer import run_fn
@@ -114,6 +114,7 @@ def create_pipeline(
         baseline_model=baseline_resolver.outputs["model"],
         eval_config=build_eval_config(config),
         example_splits=[evaluation_split(config)],
+        module_path=custom_eval_shared_model.__module__,
     )
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],

@@ -31,5 +31,5 @@ def test_finance_risk_on_beam_multi_processing(tmp_path: Path) -> None:
     assert summary["runner"] == "beam"
     assert set(summary["components"].values()) == {"complete"}
     assert summary["pushed_model_dir"] and Path(summary["pushed_model_dir"]).is_dir()
-    log = Path(summary["log_file"]).read_text()
-    assert "--direct_running_mode=multi_processing" in log or "multi_processing" in log
+    # Beam relays the log records of its SDK worker processes through the job service.
+    assert "local_job_service: Worker:" in Path(summary["log_file"]).read_text()
