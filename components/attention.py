@@ -47,6 +47,13 @@ class TransformerBlock(tf.keras.layers.Layer):
         self.ffn_output_dropout = tf.keras.layers.Dropout(dropout)
         self.last_attention_scores = None
 
+    def build(self, input_shape: tf.TensorShape) -> None:
+        # MultiHeadAttention creates its weights on first call, too late for a model
+        # reloaded with tf.keras.models.load_model to restore them (it would keep random
+        # attention weights); Keras asks custom layers to build it from the signature here.
+        self.attention._build_from_signature(query=input_shape, value=input_shape)
+        super().build(input_shape)
+
     def call(self, inputs: tf.Tensor, training: bool | None = None, use_causal_mask: bool = False):
         normed = self.attention_norm(inputs)
         attended, scores = self.attention(

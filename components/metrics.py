@@ -37,13 +37,12 @@ class KolmogorovSmirnov(tf.keras.metrics.Metric):
         )
 
     def result(self) -> tf.Tensor:
-        positive_cdf = tf.math.divide_no_nan(
-            tf.cumsum(self.positives), tf.reduce_sum(self.positives)
-        )
-        negative_cdf = tf.math.divide_no_nan(
-            tf.cumsum(self.negatives), tf.reduce_sum(self.negatives)
-        )
-        return tf.reduce_max(tf.abs(positive_cdf - negative_cdf))
+        positives, negatives = tf.reduce_sum(self.positives), tf.reduce_sum(self.negatives)
+        positive_cdf = tf.math.divide_no_nan(tf.cumsum(self.positives), positives)
+        negative_cdf = tf.math.divide_no_nan(tf.cumsum(self.negatives), negatives)
+        gap = tf.reduce_max(tf.abs(positive_cdf - negative_cdf))
+        # A single class has no second distribution: report no separation, not a perfect 1.
+        return tf.where(tf.logical_and(positives > 0, negatives > 0), gap, 0.0)
 
     def reset_state(self) -> None:
         self.positives.assign(tf.zeros_like(self.positives))

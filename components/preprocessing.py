@@ -27,13 +27,20 @@ def _dense(tensor: tf.Tensor | tf.SparseTensor, default: float | str) -> tf.Tens
     return tf.reshape(tensor, [-1, 1])
 
 
-def _as_text(tensor: tf.Tensor) -> tf.Tensor:
-    return tensor if tensor.dtype == tf.string else tf.strings.as_string(tensor)
+def _as_text(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor | tf.SparseTensor:
+    """Text values; sparse stays sparse so that `_dense` can fill missing values with ''."""
+    if tensor.dtype == tf.string:
+        return tensor
+    if isinstance(tensor, tf.SparseTensor):
+        values = tf.strings.as_string(tensor.values)
+        return tf.SparseTensor(tensor.indices, values, tensor.dense_shape)
+    return tf.strings.as_string(tensor)
 
 
 def bucket_labels(boundaries: list[float]) -> list[str]:
     """Readable names for the intervals that `boundaries` cut: ['<25', '25-35', '>=35']."""
-    edges = [f"{b:g}" for b in boundaries]
+    # Whole numbers in full (1000000, not 1e+06); others in their shortest form.
+    edges = [f"{b:.0f}" if float(b).is_integer() else f"{b:g}" for b in boundaries]
     inner = [f"{low}-{high}" for low, high in zip(edges, edges[1:], strict=False)]
     return [f"<{edges[0]}", *inner, f">={edges[-1]}"]
 
@@ -54,14 +61,14 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
         outputs[transformed_name(name)] = tft.scale_to_z_score(values)
     for name in features.categorical:
         outputs[transformed_name(name)] = tft.compute_and_apply_vocabulary(
-            _as_text(_dense(inputs[name], "")),
+            _dense(_as_text(inputs[name]), ""),
             num_oov_buckets=NUM_OOV_BUCKETS,
             vocab_filename=name,
         )
     for bucket in features.buckets:
         outputs[bucket.name] = _bucketize(numeric_values[bucket.source], bucket)
 
-    label_text = _as_text(_dense(inputs[features.label.name], ""))
+    label_text = _dense(_as_text(inputs[features.label.name]), "")
     classes = tf.constant(features.label.classes)
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(classes, tf.range(len(features.label.classes), dtype=tf.int64)),

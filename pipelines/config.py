@@ -15,6 +15,7 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, root_validator, validator
+from pydantic.fields import ModelField
 
 METRIC_NAMES = (
     "auc",
@@ -46,10 +47,29 @@ class ConfigError(ValueError):
     """A config that cannot be used; the message names the file and the field."""
 
 
+class _FieldError(ValueError):
+    """A cross-field rule that fails on one field: `field_path` (dotted, relative to the
+    model that raises it) is appended to pydantic's location in the error report."""
+
+    def __init__(self, field_path: str, message: str) -> None:
+        super().__init__(message)
+        self.field_path = field_path
+
+
 class _Strict(BaseModel):
     class Config:
         extra = "forbid"
         allow_mutation = False
+
+    @validator("*", pre=True)
+    def _whole_numbers_only(cls, value: object, field: ModelField) -> object:
+        """pydantic v1 silently truncates 64.5 (or true) to an int; a config must say 64."""
+        expected = field.outer_type_
+        is_int_field = isinstance(expected, type) and issubclass(expected, int)
+        fractional = isinstance(value, float) and not value.is_integer()
+        if is_int_field and (isinstance(value, bool) or fractional):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        return value
 
 
 class PackageData(_Strict):
@@ -86,12 +106,15 @@ class DataConfig(_Strict):
 class LabelConfig(_Strict):
     name: str
     classes: list[str] = Field(
-        ..., min_items=2, description="label values in index order; for two classes the "
-        "second is the positive one"
+        ...,
+        min_items=2,
+        description="label values in index order; for two classes the second is the positive one",
     )
 
     @validator("classes", pre=True, each_item=True)
     def _as_text(cls, value: object) -> str:
+        if isinstance(value, bool):  # YAML reads unquoted yes/no/true/false as booleans
+            raise ValueError(f"YAML read this class as the boolean {value}: quote it, e.g. 'yes'")
         return str(value)
 
     @validator("classes")
@@ -127,19 +150,25 @@ class FeaturesConfig(_Strict):
         if not numeric and not categorical:
             raise ValueError("at least one numeric or categorical feature is required")
         names = numeric + categorical + [values["label"].name]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"features listed twice: {duplicates}")
+        seen: set[str] = set()
+        for section, listed in (("numeric", numeric), ("categorical", categorical)):
+            for name in listed:
+                if name in seen or name == values["label"].name:
+                    raise _FieldError(section, f"feature '{name}' is listed twice")
+                seen.add(name)
         bad = [n for n in names + [b.name for b in values["buckets"]] if not _IDENTIFIER.match(n)]
         if bad:
             raise ValueError(f"feature names must be identifiers: {bad}")
-        for bucket in values["buckets"]:
+        for index, bucket in enumerate(values["buckets"]):
             if bucket.source not in numeric:
-                raise ValueError(
-                    f"bucket '{bucket.name}': source '{bucket.source}' is not a numeric feature"
+                raise _FieldError(
+                    f"buckets.{index}.source",
+                    f"bucket '{bucket.name}': source '{bucket.source}' is not a numeric feature",
                 )
             if bucket.name in names:
-                raise ValueError(f"bucket '{bucket.name}' clashes with a feature name")
+                raise _FieldError(
+                    f"buckets.{index}.name", f"bucket '{bucket.name}' clashes with a feature name"
+                )
         return values
 
     @property
@@ -159,9 +188,10 @@ class ModelConfig(_Strict):
     @root_validator(skip_on_failure=True)
     def _heads_divide_width(cls, values: dict) -> dict:
         if values["embedding_dim"] % values["num_heads"]:
-            raise ValueError(
+            raise _FieldError(
+                "embedding_dim",
                 f"embedding_dim ({values['embedding_dim']}) must be divisible by "
-                f"num_heads ({values['num_heads']})"
+                f"num_heads ({values['num_heads']})",
             )
         return values
 
@@ -224,7 +254,7 @@ class EvaluationConfig(_Strict):
         for section in ("thresholds", "change_thresholds"):
             unknown = sorted(set(values[section]) - set(values["metrics"]))
             if unknown:
-                raise ValueError(f"{section} name metrics not in 'metrics': {unknown}")
+                raise _FieldError(section, f"names metrics not in 'metrics': {unknown}")
         return values
 
 
@@ -259,13 +289,14 @@ class DomainConfig(_Strict):
         for spec in evaluation.slices:
             unknown = sorted(set(spec) - sliceable)
             if unknown:
-                raise ValueError(f"evaluation.slices: unknown features {unknown}")
+                raise _FieldError("evaluation.slices", f"unknown features {unknown}")
         if len(features.label.classes) > 2:
             binary_only = sorted(set(evaluation.metrics) & BINARY_ONLY_METRICS)
             if binary_only:
-                raise ValueError(
-                    f"evaluation.metrics {binary_only} need a binary label; "
-                    f"'{features.label.name}' has {len(features.label.classes)} classes"
+                raise _FieldError(
+                    "evaluation.metrics",
+                    f"{binary_only} need a binary label; "
+                    f"'{features.label.name}' has {len(features.label.classes)} classes",
                 )
         return values
 
@@ -282,7 +313,10 @@ class DomainConfig(_Strict):
 def _format_errors(source: Path, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"] if part != "__root__") or "(top level)"
+        loc = [str(part) for part in item["loc"] if part != "__root__"]
+        if "field_path" in item.get("ctx", {}):  # raised as _FieldError by a cross-field rule
+            loc.append(item["ctx"]["field_path"])
+        field = ".".join(loc) or "(top level)"
         lines.append(f"{source}: field '{field}': {item['msg']}")
     return "\n".join(lines)
 
@@ -291,7 +325,9 @@ def apply_override(raw: dict, assignment: str) -> None:
     """Sets `section.field=value` in a raw config; the value is parsed as YAML."""
     key, sep, text = assignment.partition("=")
     if not sep or not key:
-        raise ConfigError(f"override '{assignment}': expected FIELD=VALUE, e.g. training.train_steps=50")
+        raise ConfigError(
+            f"override '{assignment}': expected FIELD=VALUE, e.g. training.train_steps=50"
+        )
     *parents, leaf = key.strip().split(".")
     node = raw
     for part in parents:
@@ -311,6 +347,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> DomainConfig:
         raw = yaml.safe_load(source.read_text())
     except FileNotFoundError as exc:
         raise ConfigError(f"{source}: no such config file") from exc
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, a binary file
+        raise ConfigError(f"{source}: cannot read the config file: {exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

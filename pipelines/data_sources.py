@@ -31,7 +31,11 @@ def default_data_path(config: DomainConfig, site_packages: str | None = None) ->
     """The config's default data; `site_packages` places package data elsewhere (an image)."""
     default = config.data.default
     if isinstance(default, PackageData):
-        root = Path(site_packages) / default.package if site_packages else package_root(default.package)
+        root = (
+            Path(site_packages) / default.package
+            if site_packages
+            else package_root(default.package)
+        )
         return root / default.file
     return config.resolve(default)
 
@@ -44,6 +48,8 @@ def resolve_data_path(config: DomainConfig, override: str | None = None) -> str:
     if not path.exists():
         source = "--data" if override else f"the default data of '{config.name}'"
         raise DataSourceError(f"{source}: no such file or folder: {path}")
+    if path.is_file() and path.suffix != ".csv":  # the pipeline would read it as a folder
+        raise DataSourceError(f"{path}: not a .csv file; give a .csv file or a folder of them")
     if path.is_dir() and not any(path.glob("*.csv")):
         raise DataSourceError(f"{path}: folder holds no .csv files")
     return os.fspath(path)

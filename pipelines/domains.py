@@ -13,9 +13,7 @@ CONFIG_FILE = "config.yaml"
 
 def shipped_domains() -> dict[str, Path]:
     """Name -> config path of every domain folder that holds a config.yaml."""
-    return {
-        path.parent.name: path for path in sorted(SHIPPED_DOMAINS_DIR.glob(f"*/{CONFIG_FILE}"))
-    }
+    return {path.parent.name: path for path in sorted(SHIPPED_DOMAINS_DIR.glob(f"*/{CONFIG_FILE}"))}
 
 
 def load_domain(name_or_path: str, overrides: list[str] = ()) -> DomainConfig:

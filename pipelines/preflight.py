@@ -31,7 +31,9 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def _check_file(path: str, config: DomainConfig, problems: list[str]) -> int:
+def _check_file(
+    path: str, config: DomainConfig, problems: list[str], headers: dict[str, list[str]]
+) -> int:
     features = config.features
     required = [*features.input_names, features.label.name]
     classes = set(features.label.classes)
@@ -42,12 +44,24 @@ def _check_file(path: str, config: DomainConfig, problems: list[str]) -> int:
         if not header:
             problems.append(f"{path}: the file is empty (a header row is required)")
             return 0
+        first_path, first_header = next(iter(headers.items()), (path, header))
+        headers.setdefault(path, header)
+        if header != first_header:  # CsvExampleGen reads every file with the first's header
+            problems.append(
+                f"{path}: header differs from the header of {first_path}; every file of a "
+                "folder must have the same columns in the same order"
+            )
+            return 0
         missing = [name for name in required if name not in header]
         if missing:
-            problems.append(f"{path}: missing column(s) {missing} (header has {len(header)} columns)")
+            problems.append(
+                f"{path}: missing column(s) {missing} (header has {len(header)} columns)"
+            )
             return 0
         position = {name: header.index(name) for name in required}
-        for line_number, row in enumerate(reader, start=2):
+        previous_end = reader.line_num
+        for row in reader:  # a quoted field may span lines: report where the record starts
+            line_number, previous_end = previous_end + 1, reader.line_num
             if len(problems) >= MAX_REPORTED:
                 break
             if not row:
@@ -81,7 +95,8 @@ def check_csv_input(data_path: str, config: DomainConfig) -> int:
         else sorted(tf.io.gfile.glob(str(Path(data_path) / "*.csv")))
     )
     problems: list[str] = []
-    rows = sum(_check_file(path, config, problems) for path in files)
+    headers: dict[str, list[str]] = {}
+    rows = sum(_check_file(path, config, problems, headers) for path in files)
     if not problems and rows == 0:
         problems.append(f"{data_path}: no data rows")
     if problems:

@@ -1,0 +1,91 @@
+"""Fixtures for the pipeline-layer unit tests: config files written to tmp_path, the
+penguins domain, and a guard that undoes the logging set-up `aet run` performs."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from absl import logging as absl_logging
+
+from tests.penguins_domain import write_penguins_config
+
+# What the factory builds for a domain without a curated schema (SchemaGen infers one).
+INFERRED_SCHEMA_COMPONENTS = {
+    "CsvExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "ExampleValidator",
+    "AnomaliesGate",
+    "Transform",
+    "Trainer",
+    "latest_blessed_model_resolver",
+    "Evaluator",
+    "Pusher",
+}
+
+
+@pytest.fixture(scope="session")
+def finance_config_path() -> Path:
+    from pipelines.domains import shipped_domains
+
+    return shipped_domains()["finance_risk"]
+
+
+@pytest.fixture
+def finance_raw(finance_config_path: Path) -> dict:
+    """The shipped finance_risk config as plain data, a fresh copy for each test."""
+    return copy.deepcopy(yaml.safe_load(finance_config_path.read_text()))
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[[dict], Path]:
+    """Writes a raw config as `config.yaml` in a new folder under tmp_path."""
+    counter = iter(range(1_000_000))
+
+    def write(raw: dict, name: str = "config.yaml") -> Path:
+        folder = tmp_path / f"domain{next(counter)}"
+        folder.mkdir()
+        path = folder / name
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def penguins_config_path(tmp_path: Path, penguins_csv: Path) -> Path:
+    return write_penguins_config(tmp_path / "penguins", penguins_csv)
+
+
+@pytest.fixture
+def isolated_logging(monkeypatch):
+    """`aet run` re-routes process-wide logging into its log file; put it back after."""
+    root, tf_logger = logging.getLogger(), logging.getLogger("tensorflow")
+    # pytest adds and removes its own capture handlers around each phase: leave those be.
+    handlers = [h for h in root.handlers if not type(h).__module__.startswith("_pytest")]
+    level = root.level
+    tf_handlers, tf_propagate = list(tf_logger.handlers), tf_logger.propagate
+    capturing = logging._warnings_showwarning is not None  # type: ignore[attr-defined]
+    absl_verbosity, absl_level = absl_logging.get_verbosity(), absl_logging.get_absl_handler().level
+    for name in ("PYTHONWARNINGS", "TF_CPP_MIN_LOG_LEVEL"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers and not type(handler).__module__.startswith("_pytest"):
+            root.removeHandler(handler)
+            handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+    logging.captureWarnings(capturing)
+    tf_logger.handlers[:] = tf_handlers
+    tf_logger.propagate = tf_propagate
+    absl_logging.set_verbosity(absl_verbosity)
+    absl_logging.get_absl_handler().setLevel(absl_level)

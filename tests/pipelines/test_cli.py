@@ -1,0 +1,161 @@
+"""The `aet` command line where no pipeline runs: listing domains, validating configs,
+and `aet run` refusing bad input (exit 2) before anything is built or written."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from pipelines.domains import load_domain
+
+
+def _bad_config(finance_raw: dict, write_config) -> Path:
+    finance_raw["training"]["batch_size"] = "sixty"
+    return write_config(finance_raw)
+
+
+def test_domains_lists_each_shipped_domain_with_its_description(capsys) -> None:
+    assert main(["domains"]) == EXIT_OK
+
+    lines = capsys.readouterr().out.splitlines()
+    finance = [line for line in lines if line.split()[0] == "finance_risk"]
+    assert len(finance) == 1
+    assert finance[0].endswith(load_domain("finance_risk").description)
+
+
+def test_domains_marks_an_invalid_shipped_config(
+    capsys, monkeypatch, tmp_path: Path, finance_config_path: Path
+) -> None:
+    import pipelines.domains
+
+    shutil.copytree(finance_config_path.parent, tmp_path / "finance_risk")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.yaml").write_text("name: broken\n")
+    (tmp_path / "not_a_domain").mkdir()
+    monkeypatch.setattr(pipelines.domains, "SHIPPED_DOMAINS_DIR", tmp_path)
+
+    assert main(["domains"]) == EXIT_OK
+
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["broken", "finance_risk"]
+    assert "(invalid config:" in lines[0]
+    assert "(invalid config" not in lines[1]
+
+
+def test_validate_config_accepts_the_shipped_domain(capsys) -> None:
+    assert main(["validate-config", "finance_risk"]) == EXIT_OK
+
+    out = capsys.readouterr().out
+    config = load_domain("finance_risk")
+    assert "OK" in out
+    assert f"'{config.name}'" in out
+    assert f"label '{config.features.label.name}'" in out
+
+
+def test_validate_config_accepts_a_config_only_domain(capsys, penguins_config_path: Path):
+    assert main(["validate-config", str(penguins_config_path)]) == EXIT_OK
+    assert "domain 'penguins'" in capsys.readouterr().out
+
+
+def test_validate_config_rejects_a_bad_field(capsys, finance_raw: dict, write_config) -> None:
+    path = _bad_config(finance_raw, write_config)
+
+    assert main(["validate-config", str(path)]) == EXIT_BAD_INPUT
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "aet: error: invalid config" in captured.err
+    assert str(path.resolve()) in captured.err
+    assert "'training.batch_size'" in captured.err
+    assert "not a valid integer" in captured.err
+
+
+def test_validate_config_rejects_a_bad_override(capsys) -> None:
+    code = main(["validate-config", "finance_risk", "--set", "model.num_heads=5"])
+
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "'model.embedding_dim'" in err
+    assert "divisible" in err
+
+
+def test_validate_config_rejects_a_missing_file(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    assert main(["validate-config", str(path)]) == EXIT_BAD_INPUT
+    assert f"{path}: no such config file" in capsys.readouterr().err
+
+
+@pytest.fixture
+def bad_csv(tmp_path: Path, german_credit_csv: Path) -> Path:
+    """The first 20 German Credit rows, with a word where row 7's credit_amount should be."""
+    with german_credit_csv.open(newline="") as handle:
+        rows = [row for _, row in zip(range(21), csv.reader(handle), strict=False)]
+    rows[7][rows[0].index("credit_amount")] = "plenty"
+    path = tmp_path / "bad.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def test_run_with_a_bad_csv_fails_fast_naming_the_row(
+    capsys, bad_csv: Path, tmp_path: Path, isolated_logging
+) -> None:
+    output = tmp_path / "run"
+    started = time.monotonic()
+
+    code = main(["run", "finance_risk", "--data", str(bad_csv), "--output", str(output)])
+
+    seconds = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == EXIT_BAD_INPUT
+    assert "aet: error: input data does not match domain 'finance_risk'" in err
+    assert f"{bad_csv}:8: column 'credit_amount': 'plenty' is not a number" in err
+    assert seconds < 60  # a pipeline run takes minutes; this stops before building one
+    assert not (output / "serving").exists()
+    assert not (output / "tfx").exists()
+    assert not (output / "metadata.sqlite").exists()
+    assert not (output / "run_summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--data", "{tmp}/absent.csv"], "--data: no such file or folder: {tmp}/absent.csv"),
+        (["--beam-preset", "flink"], "--beam-option flink_master="),
+        (["--beam-option", "direct_num_workers"], "expected NAME=VALUE"),
+        (["--set", "training.bach_size=3"], "'training.bach_size'"),
+    ],
+)
+def test_run_rejects_bad_input_before_building_a_pipeline(
+    capsys, tmp_path: Path, isolated_logging, arguments: list[str], expected: str
+) -> None:
+    output = tmp_path / "run"
+    arguments = [a.replace("{tmp}", str(tmp_path)) for a in arguments]
+
+    code = main(["run", "finance_risk", *arguments, "--output", str(output)])
+
+    assert code == EXIT_BAD_INPUT
+    assert expected.replace("{tmp}", str(tmp_path)) in capsys.readouterr().err
+    assert not (output / "tfx").exists()
+    assert not (output / "serving").exists()
+
+
+def test_run_rejects_an_unknown_domain(capsys, tmp_path: Path, isolated_logging) -> None:
+    code = main(["run", "no_such_domain", "--output", str(tmp_path / "run")])
+
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "unknown domain 'no_such_domain'" in err
+    assert "finance_risk" in err
+
+
+def test_unknown_runner_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["run", "finance_risk", "--runner", "airflow"])
+    assert caught.value.code == 2
+    assert "airflow" in capsys.readouterr().err

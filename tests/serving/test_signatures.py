@@ -1,0 +1,124 @@
+"""`serving.signatures.make_signatures`: a model exported as the Trainer exports it, called
+the way TF Serving (`serving_default`) and TFMA (`transform_features`) call it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.features import transformed_name
+from components.trainer import build_model
+from serving.signatures import make_signatures
+from tests.transform_fixture import UNSEEN_CATEGORY, to_example
+
+ROWS = 8
+
+
+@pytest.fixture(scope="module")
+def exported(transform_run, tmp_path_factory):
+    """(in-memory model, SavedModel path) of a briefly trained model with its signatures."""
+    config = transform_run.config
+    output = transform_run.tf_transform_output
+    tf.keras.utils.set_random_seed(0)
+    model = build_model(config, output)
+    rows = transform_run.train_transformed
+    x = {key: np.stack([row[key] for row in rows]) for key in model.input}
+    y = np.stack([row[transformed_name("creditability")] for row in rows]).astype(np.float32)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)  # move the weights off their init
+    path = tmp_path_factory.mktemp("export") / "serving_model"
+    model.save(path, save_format="tf", signatures=make_signatures(model, output, config))
+    return model, str(path)
+
+
+@pytest.fixture(scope="module")
+def loaded(exported):
+    return tf.saved_model.load(exported[1])
+
+
+def _serialized(rows: list[dict], omit: tuple[str, ...] = ()) -> tf.Tensor:
+    return tf.constant([to_example(row, omit) for row in rows])
+
+
+def _beam_outputs(transform_run, key: str, n: int = ROWS) -> np.ndarray:
+    return np.stack([row[key] for row in transform_run.train_transformed[:n]])
+
+
+def test_both_signatures_take_serialized_examples(loaded):
+    assert set(loaded.signatures) == {"serving_default", "transform_features"}
+    for name in ("serving_default", "transform_features"):
+        _, kwargs = loaded.signatures[name].structured_input_signature
+        assert kwargs == {"examples": tf.TensorSpec([None], tf.string, name="examples")}
+
+
+def test_serving_default_scores_raw_examples_without_a_label(loaded, transform_run):
+    label = transform_run.config.features.label.name
+    examples = _serialized(transform_run.train_rows[:ROWS], omit=(label,))
+    outputs = loaded.signatures["serving_default"](examples=examples)
+    assert set(outputs) == {"probability"}
+    probability = outputs["probability"].numpy()
+    assert probability.shape == (ROWS,)
+    assert np.all((probability >= 0) & (probability <= 1))
+
+
+def test_serving_applies_the_same_transform_as_training(exported, loaded, transform_run):
+    """No training/serving skew: raw examples through the signature score exactly like the
+    Beam-transformed training rows through the Keras model."""
+    model, _ = exported
+    label = transform_run.config.features.label.name
+    examples = _serialized(transform_run.train_rows[:ROWS], omit=(label,))
+    served = loaded.signatures["serving_default"](examples=examples)["probability"].numpy()
+    batch = {key: _beam_outputs(transform_run, key) for key in model.input}
+    expected = model(batch, training=False).numpy()[:, 0]
+    np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-6)
+    assert np.ptp(expected) > 0  # the rows are told apart, so the comparison means something
+
+
+def test_serving_accepts_an_unseen_category(loaded, transform_run):
+    label = transform_run.config.features.label.name
+    rows = [row for row in transform_run.probe_rows if row["purpose"] == UNSEEN_CATEGORY]
+    outputs = loaded.signatures["serving_default"](examples=_serialized(rows, omit=(label,)))
+    probability = outputs["probability"].numpy()
+    assert probability.shape == (1,) and 0 <= probability[0] <= 1
+
+
+def test_transform_features_returns_the_transformed_label_and_slices(loaded, transform_run):
+    rows = transform_run.train_rows[:ROWS]
+    outputs = loaded.signatures["transform_features"](examples=_serialized(rows))
+    label_key = transformed_name(transform_run.config.features.label.name)
+    np.testing.assert_array_equal(
+        outputs[label_key].numpy(), _beam_outputs(transform_run, label_key)
+    )
+    np.testing.assert_array_equal(
+        outputs["age_band"].numpy(), _beam_outputs(transform_run, "age_band")
+    )
+    assert outputs[label_key].numpy()[:, 0].tolist() == [
+        {"good": 0, "bad": 1}[row["creditability"]] for row in rows
+    ]
+
+
+def test_transform_features_match_beam_for_every_output(loaded, transform_run):
+    outputs = loaded.signatures["transform_features"](
+        examples=_serialized(transform_run.train_rows[:ROWS])
+    )
+    expected = set(transform_run.tf_transform_output.transformed_feature_spec())
+    assert set(outputs) == expected
+    for key in expected:
+        got, want = outputs[key].numpy(), _beam_outputs(transform_run, key)
+        if want.dtype == np.float32:
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=key)
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=key)
+
+
+def test_keras_loading_as_tfma_does_gives_the_same_scores(exported, loaded, transform_run):
+    """TFMA loads a Keras SavedModel with tf.keras.models.load_model before calling it."""
+    model, path = exported
+    label = transform_run.config.features.label.name
+    examples = _serialized(transform_run.train_rows[:ROWS], omit=(label,))
+    served = loaded.signatures["serving_default"](examples=examples)["probability"].numpy()
+    keras_model = tf.keras.models.load_model(path)
+    via_keras = keras_model.signatures["serving_default"](examples=examples)["probability"]
+    np.testing.assert_allclose(via_keras.numpy(), served, rtol=1e-5)
+    batch = {key: _beam_outputs(transform_run, key) for key in model.input}
+    np.testing.assert_allclose(keras_model(batch, training=False).numpy()[:, 0], served, rtol=1e-4)
