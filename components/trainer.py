@@ -17,7 +17,7 @@ from components.features import LABEL_VOCABULARY, from_custom_config, label_key,
 from components.metrics import KolmogorovSmirnov
 from components.models.ft_transformer import TabularInputs, build_ft_transformer
 from components.preprocessing import NUM_OOV_BUCKETS
-from pipelines.config import DomainConfig
+from pipelines.config import TRAINING_METRICS, DomainConfig
 from serving.signatures import make_signatures
 
 HISTORY_FILE = "history.json"
@@ -80,15 +80,18 @@ def build_model(config: DomainConfig, tf_transform_output: tft.TFTransformOutput
     )
     if num_classes == 2:
         loss = tf.keras.losses.BinaryCrossentropy()
-        metrics = [
-            tf.keras.metrics.AUC(name="auc"),
-            tf.keras.metrics.AUC(curve="PR", name="pr_auc"),
-            KolmogorovSmirnov(name="ks"),
-            tf.keras.metrics.BinaryAccuracy(name="accuracy"),
-        ]
+        available = {
+            "auc": lambda: tf.keras.metrics.AUC(name="auc"),
+            "pr_auc": lambda: tf.keras.metrics.AUC(curve="PR", name="pr_auc"),
+            "ks": lambda: KolmogorovSmirnov(name="ks"),
+            "accuracy": lambda: tf.keras.metrics.BinaryAccuracy(name="accuracy"),
+        }
+        names = TRAINING_METRICS["binary"]
     else:
         loss = tf.keras.losses.SparseCategoricalCrossentropy()
-        metrics = [tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        available = {"accuracy": lambda: tf.keras.metrics.SparseCategoricalAccuracy("accuracy")}
+        names = TRAINING_METRICS["multiclass"]
+    metrics = [available[name]() for name in names if name != "loss"]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     return model
 

@@ -138,6 +138,22 @@ def _default_output(domain: str) -> Path:
     return Path("runs") / path.name
 
 
+def _compile_kubeflow(config, args: argparse.Namespace, output: Path, beam_args: list[str]) -> int:
+    from pipelines.runners import compile_kubeflow, kubeflow_pipeline
+
+    pipeline = kubeflow_pipeline(
+        config,
+        pipeline_root=args.pipeline_root or str(output),
+        data_path=args.data,
+        beam_pipeline_args=beam_args,
+        enable_cache=not args.no_cache,
+    )
+    path = compile_kubeflow(pipeline, str(output), args.image)
+    print(f"aet run {config.name}: wrote Kubeflow Pipelines v2 spec {path} (image {args.image})")
+    print("  nothing was run: upload the spec to KFP v2 or Vertex AI Pipelines")
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     output = Path(args.output or _default_output(args.domain)).resolve()
     log_file = output / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
@@ -147,42 +163,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.data_sources import DataSourceError, resolve_data_path
     from pipelines.domains import load_domain
     from pipelines.preflight import InputDataError, check_csv_input
-    from pipelines.runners import (
-        IMAGE_SITE_PACKAGES,
-        RunnerError,
-        beam_pipeline_args,
-        compile_kubeflow,
-    )
+    from pipelines.runners import RunnerError, beam_pipeline_args
 
+    bad_input = (ConfigError, DataSourceError, InputDataError, RunnerError, ValueError)
     try:
         config = load_domain(args.domain, args.set)
-        beam_args = beam_pipeline_args(args.beam_preset, _parse_options(args.beam_option), args.beam_arg)
+        beam_args = beam_pipeline_args(
+            args.beam_preset, _parse_options(args.beam_option), args.beam_arg
+        )
         if args.runner == "kubeflow":
-            from pipelines.data_sources import default_data_path
-
-            data_path = args.data or str(default_data_path(config, IMAGE_SITE_PACKAGES))
-        else:
-            data_path = resolve_data_path(config, args.data)
-            rows = check_csv_input(data_path, config) if "://" not in data_path else None
-    except (ConfigError, DataSourceError, InputDataError, RunnerError, ValueError) as exc:
+            return _compile_kubeflow(config, args, output, beam_args)
+        data_path = resolve_data_path(config, args.data)
+        rows = check_csv_input(data_path, config) if "://" not in data_path else None
+    except bad_input as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
 
     from pipelines.factory import create_pipeline, run_layout
 
     print(f"aet run {config.name}: runner={args.runner} data={data_path}")
-    if args.runner == "kubeflow":
-        root = args.pipeline_root or str(output)
-        pipeline = create_pipeline(
-            config,
-            data_path=data_path,
-            beam_pipeline_args=beam_args,
-            enable_cache=not args.no_cache,
-            **{**run_layout(root, config), "metadata_path": None},
-        )
-        path = compile_kubeflow(pipeline, str(output), args.image)
-        print(f"wrote Kubeflow Pipelines v2 spec {path} (image {args.image}); nothing was run")
-        return EXIT_OK
-
     print(f"  input checked: {rows} rows" if rows is not None else "  input: remote, not pre-checked")
     print(f"  output: {output}  (log: {log_file})")
     layout = run_layout(output, config)

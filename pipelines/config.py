@@ -39,6 +39,12 @@ MetricName = Literal[
     "recall",
     "log_loss",
 ]
+# What the Trainer computes on the train and eval splits (components/trainer.py builds
+# exactly these), and so what the elastic callbacks can monitor, as NAME or val_NAME.
+TRAINING_METRICS = {
+    "binary": ("loss", "auc", "pr_auc", "ks", "accuracy"),
+    "multiclass": ("loss", "accuracy"),
+}
 BINARY_ONLY_METRICS = {"auc", "pr_auc", "ks", "brier", "calibration", "precision", "recall"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -255,6 +261,12 @@ class EvaluationConfig(_Strict):
             unknown = sorted(set(values[section]) - set(values["metrics"]))
             if unknown:
                 raise _FieldError(section, f"names metrics not in 'metrics': {unknown}")
+        if not values["thresholds"]:
+            raise _FieldError(
+                "thresholds",
+                "give at least one, e.g. {auc: {lower: 0.6}}: TFX's Evaluator blesses a model "
+                "(and the Pusher pushes it) only when it passes a configured threshold",
+            )
         return values
 
 
@@ -298,6 +310,15 @@ class DomainConfig(_Strict):
                     f"{binary_only} need a binary label; "
                     f"'{features.label.name}' has {len(features.label.classes)} classes",
                 )
+        task = "binary" if len(features.label.classes) == 2 else "multiclass"
+        monitorable = [f"{p}{name}" for p in ("val_", "") for name in TRAINING_METRICS[task]]
+        monitor = values["training"].elastic.monitor
+        if monitor not in monitorable:
+            raise _FieldError(
+                "training.elastic.monitor",
+                f"'{monitor}' is not computed when training a {task} label; "
+                f"choose one of {monitorable}",
+            )
         return values
 
     @property

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from pipelines.config import DomainConfig, PackageData
+from pipelines.domains import SHIPPED_DOMAINS_DIR
 
 
 class DataSourceError(ValueError):
@@ -53,3 +54,24 @@ def resolve_data_path(config: DomainConfig, override: str | None = None) -> str:
     if path.is_dir() and not any(path.glob("*.csv")):
         raise DataSourceError(f"{path}: folder holds no .csv files")
     return os.fspath(path)
+
+
+def schema_path(config: DomainConfig, site_packages: str | None = None) -> str | None:
+    """The domain's curated schema file, or None when SchemaGen infers one.
+
+    `site_packages` places it inside an image: a shipped domain's schema is package data,
+    installed with the project; a domain outside the package has no copy there.
+    """
+    if not config.data.schema_file:
+        return None
+    local = config.resolve(config.data.schema_file)
+    if site_packages is None:
+        return os.fspath(local)
+    try:
+        relative = local.resolve().relative_to(SHIPPED_DOMAINS_DIR.resolve())
+    except ValueError as exc:
+        raise DataSourceError(
+            f"{local}: this schema is not part of the container image; ship the domain "
+            f"under domains/ so the image installs it, or drop data.schema_file to infer one"
+        ) from exc
+    return f"{site_packages}/{SHIPPED_DOMAINS_DIR.name}/{relative.as_posix()}"

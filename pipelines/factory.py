@@ -19,6 +19,7 @@ from components.features import to_custom_config
 from components.preprocessing import preprocessing_fn
 from components.trainer import run_fn
 from pipelines.config import DomainConfig
+from pipelines.data_sources import schema_path as local_schema_path
 
 
 def dotted_path(fn: Callable) -> str:
@@ -59,6 +60,7 @@ def create_pipeline(
     config: DomainConfig,
     *,
     data_path: str,
+    schema_path: str | None = None,
     pipeline_root: str,
     serving_dir: str,
     metadata_path: str | None,
@@ -67,15 +69,15 @@ def create_pipeline(
 ) -> tfx.dsl.Pipeline:
     """The full TFX pipeline for one domain.
 
-    `metadata_path` is the MLMD SQLite file (None where the orchestrator provides MLMD,
+    `schema_path` overrides where the config's curated schema is read from (inside a
+    container image, say); `metadata_path` is the MLMD SQLite file (None where the orchestrator provides MLMD,
     as Kubeflow does); `serving_dir` receives `<version>/` SavedModels from the Pusher.
     """
     example_gen = _example_gen(config, data_path)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    if config.data.schema_file:
-        schema_gen = tfx.components.ImportSchemaGen(
-            schema_file=str(config.resolve(config.data.schema_file))
-        )
+    schema_file = schema_path if schema_path is not None else local_schema_path(config)
+    if schema_file:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
     else:
         schema_gen = tfx.components.SchemaGen(
             statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True

@@ -5,11 +5,14 @@ here and the cluster runners a user completes with their own endpoint or project
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # TFX is imported where a pipeline runs, so `aet --help` stays instant
     from tfx import v1 as tfx
+
+    from pipelines.config import DomainConfig
 
 RUNNERS = ("local", "beam", "kubeflow")
 DEFAULT_IMAGE = "aet:0.1.0"
@@ -31,7 +34,8 @@ class BeamPreset:
 BEAM_PRESETS: dict[str, BeamPreset] = {
     "in-process": BeamPreset(
         "Beam's local FnApiRunner inside this process (fastest on small data)",
-        ("--runner=FnApiRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"),
+        ("--runner=FnApiRunner", "--direct_running_mode=in_memory"),
+        defaults=(("direct_num_workers", "1"),),
     ),
     "multi-processing": BeamPreset(
         "Beam's local FnApiRunner across N worker processes (--beam-option direct_num_workers=N)",
@@ -85,6 +89,29 @@ def run_beam(pipeline: tfx.dsl.Pipeline) -> None:
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
     BeamDagRunner().run(pipeline)
+
+
+def kubeflow_pipeline(
+    config: DomainConfig,
+    *,
+    pipeline_root: str,
+    data_path: str | None = None,
+    beam_pipeline_args: Sequence[str] = (),
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """The domain's pipeline with the paths its containers see: default data and the
+    curated schema from the image's site-packages; no MLMD file (KFP provides MLMD)."""
+    from pipelines.data_sources import default_data_path, schema_path
+    from pipelines.factory import create_pipeline, run_layout
+
+    return create_pipeline(
+        config,
+        data_path=data_path or os.fspath(default_data_path(config, IMAGE_SITE_PACKAGES)),
+        schema_path=schema_path(config, IMAGE_SITE_PACKAGES),
+        beam_pipeline_args=beam_pipeline_args,
+        enable_cache=enable_cache,
+        **{**run_layout(pipeline_root, config), "metadata_path": None},
+    )
 
 
 def compile_kubeflow(pipeline: tfx.dsl.Pipeline, output_dir: str, image: str) -> str:

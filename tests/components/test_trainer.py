@@ -133,7 +133,7 @@ def test_compiled_metrics_include_what_the_callbacks_monitor(model, transform_ru
         verbose=0,
     ).history
     assert {"loss", "auc", "pr_auc", "ks", "accuracy"} <= set(history)
-    assert config.training.elastic.monitor in history  # val_auc: early stopping needs it
+    assert config.training.elastic.monitor in history  # the callbacks watch it
     for values in history.values():
         assert np.isfinite(values).all()
 
@@ -143,8 +143,9 @@ def test_three_classes_get_a_softmax_and_sparse_categorical_loss(transform_run):
         transform_run.config,
         "features.label.classes=[good, bad, unknown]",
         "evaluation.metrics=[accuracy, log_loss]",
-        "evaluation.thresholds={}",
+        "evaluation.thresholds={accuracy: {lower: 0.5}}",
         "evaluation.change_thresholds={}",
+        "training.elastic.monitor=val_loss",
     )
     model = build_model(config, transform_run.tf_transform_output)
     assert isinstance(model.loss, tf.keras.losses.SparseCategoricalCrossentropy)

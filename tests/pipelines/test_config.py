@@ -105,6 +105,15 @@ def _boolean_classes(raw: dict) -> None:
     raw["features"]["label"]["classes"] = [False, True]  # what YAML makes of `[no, yes]`
 
 
+def _no_threshold(raw: dict) -> None:
+    raw["evaluation"]["thresholds"] = {}
+    raw["evaluation"]["change_thresholds"] = {}
+
+
+def _monitor_not_trained(raw: dict) -> None:
+    raw["training"]["elastic"]["monitor"] = "val_brier"
+
+
 def _bad_model_name(raw: dict) -> None:
     raw["serving"]["model_name"] = "Finance Risk"
 
@@ -136,6 +145,8 @@ BAD_CONFIGS = {
     "unknown metric": (_unknown_metric, "evaluation.metrics.7", ["permitted", "log_loss"]),
     "boolean classes": (_boolean_classes, "features.label.classes.0", ["boolean", "quote"]),
     "model name": (_bad_model_name, "serving.model_name", ["lower-case"]),
+    "no threshold": (_no_threshold, "evaluation.thresholds", ["at least one", "bless"]),
+    "monitor": (_monitor_not_trained, "training.elastic.monitor", ["val_brier", "val_auc"]),
 }
 
 

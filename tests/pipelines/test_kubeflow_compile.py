@@ -33,15 +33,9 @@ def _parameter(task: dict, name: str) -> str:
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory, finance_config) -> tuple:
     """(pipeline, spec path, spec) compiled the way `aet run --runner kubeflow` does."""
-    from pipelines.data_sources import default_data_path
-    from pipelines.factory import create_pipeline, run_layout
-    from pipelines.runners import compile_kubeflow
+    from pipelines.runners import compile_kubeflow, kubeflow_pipeline
 
-    pipeline = create_pipeline(
-        finance_config,
-        data_path=str(default_data_path(finance_config, IMAGE_SITE_PACKAGES)),
-        **{**run_layout(PIPELINE_ROOT, finance_config), "metadata_path": None},
-    )
+    pipeline = kubeflow_pipeline(finance_config, pipeline_root=PIPELINE_ROOT)
     output = tmp_path_factory.mktemp("kubeflow")
     path = compile_kubeflow(pipeline, str(output), IMAGE)
     return pipeline, Path(path), json.loads(Path(path).read_text())
@@ -147,11 +141,6 @@ def test_paths_point_inside_the_image_and_the_pipeline_root(compiled) -> None:
     assert destination["filesystem"]["base_directory"] == f"{PIPELINE_ROOT}/serving/finance_risk"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (pipelines/factory.py + cli.py): ImportSchemaGen's schema_file is the "
-    "compiling machine's absolute path, which does not exist inside the image",
-)
 def test_curated_schema_path_is_valid_inside_the_image(compiled) -> None:
     _, _, spec = compiled
     schema_file = _parameter(_spec_tasks(spec)["ImportSchemaGen"], "schema_file")
