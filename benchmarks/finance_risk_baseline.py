@@ -55,8 +55,10 @@ def logistic_regression_auc(train: list[dict], test: list[dict], config) -> floa
 
     def matrix(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         x = np.array(
-            [[row[n] for n in features.numeric] + [row[n] for n in features.categorical]
-             for row in rows],
+            [
+                [row[n] for n in features.numeric] + [row[n] for n in features.categorical]
+                for row in rows
+            ],
             dtype=object,
         )
         y = np.array([row[features.label.name] == positive for row in rows], dtype=int)

@@ -38,7 +38,7 @@ def describe_anomalies(artifact: ExampleAnomalies) -> list:
 
 
 @component
-def AnomaliesGate(anomalies: InputArtifact[ExampleAnomalies]) -> None:  # noqa: N802 (TFX component)
+def AnomaliesGate(anomalies: InputArtifact[ExampleAnomalies]) -> None:
     found = describe_anomalies(anomalies)
     if found:
         raise DataAnomaliesError(

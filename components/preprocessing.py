@@ -9,6 +9,8 @@ split by Beam and frozen into the serving graph.
 
 from __future__ import annotations
 
+import itertools
+
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -41,7 +43,7 @@ def bucket_labels(boundaries: list[float]) -> list[str]:
     """Readable names for the intervals that `boundaries` cut: ['<25', '25-35', '>=35']."""
     # Whole numbers in full (1000000, not 1e+06); others in their shortest form.
     edges = [f"{b:.0f}" if float(b).is_integer() else f"{b:g}" for b in boundaries]
-    inner = [f"{low}-{high}" for low, high in zip(edges, edges[1:], strict=False)]
+    inner = [f"{low}-{high}" for low, high in itertools.pairwise(edges)]
     return [f"<{edges[0]}", *inner, f">={edges[-1]}"]
 
 
@@ -71,7 +73,9 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     label_text = _dense(_as_text(inputs[features.label.name]), "")
     classes = tf.constant(features.label.classes)
     table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(classes, tf.range(len(features.label.classes), dtype=tf.int64)),
+        tf.lookup.KeyValueTensorInitializer(
+            classes, tf.range(len(features.label.classes), dtype=tf.int64)
+        ),
         default_value=-1,
     )
     outputs[transformed_name(features.label.name)] = table.lookup(label_text)

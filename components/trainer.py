@@ -106,7 +106,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     input_keys = list(model.input.keys())
     train = _dataset(fn_args, fn_args.train_files, tf_transform_output, config, input_keys)
     evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, config, input_keys)
-    weights = class_weights(tf_transform_output, config) if training.class_weight == "balanced" else None
+    weights = (
+        class_weights(tf_transform_output, config) if training.class_weight == "balanced" else None
+    )
     logging.info("class weights: %s", weights)
 
     epochs = max(1, fn_args.train_steps // training.steps_per_epoch)
@@ -132,5 +134,5 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     model.save(
         fn_args.serving_model_dir,
         save_format="tf",
-        signatures=make_signatures(model, tf_transform_output, config),
+        signatures=make_signatures(model, tf_transform_output, config, class_weights=weights),
     )

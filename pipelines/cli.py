@@ -7,7 +7,6 @@ so `aet --help` is instant and library chatter goes to a log file, not the termi
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -181,7 +180,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.factory import create_pipeline, run_layout
 
     print(f"aet run {config.name}: runner={args.runner} data={data_path}")
-    print(f"  input checked: {rows} rows" if rows is not None else "  input: remote, not pre-checked")
+    print(
+        f"  input checked: {rows} rows" if rows is not None else "  input: remote, not pre-checked"
+    )
     print(f"  output: {output}  (log: {log_file})")
     layout = run_layout(output, config)
     pipeline = create_pipeline(
@@ -275,9 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="complete or change a preset, e.g. direct_num_workers=4 or flink_master=host:8081",
     )
-    run.add_argument(
-        "--beam-arg", action="append", default=[], help="a raw Beam pipeline argument"
-    )
+    run.add_argument("--beam-arg", action="append", default=[], help="a raw Beam pipeline argument")
     run.add_argument("--image", default=DEFAULT_IMAGE, help="container image for Kubeflow")
     run.add_argument(
         "--pipeline-root", help="Kubeflow: artifact root the cluster can reach (gs://...)"

@@ -1,7 +1,7 @@
 """The one pipeline factory: every domain and every runner builds its pipeline here.
 
-    CsvExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator
-    -> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs latest blessed) -> Pusher
+CsvExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator
+-> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs latest blessed) -> Pusher
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ def create_pipeline(
     """The full TFX pipeline for one domain.
 
     `schema_path` overrides where the config's curated schema is read from (inside a
-    container image, say); `metadata_path` is the MLMD SQLite file (None where the orchestrator provides MLMD,
-    as Kubeflow does); `serving_dir` receives `<version>/` SavedModels from the Pusher.
+    container image, say); `metadata_path` is the MLMD SQLite file (None where the
+    orchestrator provides MLMD, as Kubeflow does); `serving_dir` receives `<version>/`
+    SavedModels from the Pusher.
     """
     example_gen = _example_gen(config, data_path)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])

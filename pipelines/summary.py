@@ -11,8 +11,8 @@ import json
 import os
 
 import tensorflow as tf
-from google.protobuf import text_format
 import tensorflow_model_analysis as tfma
+from google.protobuf import text_format
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
@@ -36,7 +36,9 @@ def _latest_run(store: metadata_store.MetadataStore, pipeline: str):
         for context in store.get_contexts_by_type("pipeline_run")
         if context.properties["pipeline_name"].string_value in ("", pipeline)
     ]
-    return max(runs, key=lambda context: (context.create_time_since_epoch, context.id), default=None)
+    return max(
+        runs, key=lambda context: (context.create_time_since_epoch, context.id), default=None
+    )
 
 
 def _node_id(store: metadata_store.MetadataStore, execution_id: int) -> str:

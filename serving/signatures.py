@@ -4,6 +4,11 @@
 applies the Transform graph and returns class probabilities: the signature TF Serving
 calls and TFMA evaluates. `transform_features` exposes the Transform graph alone, so
 TFMA can read the transformed label and the derived slicing features.
+
+A model trained with class weights w_k learns probabilities inflated in proportion to
+w_k (balanced weights make a 30 % class look like 50 %). The served probabilities undo
+that, p_k ∝ p'_k / w_k, so a "probability of default" is a calibrated probability and
+not an artefact of the training loss; ranking (AUC) is unchanged.
 """
 
 from __future__ import annotations
@@ -20,9 +25,20 @@ def _parse_raw(serialized: tf.Tensor, tf_transform_output: tft.TFTransformOutput
     return tf.io.parse_example(serialized, spec)
 
 
+def undo_class_weights(probabilities: tf.Tensor, class_weights: dict[int, float]) -> tf.Tensor:
+    """[batch, k] probabilities of a class-weighted model -> the unweighted ones."""
+    weights = [class_weights.get(index) or 1.0 for index in range(probabilities.shape[-1])]
+    adjusted = probabilities / tf.constant(weights, probabilities.dtype)
+    return adjusted / tf.reduce_sum(adjusted, axis=-1, keepdims=True)
+
+
 def make_signatures(
-    model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, config: DomainConfig
+    model: tf.keras.Model,
+    tf_transform_output: tft.TFTransformOutput,
+    config: DomainConfig,
+    class_weights: dict[int, float] | None = None,
 ) -> dict:
+    """The exported signatures; `class_weights` are those training used, if any."""
     label = config.features.label.name
     model.tft_layer = tf_transform_output.transform_features_layer()
     input_keys = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
@@ -32,7 +48,11 @@ def make_signatures(
         transformed = model.tft_layer(_parse_raw(serialized, tf_transform_output, drop=label))
         probabilities = model({key: transformed[key] for key in input_keys}, training=False)
         if config.is_binary:
-            return {"probability": tf.reshape(probabilities, [-1])}
+            probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)
+        if class_weights:
+            probabilities = undo_class_weights(probabilities, class_weights)
+        if config.is_binary:
+            return {"probability": probabilities[:, 1]}
         return {"probabilities": probabilities}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])

@@ -105,5 +105,7 @@ def build_ft_transformer(
     if num_classes == 2:
         output = tf.keras.layers.Dense(1, activation="sigmoid", name="probability")(head)
     else:
-        output = tf.keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(head)
+        output = tf.keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(
+            head
+        )
     return tf.keras.Model(model_inputs, output, name="ft_transformer")

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from components.features import transformed_name
 from components.trainer import build_model
-from serving.signatures import make_signatures
+from serving.signatures import make_signatures, undo_class_weights
 from tests.transform_fixture import UNSEEN_CATEGORY, to_example
 
 ROWS = 8
@@ -122,3 +122,40 @@ def test_keras_loading_as_tfma_does_gives_the_same_scores(exported, loaded, tran
     np.testing.assert_allclose(via_keras.numpy(), served, rtol=1e-5)
     batch = {key: _beam_outputs(transform_run, key) for key in model.input}
     np.testing.assert_allclose(keras_model(batch, training=False).numpy()[:, 0], served, rtol=1e-4)
+
+
+def test_undo_class_weights_restores_the_unweighted_odds():
+    weighted = tf.constant([[0.5, 0.5], [0.2, 0.8], [0.9, 0.1]])
+    # Balanced weights for a 30 % positive class: w0 = 1 / (2 * 0.7), w1 = 1 / (2 * 0.3).
+    weights = {0: 1 / 1.4, 1: 1 / 0.6}
+    restored = undo_class_weights(weighted, weights).numpy()
+    odds_ratio = weights[1] / weights[0]
+    expected_odds = weighted.numpy()[:, 1] / weighted.numpy()[:, 0] / odds_ratio
+    np.testing.assert_allclose(restored[:, 1] / restored[:, 0], expected_odds, rtol=1e-5)
+    np.testing.assert_allclose(restored.sum(axis=1), 1.0, rtol=1e-6)
+    # A 50/50 output of a balanced model is the base rate, 30 %.
+    assert restored[0, 1] == pytest.approx(0.3, abs=1e-6)
+
+
+def test_serving_default_undoes_the_class_weights_used_in_training(
+    exported, transform_run, tmp_path
+):
+    model, _ = exported
+    config, output = transform_run.config, transform_run.tf_transform_output
+    weights = {0: 0.7, 1: 1.6}
+    path = tmp_path / "weighted"
+    model.save(
+        path,
+        save_format="tf",
+        signatures=make_signatures(model, output, config, class_weights=weights),
+    )
+    served = tf.saved_model.load(str(path)).signatures["serving_default"]
+    label = config.features.label.name
+    examples = _serialized(transform_run.train_rows[:ROWS], omit=(label,))
+    probability = served(examples=examples)["probability"].numpy()
+
+    raw = model.predict(
+        {key: _beam_outputs(transform_run, key) for key in model.input}, verbose=0
+    ).reshape(-1)
+    logit = np.log(raw) - np.log1p(-raw) - np.log(weights[1] / weights[0])
+    np.testing.assert_allclose(probability, 1 / (1 + np.exp(-logit)), rtol=1e-4, atol=1e-6)
