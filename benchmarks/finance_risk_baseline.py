@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
