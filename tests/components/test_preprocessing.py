@@ -164,7 +164,7 @@ SYNTHETIC = {
         "categorical": ["code", "colour"],
         "buckets": [{"name": "amount_band", "source": "amount", "boundaries": [10, 1000000]}],
     },
-    "evaluation": {"metrics": ["auc"]},
+    "evaluation": {"metrics": ["auc"], "thresholds": {"auc": {"lower": 0.5}}},
     "serving": {"model_name": "synthetic"},
 }
 # Columns with missing values reach Transform as sparse (VarLenFeature) tensors; `None`
