@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-# Few steps: these tests prove the machinery, the benchmarks measure the model.
-SMALL_TRAINING = ["--set", "training.train_steps=22", "--set", "training.steps_per_epoch=11"]
+# Few steps: these tests prove the machinery, the benchmarks measure the model. Ten
+# epochs of 11 steps (a few seconds) clear finance_risk's AUC >= 0.65 blessing threshold
+# with a margin; two epochs did not always.
+SMALL_TRAINING = ["--set", "training.train_steps=110", "--set", "training.steps_per_epoch=11"]
 
 
 @dataclass

@@ -24,7 +24,7 @@ def test_penguins_domain_written_as_config_only_runs_end_to_end(
         "run",
         str(config_path),
         "--set",
-        "training.train_steps=20",
+        "training.train_steps=50",
         "--set",
         "training.steps_per_epoch=10",
         output=tmp_path / "run",
