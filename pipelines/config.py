@@ -343,7 +343,11 @@ def _format_errors(source: Path, error: ValidationError) -> str:
 
 
 def apply_override(raw: dict, assignment: str) -> None:
-    """Sets `section.field=value` in a raw config; the value is parsed as YAML."""
+    """Sets `section.field=value` in a raw config; the value is parsed as YAML.
+
+    A section switched off with `null` (e.g. `early_stopping: null`) is switched back on
+    by setting one of its fields; the others take their defaults.
+    """
     key, sep, text = assignment.partition("=")
     if not sep or not key:
         raise ConfigError(
@@ -352,7 +356,9 @@ def apply_override(raw: dict, assignment: str) -> None:
     *parents, leaf = key.strip().split(".")
     node = raw
     for part in parents:
-        node = node.setdefault(part, {})
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
         if not isinstance(node, dict):
             raise ConfigError(f"override '{assignment}': '{part}' is not a section")
     node[leaf] = yaml.safe_load(text)

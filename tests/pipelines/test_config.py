@@ -270,6 +270,12 @@ def test_apply_override_sets_nested_fields_parsed_as_yaml(finance_raw: dict) -> 
     assert finance_raw["description"] == "a=b"
 
 
+def test_override_switches_a_null_section_back_on(finance_config_path: Path) -> None:
+    assert load_config(finance_config_path).training.elastic.early_stopping is None
+    config = load_config(finance_config_path, ["training.elastic.early_stopping.patience=3"])
+    assert config.training.elastic.early_stopping.patience == 3
+
+
 @pytest.mark.parametrize("assignment", ["training.train_steps", "=50", ""])
 def test_apply_override_rejects_assignments_without_field_and_value(
     finance_raw: dict, assignment: str
