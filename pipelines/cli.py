@@ -82,10 +82,11 @@ def _quiet_libraries(log_file: Path) -> None:
 
 
 def _fail(message: str, code: int) -> int:
+    """One `aet: error:` line with the reason, then its details (if any) indented below."""
     first, _, rest = str(message).partition("\n")
+    print(f"aet: error: {first}", file=sys.stderr)
     if rest:
         print(rest, file=sys.stderr)
-    print(f"aet: error: {first}", file=sys.stderr)
     return code
 
 
