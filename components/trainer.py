@@ -12,7 +12,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from components.elastic import build_callbacks
+from components.elastic import EventLog, build_callbacks
 from components.features import LABEL_VOCABULARY, from_custom_config, label_key, transformed_name
 from components.metrics import KolmogorovSmirnov
 from components.models.ft_transformer import TabularInputs, build_ft_transformer
@@ -96,6 +96,25 @@ def build_model(config: DomainConfig, tf_transform_output: tft.TFTransformOutput
     return model
 
 
+def write_history(
+    run_dir: str, history: tf.keras.callbacks.History, weights: dict | None, events: EventLog
+) -> str:
+    """history.json: the per-epoch metrics and what the elastic callbacks changed, for
+    the run summary."""
+    path = os.path.join(run_dir, HISTORY_FILE)
+    with tf.io.gfile.GFile(path, "w") as out:
+        json.dump(
+            {
+                "epochs_run": len(history.epoch),
+                "class_weights": weights,
+                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+                "events": events.events,
+            },
+            out,
+        )
+    return path
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     config = from_custom_config(fn_args.custom_config)
     training = config.training
@@ -112,6 +131,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     logging.info("class weights: %s", weights)
 
     epochs = max(1, fn_args.train_steps // training.steps_per_epoch)
+    events = EventLog()
+    monitor = training.elastic.attention_monitor
+    probe = next(iter(evaluation.unbatch().batch(monitor.probe_examples)))[0] if monitor else None
     history = model.fit(
         train,
         epochs=epochs,
@@ -119,18 +141,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         validation_data=evaluation,
         validation_steps=fn_args.eval_steps,
         class_weight=weights,
-        callbacks=build_callbacks(training.elastic, fn_args.model_run_dir),
+        callbacks=build_callbacks(
+            training.elastic, fn_args.model_run_dir, training.learning_rate, events, probe
+        ),
         verbose=0,
     )
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as out:
-        json.dump(
-            {
-                "epochs_run": len(history.epoch),
-                "class_weights": weights,
-                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
-            },
-            out,
-        )
+    write_history(fn_args.model_run_dir, history, weights, events)
     model.save(
         fn_args.serving_model_dir,
         save_format="tf",

@@ -71,7 +71,9 @@ class _Strict(BaseModel):
     def _whole_numbers_only(cls, value: object, field: ModelField) -> object:
         """pydantic v1 silently truncates 64.5 (or true) to an int; a config must say 64."""
         expected = field.outer_type_
-        is_int_field = isinstance(expected, type) and issubclass(expected, int)
+        is_int_field = (
+            isinstance(expected, type) and issubclass(expected, int) and expected is not bool
+        )
         fractional = isinstance(value, float) and not value.is_integer()
         if is_int_field and (isinstance(value, bool) or fractional):
             raise ValueError(f"expected a whole number, got {value!r}")
@@ -202,22 +204,42 @@ class ModelConfig(_Strict):
         return values
 
 
-class PlateauConfig(_Strict):
-    factor: float = Field(0.5, gt=0, lt=1)
-    patience: int = Field(3, ge=1)
+class LearningRateConfig(_Strict):
+    """Warm-up over the first training batches, then cuts when the monitor plateaus."""
+
+    warmup_steps: int = Field(0, ge=0, description="batches to ramp up to the base rate")
+    factor: float = Field(0.5, gt=0, lt=1, description="multiplies the rate at each cut")
+    patience: int = Field(3, ge=1, description="epochs without improvement before a cut")
+    cooldown: int = Field(0, ge=0, description="epochs after a cut that are not counted")
     min_learning_rate: float = Field(1e-5, ge=0)
+    restore_best_on_cut: bool = Field(False, description="go back to the best epoch's weights")
 
 
 class EarlyStoppingConfig(_Strict):
     patience: int = Field(6, ge=1)
 
 
+class AttentionMonitorConfig(_Strict):
+    """Per-head attention entropy (0: one token, 1: all tokens alike) and its alarms."""
+
+    collapse_below: float = Field(0.05, ge=0, lt=1)
+    uniform_above: float = Field(0.98, gt=0, le=1)
+    probe_examples: int = Field(64, gt=0, description="eval examples the entropy is read on")
+
+    @root_validator(skip_on_failure=True)
+    def _ordered(cls, values: dict) -> dict:
+        if values["collapse_below"] >= values["uniform_above"]:
+            raise _FieldError("collapse_below", "must be below uniform_above")
+        return values
+
+
 class ElasticConfig(_Strict):
     """Callbacks that adapt training; issue #3 grows this section."""
 
     monitor: str = "val_auc"
-    reduce_lr_on_plateau: PlateauConfig | None = PlateauConfig()
+    learning_rate: LearningRateConfig | None = LearningRateConfig()
     early_stopping: EarlyStoppingConfig | None = EarlyStoppingConfig()
+    attention_monitor: AttentionMonitorConfig | None = AttentionMonitorConfig()
 
 
 class TrainingConfig(_Strict):

@@ -95,6 +95,17 @@ def _failed_thresholds(evaluation_uri: str) -> list[str]:
     return reasons
 
 
+def training_section(history: dict) -> dict:
+    """The Trainer's history.json, shortened to the last epoch's metrics; the elastic
+    events stay whole (a history.json written before they existed has none)."""
+    return {
+        "epochs_run": history["epochs_run"],
+        "class_weights": history["class_weights"],
+        "final": {k: round(v[-1], 6) for k, v in history["history"].items()},
+        "events": history.get("events", []),
+    }
+
+
 def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
     """The summary of the latest run recorded in the MLMD database at `metadata_path`."""
     from pipelines.factory import pipeline_name
@@ -137,12 +148,7 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             history_path = os.path.join(outputs["model_run"][0].uri, HISTORY_FILE)
             if tf.io.gfile.exists(history_path):
                 with tf.io.gfile.GFile(history_path) as handle:
-                    history = json.load(handle)
-                summary["training"] = {
-                    "epochs_run": history["epochs_run"],
-                    "class_weights": history["class_weights"],
-                    "final": {k: round(v[-1], 6) for k, v in history["history"].items()},
-                }
+                    summary["training"] = training_section(json.load(handle))
     return summary
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.elastic import EventLog
 from components.features import LABEL_VOCABULARY, transformed_name
 from components.preprocessing import NUM_OOV_BUCKETS
-from components.trainer import build_model, class_weights
+from components.trainer import HISTORY_FILE, build_model, class_weights, write_history
 from pipelines.config import load_config
 
 
@@ -152,3 +154,31 @@ def test_three_classes_get_a_softmax_and_sparse_categorical_loss(transform_run):
     out = model(_inputs(model, transform_run.train_transformed[:4]), training=False).numpy()
     assert out.shape == (4, 3)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+# --- history.json -----------------------------------------------------------------------
+
+
+def test_history_file_carries_the_metrics_and_the_elastic_events(tmp_path):
+    history = tf.keras.callbacks.History()
+    history.epoch = [0, 1]
+    history.history = {"loss": [0.7, np.float32(0.5)], "learning_rate": [0.001, 0.0005]}
+    events = EventLog()
+    events.record(
+        epoch=0,
+        step=11,
+        callback="ElasticLearningRate",
+        what="learning_rate",
+        from_value=0.001,
+        to_value=0.0005,
+        why="val_loss did not improve for 1 epochs (best 0.6 at epoch 0)",
+    )
+    path = write_history(str(tmp_path), history, {0: 0.5, 1: 2.0}, events)
+    assert path == str(tmp_path / HISTORY_FILE)
+    written = json.loads((tmp_path / HISTORY_FILE).read_text())
+    assert written == {
+        "epochs_run": 2,
+        "class_weights": {"0": 0.5, "1": 2.0},
+        "history": {"loss": [0.7, 0.5], "learning_rate": [0.001, 0.0005]},
+        "events": events.events,
+    }

@@ -33,6 +33,17 @@ def test_shipped_finance_config_loads(finance_config_path: Path, finance_raw: di
     assert config.resolve(config.data.schema_file).is_file()
 
 
+def test_shipped_learning_rate_schedule_and_defaults(finance_config_path: Path) -> None:
+    schedule = load_config(finance_config_path).training.elastic.learning_rate
+    assert (schedule.warmup_steps, schedule.factor, schedule.patience) == (22, 0.5, 8)
+    assert (schedule.cooldown, schedule.min_learning_rate) == (0, 1e-5)
+    assert schedule.restore_best_on_cut is False
+    restoring = load_config(
+        finance_config_path, ["training.elastic.learning_rate.restore_best_on_cut=true"]
+    )
+    assert restoring.training.elastic.learning_rate.restore_best_on_cut is True
+
+
 def test_shipped_domains_lists_finance_risk(finance_config_path: Path) -> None:
     assert shipped_domains()["finance_risk"] == finance_config_path
     assert load_domain("finance_risk") == load_config(finance_config_path)
@@ -114,6 +125,30 @@ def _monitor_not_trained(raw: dict) -> None:
     raw["training"]["elastic"]["monitor"] = "val_brier"
 
 
+def _rate_factor(raw: dict) -> None:
+    raw["training"]["elastic"]["learning_rate"]["factor"] = 1.5
+
+
+def _rate_patience(raw: dict) -> None:
+    raw["training"]["elastic"]["learning_rate"]["patience"] = 0
+
+
+def _negative_warmup(raw: dict) -> None:
+    raw["training"]["elastic"]["learning_rate"]["warmup_steps"] = -1
+
+
+def _negative_cooldown(raw: dict) -> None:
+    raw["training"]["elastic"]["learning_rate"]["cooldown"] = -2
+
+
+def _old_plateau_key(raw: dict) -> None:
+    raw["training"]["elastic"]["reduce_lr_on_plateau"] = {"factor": 0.5}
+
+
+def _attention_alarms_crossed(raw: dict) -> None:
+    raw["training"]["elastic"]["attention_monitor"] = {"collapse_below": 0.5, "uniform_above": 0.4}
+
+
 def _bad_model_name(raw: dict) -> None:
     raw["serving"]["model_name"] = "Finance Risk"
 
@@ -145,8 +180,34 @@ BAD_CONFIGS = {
     "unknown metric": (_unknown_metric, "evaluation.metrics.7", ["permitted", "log_loss"]),
     "boolean classes": (_boolean_classes, "features.label.classes.0", ["boolean", "quote"]),
     "model name": (_bad_model_name, "serving.model_name", ["lower-case"]),
+    "attention alarms": (
+        _attention_alarms_crossed,
+        "training.elastic.attention_monitor.collapse_below",
+        ["below uniform_above"],
+    ),
     "no threshold": (_no_threshold, "evaluation.thresholds", ["at least one", "bless"]),
     "monitor": (_monitor_not_trained, "training.elastic.monitor", ["val_brier", "val_auc"]),
+    "rate factor": (_rate_factor, "training.elastic.learning_rate.factor", ["less than 1"]),
+    "rate patience": (
+        _rate_patience,
+        "training.elastic.learning_rate.patience",
+        ["greater than or equal to 1"],
+    ),
+    "warm-up steps": (
+        _negative_warmup,
+        "training.elastic.learning_rate.warmup_steps",
+        ["greater than or equal to 0"],
+    ),
+    "cooldown": (
+        _negative_cooldown,
+        "training.elastic.learning_rate.cooldown",
+        ["greater than or equal to 0"],
+    ),
+    "old plateau key": (
+        _old_plateau_key,
+        "training.elastic.reduce_lr_on_plateau",
+        ["not permitted"],
+    ),
 }
 
 

@@ -1,0 +1,35 @@
+"""The run summary's `training` section, read from the Trainer's history.json."""
+
+from __future__ import annotations
+
+from pipelines.summary import training_section
+
+EVENT = {
+    "epoch": 9,
+    "step": 110,
+    "callback": "ElasticLearningRate",
+    "what": "learning_rate",
+    "from": 0.001,
+    "to": 0.0005,
+    "why": "val_loss did not improve for 8 epochs (best 0.512 at epoch 1)",
+}
+
+
+def test_training_section_keeps_the_last_epoch_and_every_event():
+    history = {
+        "epochs_run": 2,
+        "class_weights": {"0": 0.7, "1": 1.6},
+        "history": {"loss": [0.9, 0.51234567], "learning_rate": [0.001, 0.0005]},
+        "events": [EVENT],
+    }
+    assert training_section(history) == {
+        "epochs_run": 2,
+        "class_weights": {"0": 0.7, "1": 1.6},
+        "final": {"loss": 0.512346, "learning_rate": 0.0005},
+        "events": [EVENT],
+    }
+
+
+def test_a_history_without_events_gives_an_empty_list():
+    history = {"epochs_run": 1, "class_weights": None, "history": {"loss": [0.9]}}
+    assert training_section(history)["events"] == []
