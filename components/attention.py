@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from components.layers import VariableDropout
+
 
 @tf.keras.utils.register_keras_serializable(package="aet")
 class TransformerBlock(tf.keras.layers.Layer):
@@ -35,16 +37,16 @@ class TransformerBlock(tf.keras.layers.Layer):
             key_dim=embedding_dim // num_heads,
             dropout=attention_dropout,
         )
-        self.attention_output_dropout = tf.keras.layers.Dropout(dropout)
+        self.attention_output_dropout = VariableDropout(dropout)
         self.ffn_norm = tf.keras.layers.LayerNormalization(epsilon=1e-6)
         self.ffn = tf.keras.Sequential(
             [
                 tf.keras.layers.Dense(int(embedding_dim * ffn_multiplier), activation="gelu"),
-                tf.keras.layers.Dropout(dropout),
+                VariableDropout(dropout),
                 tf.keras.layers.Dense(embedding_dim),
             ]
         )
-        self.ffn_output_dropout = tf.keras.layers.Dropout(dropout)
+        self.ffn_output_dropout = VariableDropout(dropout)
         self.last_attention_scores = None
 
     def build(self, input_shape: tf.TensorShape) -> None:

@@ -15,6 +15,7 @@ import tensorflow_model_analysis as tfma
 
 from components.attention import TransformerBlock
 from components.features import label_key
+from components.layers import VariableDropout
 from components.metrics import KolmogorovSmirnov
 from components.models.ft_transformer import ClsToken, NumericTokenizer
 from pipelines.config import Bound, ChangeThreshold, DomainConfig
@@ -122,6 +123,7 @@ CUSTOM_OBJECTS = {
     "aet>NumericTokenizer": NumericTokenizer,
     "aet>ClsToken": ClsToken,
     "aet>KolmogorovSmirnov": KolmogorovSmirnov,
+    "aet>VariableDropout": VariableDropout,
 }
 
 

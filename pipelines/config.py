@@ -233,6 +233,26 @@ class AttentionMonitorConfig(_Strict):
         return values
 
 
+class RegularisationConfig(_Strict):
+    """Dropout that follows the train/validation gap of `metric` (see TRAINING_METRICS)."""
+
+    metric: str = Field("auc", description="gap = train - val (val - train for a loss)")
+    widen_above: float = Field(0.05, description="raise dropout when the gap stays above")
+    narrow_below: float = Field(0.0, description="lower dropout when the gap stays below")
+    patience: int = Field(2, ge=1, description="epochs the gap must stay out of range")
+    step: float = Field(0.05, gt=0, lt=1)
+    min_rate: float = Field(0.0, ge=0, lt=1)
+    max_rate: float = Field(0.5, gt=0, lt=1)
+
+    @root_validator(skip_on_failure=True)
+    def _ordered(cls, values: dict) -> dict:
+        if values["narrow_below"] >= values["widen_above"]:
+            raise _FieldError("narrow_below", "must be below widen_above")
+        if values["min_rate"] > values["max_rate"]:
+            raise _FieldError("min_rate", "must not exceed max_rate")
+        return values
+
+
 class ElasticConfig(_Strict):
     """Callbacks that adapt training; issue #3 grows this section."""
 
@@ -240,6 +260,7 @@ class ElasticConfig(_Strict):
     learning_rate: LearningRateConfig | None = LearningRateConfig()
     early_stopping: EarlyStoppingConfig | None = EarlyStoppingConfig()
     attention_monitor: AttentionMonitorConfig | None = AttentionMonitorConfig()
+    regularisation: RegularisationConfig | None = None
 
 
 class TrainingConfig(_Strict):
@@ -334,12 +355,18 @@ class DomainConfig(_Strict):
                 )
         task = "binary" if len(features.label.classes) == 2 else "multiclass"
         monitorable = [f"{p}{name}" for p in ("val_", "") for name in TRAINING_METRICS[task]]
-        monitor = values["training"].elastic.monitor
-        if monitor not in monitorable:
+        elastic = values["training"].elastic
+        if elastic.monitor not in monitorable:
             raise _FieldError(
                 "training.elastic.monitor",
-                f"'{monitor}' is not computed when training a {task} label; "
+                f"'{elastic.monitor}' is not computed when training a {task} label; "
                 f"choose one of {monitorable}",
+            )
+        if elastic.regularisation and elastic.regularisation.metric not in TRAINING_METRICS[task]:
+            raise _FieldError(
+                "training.elastic.regularisation.metric",
+                f"'{elastic.regularisation.metric}' is not computed when training a {task} "
+                f"label; choose one of {list(TRAINING_METRICS[task])}",
             )
         return values
 

@@ -9,9 +9,17 @@ import tensorflow as tf
 from components.elastic.attention_monitor import AttentionMonitor
 from components.elastic.events import EventLog
 from components.elastic.learning_rate import ElasticLearningRate
+from components.elastic.regularisation import ElasticRegularisation
 from pipelines.config import ElasticConfig
 
-__all__ = ["AttentionMonitor", "ElasticLearningRate", "EventLog", "build_callbacks", "monitor_mode"]
+__all__ = [
+    "AttentionMonitor",
+    "ElasticLearningRate",
+    "ElasticRegularisation",
+    "EventLog",
+    "build_callbacks",
+    "monitor_mode",
+]
 
 
 def monitor_mode(monitor: str) -> str:
@@ -48,6 +56,20 @@ def build_callbacks(
                 min_rate=schedule.min_learning_rate,
                 restore_best_on_cut=schedule.restore_best_on_cut,
                 events=events,
+            )
+        )
+    if config.regularisation:
+        regularisation = config.regularisation
+        callbacks.append(
+            ElasticRegularisation(
+                regularisation.metric,
+                events,
+                widen_above=regularisation.widen_above,
+                narrow_below=regularisation.narrow_below,
+                patience=regularisation.patience,
+                step=regularisation.step,
+                min_rate=regularisation.min_rate,
+                max_rate=regularisation.max_rate,
             )
         )
     if config.attention_monitor and probe is not None:

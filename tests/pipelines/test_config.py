@@ -149,6 +149,14 @@ def _attention_alarms_crossed(raw: dict) -> None:
     raw["training"]["elastic"]["attention_monitor"] = {"collapse_below": 0.5, "uniform_above": 0.4}
 
 
+def _regularisation_on_untrained_metric(raw: dict) -> None:
+    raw["training"]["elastic"]["regularisation"] = {"metric": "brier"}
+
+
+def _regularisation_bounds_crossed(raw: dict) -> None:
+    raw["training"]["elastic"]["regularisation"] = {"widen_above": 0.0, "narrow_below": 0.1}
+
+
 def _bad_model_name(raw: dict) -> None:
     raw["serving"]["model_name"] = "Finance Risk"
 
@@ -184,6 +192,16 @@ BAD_CONFIGS = {
         _attention_alarms_crossed,
         "training.elastic.attention_monitor.collapse_below",
         ["below uniform_above"],
+    ),
+    "regularisation metric": (
+        _regularisation_on_untrained_metric,
+        "training.elastic.regularisation.metric",
+        ["brier", "auc"],
+    ),
+    "regularisation bounds": (
+        _regularisation_bounds_crossed,
+        "training.elastic.regularisation.narrow_below",
+        ["below widen_above"],
     ),
     "no threshold": (_no_threshold, "evaluation.thresholds", ["at least one", "bless"]),
     "monitor": (_monitor_not_trained, "training.elastic.monitor", ["val_brier", "val_auc"]),

@@ -7,7 +7,13 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from components.elastic import AttentionMonitor, ElasticLearningRate, EventLog, build_callbacks
+from components.elastic import (
+    AttentionMonitor,
+    ElasticLearningRate,
+    ElasticRegularisation,
+    EventLog,
+    build_callbacks,
+)
 from pipelines.config import ElasticConfig
 
 
@@ -93,3 +99,20 @@ def test_attention_monitor_runs_before_the_loggers_when_given_a_probe(tmp_path):
     assert (monitor.collapse_below, monitor.uniform_above, monitor.probe) == (0.1, 0.9, probe)
     without_probe = build_callbacks(config, str(tmp_path), 0.001, EventLog())
     assert AttentionMonitor not in [type(c) for c in without_probe]
+
+
+def test_regularisation_follows_the_config(tmp_path):
+    config = ElasticConfig(
+        monitor="val_loss",
+        regularisation={"metric": "loss", "widen_above": 0.2, "patience": 3, "max_rate": 0.4},
+    )
+    callbacks = build_callbacks(config, str(tmp_path), 0.001, EventLog())
+    [regularisation] = [c for c in callbacks if isinstance(c, ElasticRegularisation)]
+    assert (regularisation.metric, regularisation.widen_above) == ("loss", 0.2)
+    assert (regularisation.patience, regularisation.max_rate) == (3, 0.4)
+    assert not any(
+        isinstance(c, ElasticRegularisation)
+        for c in build_callbacks(
+            ElasticConfig(monitor="val_loss"), str(tmp_path), 0.001, EventLog()
+        )
+    )
