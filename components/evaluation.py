@@ -18,6 +18,7 @@ from components.features import label_key
 from components.layers import VariableDropout
 from components.metrics import KolmogorovSmirnov
 from components.models.ft_transformer import ClsToken, NumericTokenizer
+from components.optimizers import AdamWVariableDecay
 from pipelines.config import Bound, ChangeThreshold, DomainConfig
 
 
@@ -124,6 +125,7 @@ CUSTOM_OBJECTS = {
     "aet>ClsToken": ClsToken,
     "aet>KolmogorovSmirnov": KolmogorovSmirnov,
     "aet>VariableDropout": VariableDropout,
+    "aet>AdamWVariableDecay": AdamWVariableDecay,
 }
 
 

@@ -16,6 +16,7 @@ from components.elastic import EventLog, build_callbacks
 from components.features import LABEL_VOCABULARY, from_custom_config, label_key, transformed_name
 from components.metrics import KolmogorovSmirnov
 from components.models.ft_transformer import TabularInputs, build_ft_transformer
+from components.optimizers import AdamWVariableDecay
 from components.preprocessing import NUM_OOV_BUCKETS
 from pipelines.config import TRAINING_METRICS, DomainConfig
 from serving.signatures import make_signatures
@@ -75,7 +76,7 @@ def build_model(config: DomainConfig, tf_transform_output: tft.TFTransformOutput
     )
     num_classes = len(features.label.classes)
     model = build_ft_transformer(inputs, config.model, num_classes, input_name=transformed_name)
-    optimizer = tf.keras.optimizers.AdamW(
+    optimizer = AdamWVariableDecay(
         learning_rate=config.training.learning_rate, weight_decay=config.training.weight_decay
     )
     if num_classes == 2:

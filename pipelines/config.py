@@ -243,6 +243,11 @@ class RegularisationConfig(_Strict):
     step: float = Field(0.05, gt=0, lt=1)
     min_rate: float = Field(0.0, ge=0, lt=1)
     max_rate: float = Field(0.5, gt=0, lt=1)
+    weight_decay_factor: float = Field(
+        1.0, ge=1, description="weight decay multiplied (divided) with each raise (cut); 1: fixed"
+    )
+    min_weight_decay: float = Field(0.0, ge=0)
+    max_weight_decay: float = Field(0.1, ge=0)
 
     @root_validator(skip_on_failure=True)
     def _ordered(cls, values: dict) -> dict:
@@ -250,6 +255,8 @@ class RegularisationConfig(_Strict):
             raise _FieldError("narrow_below", "must be below widen_above")
         if values["min_rate"] > values["max_rate"]:
             raise _FieldError("min_rate", "must not exceed max_rate")
+        if values["min_weight_decay"] > values["max_weight_decay"]:
+            raise _FieldError("min_weight_decay", "must not exceed max_weight_decay")
         return values
 
 

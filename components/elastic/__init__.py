@@ -70,6 +70,9 @@ def build_callbacks(
                 step=regularisation.step,
                 min_rate=regularisation.min_rate,
                 max_rate=regularisation.max_rate,
+                weight_decay_factor=regularisation.weight_decay_factor,
+                min_weight_decay=regularisation.min_weight_decay,
+                max_weight_decay=regularisation.max_weight_decay,
             )
         )
     if config.attention_monitor and probe is not None:

@@ -4,8 +4,8 @@ starts to overfit, less when it underfits.
 The gap is measured on a metric Keras computes unweighted on both splits (AUC,
 accuracy) or on the loss; with class weights the training loss is weighted and the
 validation loss is not, so a loss gap would measure the weighting, not overfitting.
-Rates live in VariableDropout layers, so a change needs no recompile and keeps the
-optimizer state.
+Rates live in VariableDropout layers and the weight decay in AdamWVariableDecay, so a
+change needs no recompile and keeps the optimizer state.
 """
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ def variable_dropouts(model: tf.keras.Model) -> list[VariableDropout]:
 
 
 class ElasticRegularisation(tf.keras.callbacks.Callback):
-    """After `patience` epochs with a gap above `widen_above`, raise every dropout rate by
-    `step` (up to `max_rate`); after `patience` epochs below `narrow_below`, lower it by
-    `step` (down to `min_rate`). The gap is train minus validation for a metric that
-    grows (auc), validation minus train for one that falls (loss). All the model's
-    VariableDropout layers move together: the config gives them one rate."""
+    """After `patience` epochs with a gap above `widen_above`, regularise more: every
+    dropout rate up by `step` (to at most `max_rate`) and, when `weight_decay_factor` > 1
+    and the optimizer holds its decay in a variable (AdamWVariableDecay), the weight
+    decay times that factor (to at most `max_weight_decay`). After `patience` epochs
+    below `narrow_below`, the reverse, down to the minimums. The gap is train minus
+    validation for a metric that grows (auc), validation minus train for one that falls
+    (loss). All the model's VariableDropout layers move together: the config gives them
+    one rate."""
 
     def __init__(
         self,
@@ -41,6 +44,9 @@ class ElasticRegularisation(tf.keras.callbacks.Callback):
         step: float = 0.05,
         min_rate: float = 0.0,
         max_rate: float = 0.5,
+        weight_decay_factor: float = 1.0,
+        min_weight_decay: float = 0.0,
+        max_weight_decay: float = 0.1,
     ) -> None:
         super().__init__()
         self.metric = metric
@@ -51,11 +57,14 @@ class ElasticRegularisation(tf.keras.callbacks.Callback):
         self.step = step
         self.min_rate = min_rate
         self.max_rate = max_rate
+        self.weight_decay_factor = weight_decay_factor
+        self.min_weight_decay = min_weight_decay
+        self.max_weight_decay = max_weight_decay
         self.over = 0
         self.under = 0
 
     def get_state(self) -> dict:
-        """The counters; the rates themselves are saved with the model's weights."""
+        """The counters; the rates themselves are saved with the model and optimizer."""
         return {key: getattr(self, key) for key in _STATE_KEYS}
 
     def set_state(self, state: dict) -> None:
@@ -73,40 +82,70 @@ class ElasticRegularisation(tf.keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
         gap = self.gap(logs)
-        layers = variable_dropouts(self.model)
-        if gap is None or not layers:
+        if gap is None:
             return
-        rate = float(layers[0].rate_variable.numpy())
-        logs["dropout_rate"] = rate
+        layers = variable_dropouts(self.model)
+        decay = self._decay_variable()
+        if layers:
+            logs["dropout_rate"] = float(layers[0].rate_variable.numpy())
+        if decay is not None:
+            logs["weight_decay"] = float(decay.numpy())
         self.over = self.over + 1 if gap > self.widen_above else 0
         self.under = self.under + 1 if gap < self.narrow_below else 0
         if self.over >= self.patience:
             self.over = 0
-            self._set(layers, epoch, rate, min(rate + self.step, self.max_rate), gap, "above")
+            why = f"{self.metric} gap {gap:.4f} above {self.widen_above} for {self.patience} epochs"
+            self._adapt(epoch, layers, decay, raise_it=True, why=why)
         elif self.under >= self.patience:
             self.under = 0
-            self._set(layers, epoch, rate, max(rate - self.step, self.min_rate), gap, "below")
+            why = (
+                f"{self.metric} gap {gap:.4f} below {self.narrow_below} for {self.patience} epochs"
+            )
+            self._adapt(epoch, layers, decay, raise_it=False, why=why)
 
-    def _set(
+    def _decay_variable(self) -> tf.Variable | None:
+        decay = getattr(self.model.optimizer, "weight_decay", None)
+        if self.weight_decay_factor > 1 and isinstance(decay, tf.Variable):
+            return decay
+        return None
+
+    def _adapt(
         self,
-        layers: list[VariableDropout],
         epoch: int,
-        rate: float,
-        new_rate: float,
-        gap: float,
-        side: str,
+        layers: list[VariableDropout],
+        decay: tf.Variable | None,
+        raise_it: bool,
+        why: str,
     ) -> None:
-        if abs(new_rate - rate) < 1e-9:
-            return
-        for layer in layers:
-            layer.rate_variable.assign(new_rate)
-        bound = self.widen_above if side == "above" else self.narrow_below
+        if layers:
+            rate = float(layers[0].rate_variable.numpy())
+            new_rate = (
+                min(rate + self.step, self.max_rate)
+                if raise_it
+                else max(rate - self.step, self.min_rate)
+            )
+            if abs(new_rate - rate) > 1e-9:
+                for layer in layers:
+                    layer.rate_variable.assign(new_rate)
+                self._record(epoch, "dropout_rate", rate, new_rate, why)
+        if decay is not None:
+            value = float(decay.numpy())
+            new_value = (
+                min(value * self.weight_decay_factor, self.max_weight_decay)
+                if raise_it
+                else max(value / self.weight_decay_factor, self.min_weight_decay)
+            )
+            if abs(new_value - value) > 1e-12:
+                decay.assign(new_value)
+                self._record(epoch, "weight_decay", value, new_value, why)
+
+    def _record(self, epoch: int, what: str, old: float, new: float, why: str) -> None:
         self.events.record(
             epoch=epoch,
             step=int(self.model.optimizer.iterations.numpy()),
             callback=CALLBACK_NAME,
-            what="dropout_rate",
-            from_value=round(rate, 6),
-            to_value=round(new_rate, 6),
-            why=f"{self.metric} gap {gap:.4f} {side} {bound} for {self.patience} epochs",
+            what=what,
+            from_value=round(old, 8),
+            to_value=round(new, 8),
+            why=why,
         )

@@ -29,6 +29,8 @@ def test_penguins_domain_written_as_config_only_runs_end_to_end(
         "training.steps_per_epoch=10",
         "--set",
         "training.elastic.regularisation.metric=accuracy",  # switches the section on
+        "--set",
+        "training.elastic.regularisation.weight_decay_factor=2",
         output=tmp_path / "run",
     )
 
@@ -38,7 +40,7 @@ def test_penguins_domain_written_as_config_only_runs_end_to_end(
     assert summary["blessed"] is True
     assert "accuracy" in summary["metrics"]["overall"]
     # The elastic callbacks ran inside the Trainer: their values are in the history.
-    assert {"learning_rate", "dropout_rate"} <= set(summary["training"]["final"])
+    assert {"learning_rate", "dropout_rate", "weight_decay"} <= set(summary["training"]["final"])
     model = tf.saved_model.load(summary["pushed_model_dir"])
     example = tf.train.Example()
     for name in ("culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"):

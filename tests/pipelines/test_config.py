@@ -157,6 +157,10 @@ def _regularisation_bounds_crossed(raw: dict) -> None:
     raw["training"]["elastic"]["regularisation"] = {"widen_above": 0.0, "narrow_below": 0.1}
 
 
+def _weight_decay_bounds_crossed(raw: dict) -> None:
+    raw["training"]["elastic"]["regularisation"] = {"min_weight_decay": 0.2}
+
+
 def _bad_model_name(raw: dict) -> None:
     raw["serving"]["model_name"] = "Finance Risk"
 
@@ -202,6 +206,11 @@ BAD_CONFIGS = {
         _regularisation_bounds_crossed,
         "training.elastic.regularisation.narrow_below",
         ["below widen_above"],
+    ),
+    "weight decay bounds": (
+        _weight_decay_bounds_crossed,
+        "training.elastic.regularisation.min_weight_decay",
+        ["must not exceed max_weight_decay"],
     ),
     "no threshold": (_no_threshold, "evaluation.thresholds", ["at least one", "bless"]),
     "monitor": (_monitor_not_trained, "training.elastic.monitor", ["val_brier", "val_auc"]),

@@ -12,6 +12,7 @@ from components.attention import TransformerBlock
 from components.elastic.events import EventLog
 from components.elastic.regularisation import ElasticRegularisation, variable_dropouts
 from components.layers import VariableDropout
+from components.optimizers import AdamWVariableDecay
 
 
 def _model(rate: float = 0.1) -> tf.keras.Model:
@@ -121,3 +122,34 @@ def test_the_current_rate_is_saved_with_the_model(tmp_path) -> None:
     model.save(tmp_path / "m", save_format="tf")
     reloaded = tf.keras.models.load_model(tmp_path / "m")
     assert _rates(reloaded) == {0.3}
+
+
+def test_weight_decay_follows_the_gap_by_its_factor_within_bounds() -> None:
+    model = _model(0.1)
+    model.compile(optimizer=AdamWVariableDecay(weight_decay=0.01), loss="mse")
+    events = EventLog()
+    callback = ElasticRegularisation(
+        "auc", events, patience=1, weight_decay_factor=2.0, max_weight_decay=0.03
+    )
+    callback.set_model(model)
+    decay = model.optimizer.weight_decay
+
+    callback.on_epoch_end(0, {"auc": 0.95, "val_auc": 0.80})
+    assert float(decay.numpy()) == pytest.approx(0.02)
+    callback.on_epoch_end(1, {"auc": 0.95, "val_auc": 0.80})
+    assert float(decay.numpy()) == pytest.approx(0.03)  # capped at max_weight_decay
+    callback.on_epoch_end(2, {"auc": 0.70, "val_auc": 0.75})
+    assert float(decay.numpy()) == pytest.approx(0.015)
+    changes = [(e["what"], e["from"], e["to"]) for e in events.events]
+    assert ("weight_decay", 0.01, 0.02) in changes
+    assert ("weight_decay", 0.02, 0.03) in changes
+    assert ("weight_decay", 0.03, 0.015) in changes
+
+
+def test_weight_decay_stays_fixed_with_factor_one() -> None:
+    model = _model(0.1)
+    model.compile(optimizer=AdamWVariableDecay(weight_decay=0.01), loss="mse")
+    callback, events = _callback(model, patience=1)
+    callback.on_epoch_end(0, {"auc": 0.95, "val_auc": 0.80})
+    assert float(model.optimizer.weight_decay.numpy()) == pytest.approx(0.01)
+    assert [e["what"] for e in events.events] == ["dropout_rate"]
