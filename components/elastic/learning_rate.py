@@ -14,20 +14,23 @@ import numpy as np
 import tensorflow as tf
 
 from components.elastic.events import EventLog
+from components.elastic.state import ResumableState
 
 CALLBACK_NAME = "ElasticLearningRate"
-_STATE_KEYS = ("best", "best_epoch", "wait", "cooldown_left", "rate", "step", "warmup_done")
 
 
-class ElasticLearningRate(tf.keras.callbacks.Callback):
+class ElasticLearningRate(ResumableState, tf.keras.callbacks.Callback):
     """Linear warm-up over the first `warmup_steps` batches, then plateau cuts per epoch.
 
     Warm-up sets the rate of batch s (0-based) to rate * (s + 1) / warmup_steps, so the
     last warm-up batch trains at the full rate. After `patience` epochs without an
     improvement of more than `min_delta` the rate is multiplied by `factor` (never below
     `min_rate`); the `cooldown` epochs after a cut are not counted. A cut during warm-up
-    lowers the rate the warm-up is heading for.
+    lowers the rate the warm-up is heading for. Its counters are its resumable state;
+    the best weights travel with the model.
     """
+
+    STATE_KEYS = ("best", "best_epoch", "wait", "cooldown_left", "rate", "step", "warmup_done")
 
     def __init__(
         self,
@@ -68,19 +71,6 @@ class ElasticLearningRate(tf.keras.callbacks.Callback):
         self.step = 0
         self.warmup_done = warmup_steps == 0
         self._epoch = 0
-
-    # --- state for a resumed run --------------------------------------------------------
-
-    def get_state(self) -> dict:
-        """The counters as JSON-ready values; the best weights travel with the model."""
-        return {key: getattr(self, key) for key in _STATE_KEYS}
-
-    def set_state(self, state: dict) -> None:
-        missing = sorted(set(_STATE_KEYS) - set(state))
-        if missing:
-            raise ValueError(f"learning-rate state lacks {missing}")
-        for key in _STATE_KEYS:
-            setattr(self, key, state[key])
 
     # --- Keras hooks --------------------------------------------------------------------
 

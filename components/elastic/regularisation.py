@@ -13,10 +13,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from components.elastic.events import EventLog
+from components.elastic.state import ResumableState
 from components.layers import VariableDropout
 
 CALLBACK_NAME = "ElasticRegularisation"
-_STATE_KEYS = ("over", "under")
 
 
 def variable_dropouts(model: tf.keras.Model) -> list[VariableDropout]:
@@ -24,7 +24,7 @@ def variable_dropouts(model: tf.keras.Model) -> list[VariableDropout]:
     return [module for module in model.submodules if isinstance(module, VariableDropout)]
 
 
-class ElasticRegularisation(tf.keras.callbacks.Callback):
+class ElasticRegularisation(ResumableState, tf.keras.callbacks.Callback):
     """After `patience` epochs with a gap above `widen_above`, regularise more: every
     dropout rate up by `step` (to at most `max_rate`) and, when `weight_decay_factor` > 1
     and the optimizer holds its decay in a variable (AdamWVariableDecay), the weight
@@ -32,7 +32,10 @@ class ElasticRegularisation(tf.keras.callbacks.Callback):
     below `narrow_below`, the reverse, down to the minimums. The gap is train minus
     validation for a metric that grows (auc), validation minus train for one that falls
     (loss). All the model's VariableDropout layers move together: the config gives them
-    one rate."""
+    one rate. The epoch counters are its resumable state; the rates are saved with the
+    model and optimizer."""
+
+    STATE_KEYS = ("over", "under")
 
     def __init__(
         self,
@@ -62,14 +65,6 @@ class ElasticRegularisation(tf.keras.callbacks.Callback):
         self.max_weight_decay = max_weight_decay
         self.over = 0
         self.under = 0
-
-    def get_state(self) -> dict:
-        """The counters; the rates themselves are saved with the model and optimizer."""
-        return {key: getattr(self, key) for key in _STATE_KEYS}
-
-    def set_state(self, state: dict) -> None:
-        for key in _STATE_KEYS:
-            setattr(self, key, state[key])
 
     def gap(self, logs: dict) -> float | None:
         train, validation = logs.get(self.metric), logs.get(f"val_{self.metric}")
