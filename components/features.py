@@ -7,6 +7,7 @@ import json
 from pipelines.config import DomainConfig
 
 CUSTOM_CONFIG_KEY = "domain_config"
+RESUME_ROOT_KEY = "resume_root"
 LABEL_VOCABULARY = "label_counts"
 
 
@@ -19,9 +20,14 @@ def label_key(config: DomainConfig) -> str:
     return transformed_name(config.features.label.name)
 
 
-def to_custom_config(config: DomainConfig) -> dict[str, str]:
-    """The domain config in the JSON form TFX passes to Transform and Trainer executors."""
-    return {CUSTOM_CONFIG_KEY: config.json()}
+def to_custom_config(config: DomainConfig, resume_root: str | None = None) -> dict[str, str]:
+    """The domain config in the JSON form TFX passes to Transform and Trainer executors,
+    and for the Trainer the folder its resume checkpoints live under: outside its own
+    output, which is new for every execution, so a restarted Trainer finds them."""
+    custom_config = {CUSTOM_CONFIG_KEY: config.json()}
+    if resume_root is not None:
+        custom_config[RESUME_ROOT_KEY] = resume_root
+    return custom_config
 
 
 def from_custom_config(custom_config: dict) -> DomainConfig:

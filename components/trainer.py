@@ -3,6 +3,7 @@ on the transformed examples and exports it with the serving signatures."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -12,8 +13,14 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from components.elastic import EventLog, build_callbacks
-from components.features import LABEL_VOCABULARY, from_custom_config, label_key, transformed_name
+from components.elastic import EventLog, build_callbacks, resume_checkpoint
+from components.features import (
+    LABEL_VOCABULARY,
+    RESUME_ROOT_KEY,
+    from_custom_config,
+    label_key,
+    transformed_name,
+)
 from components.metrics import KolmogorovSmirnov
 from components.models.ft_transformer import TabularInputs, build_ft_transformer
 from components.optimizers import AdamWVariableDecay
@@ -98,22 +105,46 @@ def build_model(config: DomainConfig, tf_transform_output: tft.TFTransformOutput
 
 
 def write_history(
-    run_dir: str, history: tf.keras.callbacks.History, weights: dict | None, events: EventLog
+    run_dir: str,
+    history: dict[str, list[float]],
+    weights: dict | None,
+    events: EventLog,
+    resumed_from: str | None = None,
 ) -> str:
-    """history.json: the per-epoch metrics and what the elastic callbacks changed, for
-    the run summary."""
+    """history.json: the per-epoch metrics (of every epoch, those before a resume
+    included) and what the elastic callbacks changed, for the run summary."""
     path = os.path.join(run_dir, HISTORY_FILE)
     with tf.io.gfile.GFile(path, "w") as out:
         json.dump(
             {
-                "epochs_run": len(history.epoch),
+                "epochs_run": len(history.get("loss", [])),
                 "class_weights": weights,
-                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+                "history": {k: [float(v) for v in vs] for k, vs in history.items()},
                 "events": events.events,
+                "resumed_from": resumed_from,
             },
             out,
         )
     return path
+
+
+def resume_directory(fn_args: tfx.components.FnArgs) -> str:
+    """Where this training's checkpoints live: keyed by everything that defines the
+    training (config, input artifacts, steps, base model), so a restarted Trainer with
+    the same inputs finds them and one with new data or a new config starts afresh."""
+    root = fn_args.custom_config.get(RESUME_ROOT_KEY) or os.path.join(
+        fn_args.model_run_dir, "resume"
+    )
+    identity = {
+        "custom_config": {k: v for k, v in fn_args.custom_config.items() if k != RESUME_ROOT_KEY},
+        "train_files": sorted(fn_args.train_files),
+        "eval_files": sorted(fn_args.eval_files),
+        "transform_output": fn_args.transform_output,
+        "train_steps": fn_args.train_steps,
+        "base_model": getattr(fn_args, "base_model", None),
+    }
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return os.path.join(root, key)
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -135,21 +166,31 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     events = EventLog()
     monitor = training.elastic.attention_monitor
     probe = next(iter(evaluation.unbatch().batch(monitor.probe_examples)))[0] if monitor else None
-    history = model.fit(
-        train,
-        epochs=epochs,
-        steps_per_epoch=training.steps_per_epoch,
-        validation_data=evaluation,
-        validation_steps=fn_args.eval_steps,
-        class_weight=weights,
-        callbacks=build_callbacks(
-            training.elastic, fn_args.model_run_dir, training.learning_rate, events, probe
-        ),
-        verbose=0,
+    callbacks = build_callbacks(
+        training.elastic, fn_args.model_run_dir, training.learning_rate, events, probe
     )
-    write_history(fn_args.model_run_dir, history, weights, events)
+    resume = resume_checkpoint(training.elastic, resume_directory(fn_args), callbacks, events)
+    initial_epoch, finished = resume.restore(model) if resume else (0, False)
+    if not finished:
+        history = model.fit(
+            train,
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            steps_per_epoch=training.steps_per_epoch,
+            validation_data=evaluation,
+            validation_steps=fn_args.eval_steps,
+            class_weight=weights,
+            callbacks=callbacks + ([resume] if resume else []),
+            verbose=0,
+        )
+    merged = resume.history if resume else history.history
+    write_history(
+        fn_args.model_run_dir, merged, weights, events, resume.restored_from if resume else None
+    )
     model.save(
         fn_args.serving_model_dir,
         save_format="tf",
         signatures=make_signatures(model, tf_transform_output, config, class_weights=weights),
     )
+    if resume:
+        resume.discard()

@@ -260,14 +260,22 @@ class RegularisationConfig(_Strict):
         return values
 
 
+class ResumeConfig(_Strict):
+    """Checkpoints a killed or preempted Trainer resumes from when it starts again."""
+
+    every_epochs: int = Field(1, ge=1, description="epochs between checkpoints")
+    keep: int = Field(2, ge=1, description="complete checkpoints kept (the newest first)")
+
+
 class ElasticConfig(_Strict):
-    """Callbacks that adapt training; issue #3 grows this section."""
+    """Callbacks that adapt training, and the checkpoints that let it resume."""
 
     monitor: str = "val_auc"
     learning_rate: LearningRateConfig | None = LearningRateConfig()
     early_stopping: EarlyStoppingConfig | None = EarlyStoppingConfig()
     attention_monitor: AttentionMonitorConfig | None = AttentionMonitorConfig()
     regularisation: RegularisationConfig | None = None
+    resume: ResumeConfig | None = ResumeConfig()
 
 
 class TrainingConfig(_Strict):

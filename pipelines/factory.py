@@ -104,7 +104,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=config.training.train_steps),
         eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=config.training.eval_steps),
-        custom_config=custom_config,
+        custom_config=to_custom_config(config, resume_root=os.path.join(pipeline_root, "resume")),
     )
     baseline_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,

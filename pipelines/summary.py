@@ -95,14 +95,17 @@ def _failed_thresholds(evaluation_uri: str) -> list[str]:
     return reasons
 
 
-def training_section(history: dict) -> dict:
-    """The Trainer's history.json, shortened to the last epoch's metrics; the elastic
-    events stay whole (a history.json written before they existed has none)."""
+def training_section(history: dict, history_file: str) -> dict:
+    """The Trainer's history.json, shortened to the last epoch's metrics (the file has
+    every epoch); the elastic events stay whole, and `resumed_from` names the checkpoint
+    an interrupted Trainer continued from."""
     return {
         "epochs_run": history["epochs_run"],
         "class_weights": history["class_weights"],
         "final": {k: round(v[-1], 6) for k, v in history["history"].items()},
         "events": history.get("events", []),
+        "resumed_from": history.get("resumed_from"),
+        "history_file": history_file,
     }
 
 
@@ -148,7 +151,7 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             history_path = os.path.join(outputs["model_run"][0].uri, HISTORY_FILE)
             if tf.io.gfile.exists(history_path):
                 with tf.io.gfile.GFile(history_path) as handle:
-                    summary["training"] = training_section(json.load(handle))
+                    summary["training"] = training_section(json.load(handle), history_path)
     return summary
 
 

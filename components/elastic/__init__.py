@@ -7,9 +7,12 @@ import os
 import tensorflow as tf
 
 from components.elastic.attention_monitor import AttentionMonitor
+from components.elastic.checkpoint import ResumeCheckpoint
+from components.elastic.early_stopping import ResumableEarlyStopping
 from components.elastic.events import EventLog
 from components.elastic.learning_rate import ElasticLearningRate
 from components.elastic.regularisation import ElasticRegularisation
+from components.elastic.state import ResumableState
 from pipelines.config import ElasticConfig
 
 __all__ = [
@@ -17,8 +20,11 @@ __all__ = [
     "ElasticLearningRate",
     "ElasticRegularisation",
     "EventLog",
+    "ResumableEarlyStopping",
+    "ResumeCheckpoint",
     "build_callbacks",
     "monitor_mode",
+    "resume_checkpoint",
 ]
 
 
@@ -87,11 +93,12 @@ def build_callbacks(
         )
     callbacks += [
         tf.keras.callbacks.TensorBoard(log_dir=os.path.join(run_dir, "logs"), update_freq="epoch"),
-        tf.keras.callbacks.CSVLogger(os.path.join(run_dir, "training_log.csv")),
+        # Appends, so a run resumed in the same folder keeps the epochs before the stop.
+        tf.keras.callbacks.CSVLogger(os.path.join(run_dir, "training_log.csv"), append=True),
     ]
     if config.early_stopping:
         callbacks.append(
-            tf.keras.callbacks.EarlyStopping(
+            ResumableEarlyStopping(
                 monitor=config.monitor,
                 mode=mode,
                 patience=config.early_stopping.patience,
@@ -99,3 +106,25 @@ def build_callbacks(
             )
         )
     return callbacks
+
+
+def resume_checkpoint(
+    config: ElasticConfig,
+    directory: str,
+    callbacks: list[tf.keras.callbacks.Callback],
+    events: EventLog,
+) -> ResumeCheckpoint | None:
+    """The checkpoint callback over every resumable callback in `callbacks` (append it
+    after them), or None when the config turns resuming off."""
+    if not config.resume:
+        return None
+    resumables = {type(c).__name__: c for c in callbacks if isinstance(c, ResumableState)}
+    if len(resumables) != sum(isinstance(c, ResumableState) for c in callbacks):
+        raise ValueError("two resumable callbacks of the same type cannot share a checkpoint")
+    return ResumeCheckpoint(
+        directory,
+        resumables,
+        events,
+        every_epochs=config.resume.every_epochs,
+        keep=config.resume.keep,
+    )

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from components.attention import TransformerBlock
 from components.elastic.events import EventLog
+from components.elastic.state import ResumableState
 
 HYSTERESIS = 0.01
 
@@ -50,10 +51,13 @@ def attention_entropies(
     return entropies
 
 
-class AttentionMonitor(tf.keras.callbacks.Callback):
+class AttentionMonitor(ResumableState, tf.keras.callbacks.Callback):
     """Adds `attention_entropy/<block>/head<i>` to each epoch's logs, where the History,
     CSVLogger and TensorBoard callbacks that follow it pick them up, and records an event
-    when a head's entropy leaves [collapse_below, uniform_above] and when it comes back."""
+    when a head's entropy leaves [collapse_below, uniform_above] and when it comes back.
+    The raised alarms are its resumable state, so a resumed run does not repeat them."""
+
+    STATE_KEYS = ("alarms",)
 
     def __init__(
         self,

@@ -26,11 +26,12 @@ class ElasticLearningRate(ResumableState, tf.keras.callbacks.Callback):
     last warm-up batch trains at the full rate. After `patience` epochs without an
     improvement of more than `min_delta` the rate is multiplied by `factor` (never below
     `min_rate`); the `cooldown` epochs after a cut are not counted. A cut during warm-up
-    lowers the rate the warm-up is heading for. Its counters are its resumable state;
-    the best weights travel with the model.
+    lowers the rate the warm-up is heading for. Its counters and the remembered best
+    weights are its resumable state.
     """
 
     STATE_KEYS = ("best", "best_epoch", "wait", "cooldown_left", "rate", "step", "warmup_done")
+    ARRAY_KEYS = ("best_weights",)
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ change needs no recompile and keeps the optimizer state.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from components.elastic.events import EventLog
@@ -22,6 +23,12 @@ CALLBACK_NAME = "ElasticRegularisation"
 def variable_dropouts(model: tf.keras.Model) -> list[VariableDropout]:
     """Every VariableDropout in the model, nested layers included."""
     return [module for module in model.submodules if isinstance(module, VariableDropout)]
+
+
+def _changes(old: float, new: float) -> bool:
+    """Whether `new` differs from `old` as the float32 variable stores them (0.1 read
+    back from float32 is 0.10000000149, which is not a change from a 0.1 bound)."""
+    return bool(np.float32(old) != np.float32(new))
 
 
 class ElasticRegularisation(ResumableState, tf.keras.callbacks.Callback):
@@ -119,7 +126,7 @@ class ElasticRegularisation(ResumableState, tf.keras.callbacks.Callback):
                 if raise_it
                 else max(rate - self.step, self.min_rate)
             )
-            if abs(new_rate - rate) > 1e-9:
+            if _changes(rate, new_rate):
                 for layer in layers:
                     layer.rate_variable.assign(new_rate)
                 self._record(epoch, "dropout_rate", rate, new_rate, why)
@@ -130,7 +137,7 @@ class ElasticRegularisation(ResumableState, tf.keras.callbacks.Callback):
                 if raise_it
                 else max(value / self.weight_decay_factor, self.min_weight_decay)
             )
-            if abs(new_value - value) > 1e-12:
+            if _changes(value, new_value):
                 decay.assign(new_value)
                 self._record(epoch, "weight_decay", value, new_value, why)
 

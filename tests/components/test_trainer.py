@@ -160,9 +160,7 @@ def test_three_classes_get_a_softmax_and_sparse_categorical_loss(transform_run):
 
 
 def test_history_file_carries_the_metrics_and_the_elastic_events(tmp_path):
-    history = tf.keras.callbacks.History()
-    history.epoch = [0, 1]
-    history.history = {"loss": [0.7, np.float32(0.5)], "learning_rate": [0.001, 0.0005]}
+    history = {"loss": [0.7, np.float32(0.5)], "learning_rate": [0.001, 0.0005]}
     events = EventLog()
     events.record(
         epoch=0,
@@ -173,7 +171,7 @@ def test_history_file_carries_the_metrics_and_the_elastic_events(tmp_path):
         to_value=0.0005,
         why="val_loss did not improve for 1 epochs (best 0.6 at epoch 0)",
     )
-    path = write_history(str(tmp_path), history, {0: 0.5, 1: 2.0}, events)
+    path = write_history(str(tmp_path), history, {0: 0.5, 1: 2.0}, events, "ckpt/epoch-000001")
     assert path == str(tmp_path / HISTORY_FILE)
     written = json.loads((tmp_path / HISTORY_FILE).read_text())
     assert written == {
@@ -181,4 +179,5 @@ def test_history_file_carries_the_metrics_and_the_elastic_events(tmp_path):
         "class_weights": {"0": 0.5, "1": 2.0},
         "history": {"loss": [0.7, 0.5], "learning_rate": [0.001, 0.0005]},
         "events": events.events,
+        "resumed_from": "ckpt/epoch-000001",
     }

@@ -21,15 +21,20 @@ def test_training_section_keeps_the_last_epoch_and_every_event():
         "class_weights": {"0": 0.7, "1": 1.6},
         "history": {"loss": [0.9, 0.51234567], "learning_rate": [0.001, 0.0005]},
         "events": [EVENT],
+        "resumed_from": "resume/abc/epoch-000001",
     }
-    assert training_section(history) == {
+    assert training_section(history, "run/history.json") == {
         "epochs_run": 2,
         "class_weights": {"0": 0.7, "1": 1.6},
         "final": {"loss": 0.512346, "learning_rate": 0.0005},
         "events": [EVENT],
+        "resumed_from": "resume/abc/epoch-000001",
+        "history_file": "run/history.json",
     }
 
 
-def test_a_history_without_events_gives_an_empty_list():
+def test_a_history_without_events_or_a_resume_says_so():
     history = {"epochs_run": 1, "class_weights": None, "history": {"loss": [0.9]}}
-    assert training_section(history)["events"] == []
+    section = training_section(history, "run/history.json")
+    assert section["events"] == []
+    assert section["resumed_from"] is None

@@ -153,3 +153,15 @@ def test_weight_decay_stays_fixed_with_factor_one() -> None:
     callback.on_epoch_end(0, {"auc": 0.95, "val_auc": 0.80})
     assert float(model.optimizer.weight_decay.numpy()) == pytest.approx(0.01)
     assert [e["what"] for e in events.events] == ["dropout_rate"]
+
+
+def test_a_rate_already_at_its_bound_records_no_change() -> None:
+    # 0.1 reads back from float32 as 0.10000000149: still the 0.1 bound, not a change.
+    model = _model(0.1)
+    model.compile(optimizer=AdamWVariableDecay(weight_decay=0.1), loss="mse")
+    callback, events = _callback(
+        model, patience=1, max_rate=0.1, weight_decay_factor=2.0, max_weight_decay=0.1
+    )
+    callback.on_epoch_end(0, {"auc": 0.95, "val_auc": 0.80})
+    callback.on_epoch_end(1, {"auc": 0.95, "val_auc": 0.80})
+    assert events.events == []

@@ -1,0 +1,250 @@
+"""Fault-tolerant resume: a training run killed with SIGKILL part-way continues from its
+last checkpoint with the learning rate, regularisation and callback counters the
+uninterrupted run had at that point, and ends with the same number of steps; and the
+checkpoint folder itself is written atomically, pruned, and read back with fallbacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.elastic import (
+    ElasticLearningRate,
+    EventLog,
+    ResumableEarlyStopping,
+    ResumeCheckpoint,
+)
+from components.elastic.checkpoint import STATE_FILE
+
+WORKER = Path(__file__).with_name("resume_training.py")
+ROOT = Path(__file__).resolve().parents[3]
+EPOCHS, STEPS_PER_EPOCH = 9, 4
+KILLED_IN_EPOCH = 7  # epochs 0-6 done and checkpointed, killed in the middle of epoch 7
+
+
+def _train(run_dir: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), str(run_dir), *extra],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _finish(process: subprocess.Popen) -> None:
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output[-3000:]
+
+
+def _trace(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    _finish(_train(run_dir))
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("killed")
+    process = _train(run_dir, "--hang-at", f"{KILLED_IN_EPOCH}:2")
+    deadline = time.monotonic() + 300
+    while not (run_dir / "hanging").exists():
+        assert process.poll() is None, process.communicate()[0][-3000:]
+        assert time.monotonic() < deadline, "the run never reached the kill point"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert not (run_dir / "result.json").exists()
+    _finish(_train(run_dir))
+    return run_dir
+
+
+def test_the_killed_run_resumes_from_its_last_checkpoint_not_from_scratch(killed_and_resumed):
+    trace = _trace(killed_and_resumed)
+    restored = [line for line in trace if line["kind"] == "restored"]
+    assert len(restored) == 1
+    assert restored[0]["step"] == KILLED_IN_EPOCH * STEPS_PER_EPOCH
+    after = trace[trace.index(restored[0]) + 1 :]
+    assert [line["epoch"] for line in after] == list(range(KILLED_IN_EPOCH, EPOCHS))
+    result = json.loads((killed_and_resumed / "result.json").read_text())
+    assert result["resumed_from"].endswith(f"epoch-{KILLED_IN_EPOCH:06d}")
+
+
+def test_resumed_state_is_what_the_uninterrupted_run_had_at_that_point(
+    uninterrupted, killed_and_resumed
+):
+    reference = {line["epoch"]: line for line in _trace(uninterrupted)}
+    restored = next(line for line in _trace(killed_and_resumed) if line["kind"] == "restored")
+    expected = reference[KILLED_IN_EPOCH - 1]
+    # Rate, dropout, weight decay, step and every callback's counters, exactly.
+    assert {k: v for k, v in restored.items() if k != "kind"} == {
+        k: v for k, v in expected.items() if k != "kind"
+    }
+    # The run adapted before the kill: the state restored is not the initial one.
+    assert expected["dropout"] > 0.1 and expected["weight_decay"] > 0.01
+    assert expected["learning_rate"] < 0.05
+
+
+def test_resumed_run_ends_with_the_same_steps_history_and_earlier_events(
+    uninterrupted, killed_and_resumed
+):
+    reference = json.loads((uninterrupted / "result.json").read_text())
+    resumed = json.loads((killed_and_resumed / "result.json").read_text())
+    assert resumed["step"] == reference["step"] == EPOCHS * STEPS_PER_EPOCH
+    assert len(resumed["history"]["loss"]) == len(reference["history"]["loss"]) == EPOCHS
+    before = [e for e in reference["events"] if e["epoch"] < KILLED_IN_EPOCH]
+    assert resumed["events"][: len(before)] == before
+    warmups = [e for e in resumed["events"] if "warm-up" in e["why"]]
+    assert len(warmups) == 1  # the resumed run did not warm up again
+    # The per-epoch CSV log in the same folder has every epoch once.
+    rows = (killed_and_resumed / "training_log.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows if not row.startswith("epoch")] == [
+        str(epoch) for epoch in range(EPOCHS)
+    ]
+
+
+# --- the checkpoint folder ------------------------------------------------------------
+
+
+def _model() -> tf.keras.Model:
+    model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.01), loss="mse")
+    return model
+
+
+def _fit(model, callbacks, epochs, initial_epoch=0):
+    x = np.arange(16, dtype="float32").reshape(8, 2) / 16
+    y = x.sum(axis=1, keepdims=True)
+    model.fit(
+        x,
+        y,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        batch_size=4,
+        callbacks=callbacks,
+        verbose=0,
+    )
+
+
+def _checkpointed(directory, keep=2, every_epochs=1):
+    events = EventLog()
+    rate = ElasticLearningRate(
+        "loss", "min", 0.01, patience=1, restore_best_on_cut=True, events=events
+    )
+    checkpoint = ResumeCheckpoint(
+        str(directory), {"ElasticLearningRate": rate}, events, every_epochs=every_epochs, keep=keep
+    )
+    return rate, checkpoint
+
+
+def test_only_the_newest_complete_checkpoints_are_kept(tmp_path):
+    model = _model()
+    rate, checkpoint = _checkpointed(tmp_path, keep=2)
+    _fit(model, [rate, checkpoint], epochs=4)
+    assert sorted(os.listdir(tmp_path)) == ["epoch-000003", "epoch-000004"]
+    state = json.loads((tmp_path / "epoch-000004" / STATE_FILE).read_text())
+    assert state["epochs_done"] == 4 and state["finished"] is True
+    assert state["step"] == 8 and len(state["history"]["loss"]) == 4
+
+
+def test_a_checkpoint_every_n_epochs_and_always_at_the_end(tmp_path):
+    model = _model()
+    rate, checkpoint = _checkpointed(tmp_path, keep=5, every_epochs=2)
+    _fit(model, [rate, checkpoint], epochs=5)
+    assert sorted(os.listdir(tmp_path)) == ["epoch-000002", "epoch-000004", "epoch-000005"]
+
+
+def test_restore_brings_back_weights_optimizer_counters_and_best_weights(tmp_path):
+    model = _model()
+    rate, checkpoint = _checkpointed(tmp_path)
+    _fit(model, [rate, checkpoint], epochs=3)
+
+    fresh = _model()
+    fresh_rate, fresh_checkpoint = _checkpointed(tmp_path)
+    assert fresh_checkpoint.restore(fresh) == (3, True)
+    for restored, original in zip(fresh.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(restored, original)
+    assert int(fresh.optimizer.iterations.numpy()) == 6
+    for restored, original in zip(
+        fresh.optimizer.variables, model.optimizer.variables, strict=True
+    ):
+        np.testing.assert_array_equal(restored.numpy(), original.numpy())
+    assert fresh_rate.get_state() == rate.get_state()
+    for restored, original in zip(fresh_rate.best_weights, rate.best_weights, strict=True):
+        np.testing.assert_array_equal(restored, original)
+    assert fresh_checkpoint.history == checkpoint.history
+
+
+def test_an_incomplete_newest_folder_is_ignored(tmp_path):
+    model = _model()
+    rate, checkpoint = _checkpointed(tmp_path, keep=3)
+    _fit(model, [rate, checkpoint], epochs=2)
+    # A kill while the variables of epoch 3 were written: no state.json yet.
+    (tmp_path / "epoch-000003").mkdir()
+    (tmp_path / "epoch-000003" / "variables.index").write_bytes(b"partial")
+    _, fresh_checkpoint = _checkpointed(tmp_path)
+    assert fresh_checkpoint.restore(_model()) == (2, True)
+    assert fresh_checkpoint.restored_from.endswith("epoch-000002")
+
+
+def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous(tmp_path, caplog):
+    model = _model()
+    rate, checkpoint = _checkpointed(tmp_path, keep=2)
+    _fit(model, [rate, checkpoint], epochs=3)
+    (tmp_path / "epoch-000003" / "variables.index").write_bytes(b"corrupt")
+    _, fresh_checkpoint = _checkpointed(tmp_path)
+    assert fresh_checkpoint.restore(_model()) == (2, False)
+    assert "epoch-000003 is unreadable" in caplog.text
+
+
+def test_nothing_to_resume_starts_from_scratch(tmp_path):
+    _, checkpoint = _checkpointed(tmp_path / "none")
+    assert checkpoint.restore(_model()) == (0, False)
+    assert checkpoint.restored_from is None
+
+
+def test_a_checkpoint_of_other_callbacks_is_not_restored(tmp_path):
+    model = _model()
+    rate, checkpoint = _checkpointed(tmp_path)
+    _fit(model, [rate, checkpoint], epochs=1)
+    events = EventLog()
+    other = ResumeCheckpoint(
+        str(tmp_path), {"ResumableEarlyStopping": ResumableEarlyStopping()}, events
+    )
+    assert other.restore(_model()) == (0, False)
+
+
+def test_resumed_early_stopping_keeps_its_patience_count(tmp_path):
+    stopping = ResumableEarlyStopping(monitor="loss", patience=3)
+    stopping.set_state({"wait": 2, "best": 0.5, "best_epoch": 4, "stopped_epoch": 0})
+    stopping.set_model(_model())
+    stopping.on_train_begin()
+    assert (stopping.wait, stopping.best, stopping.best_epoch) == (2, 0.5, 4)
+    fresh = ResumableEarlyStopping(monitor="loss", patience=3)
+    fresh.set_model(_model())
+    fresh.on_train_begin()
+    assert fresh.wait == 0 and fresh.best == np.inf
+
+
+def test_discard_removes_every_checkpoint(tmp_path):
+    model = _model()
+    rate, checkpoint = _checkpointed(tmp_path / "ckpt")
+    _fit(model, [rate, checkpoint], epochs=2)
+    checkpoint.discard()
+    assert not (tmp_path / "ckpt").exists()
