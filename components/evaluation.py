@@ -18,7 +18,7 @@ from components.features import label_key
 from components.layers import VariableDropout
 from components.metrics import KolmogorovSmirnov
 from components.models.ft_transformer import ClsToken, NumericTokenizer
-from components.optimizers import AdamWVariableDecay
+from components.optimizers import AdamWVariableDecay, LayerwiseOptimizer
 from pipelines.config import Bound, ChangeThreshold, DomainConfig
 
 
@@ -126,6 +126,7 @@ CUSTOM_OBJECTS = {
     "aet>KolmogorovSmirnov": KolmogorovSmirnov,
     "aet>VariableDropout": VariableDropout,
     "aet>AdamWVariableDecay": AdamWVariableDecay,
+    "aet>LayerwiseOptimizer": LayerwiseOptimizer,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tensorflow as tf
+import tensorflow_addons as tfa
 
 
 @tf.keras.utils.register_keras_serializable(package="aet")
@@ -55,3 +56,59 @@ def _build(optimizer: tf.keras.optimizers.Optimizer, variables: list[tf.Variable
         optimizer, "_built", False
     ):
         optimizer.build(variables)
+
+
+@tf.keras.utils.register_keras_serializable(package="aet")
+class LayerwiseOptimizer(tfa.optimizers.MultiOptimizer):
+    """tensorflow-addons' MultiOptimizer (one optimizer per group of layers, each with
+    its own rate) that also answers to `learning_rate` and `weight_decay` like a single
+    optimizer, so the elastic callbacks drive it unchanged.
+
+    The first group is the reference: `learning_rate` reads its rate, and setting it
+    moves every group's rate in proportion, keeping the ratios the groups were built
+    with (earlier layers slower). The groups share one weight-decay variable when they
+    are AdamWVariableDecay.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        optimizers = [spec["optimizer"] for spec in self.optimizer_specs]
+        reference = float(optimizers[0].learning_rate.numpy())
+        self._rate_multipliers = [float(o.learning_rate.numpy()) / reference for o in optimizers]
+        decay = getattr(optimizers[0], "weight_decay", None)
+        if isinstance(decay, tf.Variable):
+            for optimizer in optimizers[1:]:
+                optimizer.weight_decay = decay
+
+    @property
+    def learning_rate(self) -> tf.Variable:
+        return self.optimizer_specs[0]["optimizer"].learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, rate: float) -> None:
+        for spec, multiplier in zip(self.optimizer_specs, self._rate_multipliers, strict=True):
+            spec["optimizer"].learning_rate = float(rate) * multiplier
+
+    @property
+    def weight_decay(self) -> tf.Variable | float | None:
+        return getattr(self.optimizer_specs[0]["optimizer"], "weight_decay", None)
+
+
+def layerwise_optimizer(
+    groups: list[list[tf.keras.layers.Layer]],
+    learning_rate: float,
+    weight_decay: float,
+    rate_decay: float,
+) -> LayerwiseOptimizer:
+    """One AdamWVariableDecay per group, group d (0 = head) at learning_rate * rate_decay**d."""
+    return LayerwiseOptimizer(
+        [
+            (
+                AdamWVariableDecay(
+                    learning_rate=learning_rate * rate_decay**depth, weight_decay=weight_decay
+                ),
+                group,
+            )
+            for depth, group in enumerate(groups)
+        ]
+    )

@@ -14,6 +14,7 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from components.elastic import EventLog, build_callbacks, resume_checkpoint
+from components.elastic.unfreezing import unfreezing_groups
 from components.features import (
     LABEL_VOCABULARY,
     RESUME_ROOT_KEY,
@@ -23,8 +24,9 @@ from components.features import (
 )
 from components.metrics import KolmogorovSmirnov
 from components.models.ft_transformer import TabularInputs, build_ft_transformer
-from components.optimizers import AdamWVariableDecay
+from components.optimizers import AdamWVariableDecay, layerwise_optimizer
 from components.preprocessing import NUM_OOV_BUCKETS
+from components.warm_start import warm_start
 from pipelines.config import TRAINING_METRICS, DomainConfig
 from serving.signatures import make_signatures
 
@@ -37,16 +39,24 @@ def _dataset(
     tf_transform_output: tft.TFTransformOutput,
     config: DomainConfig,
     input_keys: list[str],
+    training: bool,
 ) -> tf.data.Dataset:
+    """Training data shuffled and repeated; validation data in file order, one pass of
+    at most `eval_steps` batches, so every epoch is validated on the same examples and
+    the elastic callbacks react to the model, not to a new sample."""
     dataset = fn_args.data_accessor.tf_dataset_factory(
         files,
         tfxio.TensorFlowDatasetOptions(
             batch_size=config.training.batch_size,
             label_key=label_key(config),
+            shuffle=training,
             shuffle_seed=config.training.seed,
+            num_epochs=None if training else 1,
         ),
         tf_transform_output.transformed_metadata.schema,
     )
+    if not training:
+        dataset = dataset.take(fn_args.eval_steps)
     return dataset.map(lambda features, label: ({k: features[k] for k in input_keys}, label))
 
 
@@ -73,6 +83,7 @@ def class_weights(tf_transform_output: tft.TFTransformOutput, config: DomainConf
 
 
 def build_model(config: DomainConfig, tf_transform_output: tft.TFTransformOutput) -> tf.keras.Model:
+    """The domain's model, compiled with AdamW at the config's rate and weight decay."""
     features = config.features
     inputs = TabularInputs(
         numeric=list(features.numeric),
@@ -81,12 +92,21 @@ def build_model(config: DomainConfig, tf_transform_output: tft.TFTransformOutput
             for name in features.categorical
         },
     )
-    num_classes = len(features.label.classes)
-    model = build_ft_transformer(inputs, config.model, num_classes, input_name=transformed_name)
+    model = build_ft_transformer(
+        inputs, config.model, len(features.label.classes), input_name=transformed_name
+    )
     optimizer = AdamWVariableDecay(
         learning_rate=config.training.learning_rate, weight_decay=config.training.weight_decay
     )
-    if num_classes == 2:
+    compile_model(model, config, optimizer)
+    return model
+
+
+def compile_model(
+    model: tf.keras.Model, config: DomainConfig, optimizer: tf.keras.optimizers.Optimizer
+) -> None:
+    """Loss and the TRAINING_METRICS of the label's task."""
+    if len(config.features.label.classes) == 2:
         loss = tf.keras.losses.BinaryCrossentropy()
         available = {
             "auc": lambda: tf.keras.metrics.AUC(name="auc"),
@@ -101,7 +121,42 @@ def build_model(config: DomainConfig, tf_transform_output: tft.TFTransformOutput
         names = TRAINING_METRICS["multiclass"]
     metrics = [available[name]() for name in names if name != "loss"]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    return model
+
+
+def start_from_base_model(
+    model: tf.keras.Model,
+    base_model_dir: str,
+    config: DomainConfig,
+    tf_transform_output: tft.TFTransformOutput,
+    events: EventLog,
+) -> list[list[tf.keras.layers.Layer]] | None:
+    """Warm-start `model` from the blessed model and, when the config unfreezes in
+    stages, recompile it with one optimizer per layer group (earlier groups slower).
+    Returns the groups for the unfreezing callback, or None."""
+    vocabularies = {
+        f"{name}_emb": tf_transform_output.vocabulary_file_by_name(name)
+        for name in config.features.categorical
+    }
+    report = warm_start(model, base_model_dir, vocabularies)
+    events.record(
+        epoch=0,
+        step=0,
+        callback="WarmStart",
+        what="weights",
+        from_value=None,
+        to_value=base_model_dir,
+        why=report.describe(),
+    )
+    unfreezing = config.training.elastic.unfreezing
+    if not unfreezing:
+        return None
+    groups = unfreezing_groups(model)
+    training = config.training
+    optimizer = layerwise_optimizer(
+        groups, training.learning_rate, training.weight_decay, unfreezing.rate_decay
+    )
+    compile_model(model, config, optimizer)
+    return groups
 
 
 def write_history(
@@ -154,20 +209,32 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
 
     model = build_model(config, tf_transform_output)
+    events = EventLog()
+    base_model = getattr(fn_args, "base_model", None) if training.warm_start else None
+    if training.warm_start and not base_model:
+        logging.info("warm start asked for, but there is no blessed model yet: training afresh")
+    groups = (
+        start_from_base_model(model, base_model, config, tf_transform_output, events)
+        if base_model
+        else None
+    )
     input_keys = list(model.input.keys())
-    train = _dataset(fn_args, fn_args.train_files, tf_transform_output, config, input_keys)
-    evaluation = _dataset(fn_args, fn_args.eval_files, tf_transform_output, config, input_keys)
+    train = _dataset(
+        fn_args, fn_args.train_files, tf_transform_output, config, input_keys, training=True
+    )
+    evaluation = _dataset(
+        fn_args, fn_args.eval_files, tf_transform_output, config, input_keys, training=False
+    )
     weights = (
         class_weights(tf_transform_output, config) if training.class_weight == "balanced" else None
     )
     logging.info("class weights: %s", weights)
 
     epochs = max(1, fn_args.train_steps // training.steps_per_epoch)
-    events = EventLog()
     monitor = training.elastic.attention_monitor
     probe = next(iter(evaluation.unbatch().batch(monitor.probe_examples)))[0] if monitor else None
     callbacks = build_callbacks(
-        training.elastic, fn_args.model_run_dir, training.learning_rate, events, probe
+        training.elastic, fn_args.model_run_dir, training.learning_rate, events, probe, groups
     )
     resume = resume_checkpoint(training.elastic, resume_directory(fn_args), callbacks, events)
     initial_epoch, finished = resume.restore(model) if resume else (0, False)
@@ -178,7 +245,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             epochs=epochs,
             steps_per_epoch=training.steps_per_epoch,
             validation_data=evaluation,
-            validation_steps=fn_args.eval_steps,
             class_weight=weights,
             callbacks=callbacks + ([resume] if resume else []),
             verbose=0,

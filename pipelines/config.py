@@ -267,6 +267,18 @@ class ResumeConfig(_Strict):
     keep: int = Field(2, ge=1, description="complete checkpoints kept (the newest first)")
 
 
+class UnfreezingConfig(_Strict):
+    """Stages of a warm-started model: head first, then earlier layers (see
+    components/elastic/unfreezing.py); only used when training.warm_start is on."""
+
+    schedule: Literal["epochs", "plateau"] = Field("epochs", description="what ends a stage")
+    every_epochs: int = Field(2, ge=1, description="epochs per stage on the epochs schedule")
+    patience: int = Field(2, ge=1, description="epochs without improvement, plateau schedule")
+    rate_decay: float = Field(
+        0.5, gt=0, le=1, description="each earlier group trains at this times the next's rate"
+    )
+
+
 class ElasticConfig(_Strict):
     """Callbacks that adapt training, and the checkpoints that let it resume."""
 
@@ -275,6 +287,7 @@ class ElasticConfig(_Strict):
     early_stopping: EarlyStoppingConfig | None = EarlyStoppingConfig()
     attention_monitor: AttentionMonitorConfig | None = AttentionMonitorConfig()
     regularisation: RegularisationConfig | None = None
+    unfreezing: UnfreezingConfig | None = UnfreezingConfig()
     resume: ResumeConfig | None = ResumeConfig()
 
 
@@ -287,6 +300,9 @@ class TrainingConfig(_Strict):
     weight_decay: float = Field(1e-4, ge=0)
     class_weight: Literal["balanced", "none"] = "balanced"
     seed: int = 42
+    warm_start: bool = Field(
+        False, description="start from the last blessed model's weights when there is one"
+    )
     elastic: ElasticConfig = ElasticConfig()
 
 

@@ -2,6 +2,8 @@
 
 CsvExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator
 -> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs latest blessed) -> Pusher
+
+The latest blessed model is also the Trainer's base model when the config warm-starts.
 """
 
 from __future__ import annotations
@@ -97,6 +99,11 @@ def create_pipeline(
         disable_statistics=True,  # StatisticsGen already profiles the raw data
     )
     transform.add_upstream_node(anomalies_gate)
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
     trainer = tfx.components.Trainer(
         run_fn=dotted_path(run_fn),
         examples=transform.outputs["transformed_examples"],
@@ -105,12 +112,9 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=config.training.train_steps),
         eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=config.training.eval_steps),
         custom_config=to_custom_config(config, resume_root=os.path.join(pipeline_root, "resume")),
+        # Warm start: the last blessed model (none on a first run) is the base model.
+        base_model=baseline_resolver.outputs["model"] if config.training.warm_start else None,
     )
-    baseline_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
@@ -136,8 +140,8 @@ def create_pipeline(
             example_validator,
             anomalies_gate,
             transform,
-            trainer,
             baseline_resolver,
+            trainer,
             evaluator,
             pusher,
         ],

@@ -13,6 +13,7 @@ from components.elastic.events import EventLog
 from components.elastic.learning_rate import ElasticLearningRate
 from components.elastic.regularisation import ElasticRegularisation
 from components.elastic.state import ResumableState
+from components.elastic.unfreezing import ProgressiveUnfreezing
 from pipelines.config import ElasticConfig
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "ElasticLearningRate",
     "ElasticRegularisation",
     "EventLog",
+    "ProgressiveUnfreezing",
     "ResumableEarlyStopping",
     "ResumeCheckpoint",
     "build_callbacks",
@@ -39,12 +41,14 @@ def build_callbacks(
     base_rate: float,
     events: EventLog,
     probe: dict[str, tf.Tensor] | None = None,
+    unfreeze_groups: list[list[tf.keras.layers.Layer]] | None = None,
 ) -> list[tf.keras.callbacks.Callback]:
     """The configured adaptations, then TensorBoard and a per-epoch CSV log in `run_dir`.
 
     The adaptations come first: they write `learning_rate` and the attention entropies
     (read on the `probe` batch) into the epoch's logs, which the loggers (and Keras'
-    History) then see. Adaptations and alarms go to `events`.
+    History) then see. Adaptations and alarms go to `events`. `unfreeze_groups` (head
+    first) are given for a warm-started model, which then unfreezes in stages.
     """
     mode = monitor_mode(config.monitor)
     callbacks: list[tf.keras.callbacks.Callback] = []
@@ -79,6 +83,19 @@ def build_callbacks(
                 weight_decay_factor=regularisation.weight_decay_factor,
                 min_weight_decay=regularisation.min_weight_decay,
                 max_weight_decay=regularisation.max_weight_decay,
+            )
+        )
+    if config.unfreezing and unfreeze_groups:
+        unfreezing = config.unfreezing
+        callbacks.append(
+            ProgressiveUnfreezing(
+                unfreeze_groups,
+                events,
+                schedule=unfreezing.schedule,
+                every_epochs=unfreezing.every_epochs,
+                monitor=config.monitor,
+                mode=mode,
+                patience=unfreezing.patience,
             )
         )
     if config.attention_monitor and probe is not None:

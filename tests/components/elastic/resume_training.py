@@ -1,5 +1,5 @@
 """A small elastic training run for the resume tests, run as a subprocess so it can be
-killed: `python resume_training.py RUN_DIR [--hang-at EPOCH:BATCH]`.
+killed: `python resume_training.py RUN_DIR [--hang-at EPOCH:BATCH] [--resume-dir DIR]`.
 
 The model (a transformer block with variable dropout, AdamW with a variable weight
 decay) fits random labels that validation flips, so the learning rate is cut and the dropout and
@@ -7,7 +7,9 @@ weight decay are raised within a few epochs. After each epoch it appends a line 
 `RUN_DIR/trace.jsonl` with what a resumed run must have restored (learning rate,
 dropout, weight decay, step, every callback's counters); a restored run first appends
 the state it restored. `--hang-at` writes RUN_DIR/hanging and stops in that batch,
-for the test to kill it.
+for the test to kill it. With TF_CONFIG naming several workers it trains under
+MultiWorkerMirroredStrategy, each worker with its own RUN_DIR and one shared
+`--resume-dir`, as workers share a bucket.
 """
 
 from __future__ import annotations
@@ -51,11 +53,15 @@ CONFIG = ElasticConfig.parse_obj(
 
 
 def _data(flip_labels: bool) -> tf.data.Dataset:
-    """Random examples; validation flips the labels, so it gets worse as training fits."""
+    """Random examples; validation flips the labels, so it gets worse as training fits.
+    Under several workers each takes its share of every global batch of 16."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(STEPS_PER_EPOCH * 16, 3, 4)).astype("float32")
     y = rng.integers(0, 2, size=(len(x), 1)).astype("float32")
-    return tf.data.Dataset.from_tensor_slices((x, 1 - y if flip_labels else y)).batch(16)
+    dataset = tf.data.Dataset.from_tensor_slices((x, 1 - y if flip_labels else y)).batch(16)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def _model() -> tf.keras.Model:
@@ -113,15 +119,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("run_dir")
     parser.add_argument("--hang-at", help="EPOCH:BATCH")
+    parser.add_argument("--resume-dir", help="default: RUN_DIR/resume")
     args = parser.parse_args()
     hang_at = tuple(int(part) for part in args.hang_at.split(":")) if args.hang_at else None
 
     tf.keras.utils.set_random_seed(7)
     tf.config.experimental.enable_op_determinism()
-    model = _model()
+    distributed = (
+        len(json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {}).get("worker", [])) > 1
+    )
+    strategy = (
+        tf.distribute.MultiWorkerMirroredStrategy() if distributed else tf.distribute.get_strategy()
+    )
+    with strategy.scope():
+        model = _model()
     events = EventLog()
     callbacks = build_callbacks(CONFIG, args.run_dir, BASE_RATE, events)
-    resume = resume_checkpoint(CONFIG, os.path.join(args.run_dir, "resume"), callbacks, events)
+    resume_dir = args.resume_dir or os.path.join(args.run_dir, "resume")
+    resume = resume_checkpoint(CONFIG, resume_dir, callbacks, events)
     trace = Trace(os.path.join(args.run_dir, "trace.jsonl"), callbacks, hang_at)
     initial_epoch, finished = resume.restore(model)
     if initial_epoch:
@@ -143,6 +158,7 @@ def main() -> None:
                 "history": resume.history,
                 "events": events.events,
                 "resumed_from": resume.restored_from,
+                "replicas": strategy.num_replicas_in_sync,
             },
             out,
         )
