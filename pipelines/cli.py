@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -236,8 +237,28 @@ def _print_summary(summary: dict, path: str) -> None:
         print(f"    {reason}")
     if shown:
         print(f"  metrics (held-out split): {shown}")
+    for line in training_lines(summary.get("training")):
+        print(f"  {line}")
     print(f"  pushed model: {summary['pushed_model_dir'] or 'none'}")
     print(f"  summary: {path}")
+
+
+def training_lines(training: dict | None) -> list[str]:
+    """How training went, in a line or three: epochs, what the elastic callbacks did,
+    and where a warm start or a resume came from."""
+    if not training:
+        return []
+    counts = Counter(f"{event['callback']}.{event['what']}" for event in training["events"])
+    changes = ", ".join(f"{name} x{count}" for name, count in sorted(counts.items()))
+    lines = [f"training: {training['epochs_run']} epochs; events: {changes or 'none'}"]
+    lines += [
+        f"warm-started from {event['to']}: {event['why']}"
+        for event in training["events"]
+        if event["callback"] == "WarmStart"
+    ]
+    if training.get("resumed_from"):
+        lines.append(f"resumed from checkpoint {training['resumed_from']}")
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from pipelines.cli import EXIT_BAD_INPUT, EXIT_OK, main, training_lines
 from pipelines.domains import load_domain
 
 
@@ -159,3 +159,35 @@ def test_unknown_runner_is_a_usage_error(capsys) -> None:
         main(["run", "finance_risk", "--runner", "airflow"])
     assert caught.value.code == 2
     assert "airflow" in capsys.readouterr().err
+
+
+def test_training_lines_say_what_the_elastic_callbacks_did() -> None:
+    def event(callback: str, what: str, to: object = 0.5, why: str = "") -> dict:
+        return {
+            "epoch": 0,
+            "step": 0,
+            "callback": callback,
+            "what": what,
+            "from": None,
+            "to": to,
+            "why": why,
+        }
+
+    training = {
+        "epochs_run": 12,
+        "events": [
+            event("WarmStart", "weights", "tfx/Trainer/model/8/Format-Serving", "5 layers copied"),
+            event("ElasticLearningRate", "learning_rate"),
+            event("ElasticLearningRate", "learning_rate"),
+            event("ProgressiveUnfreezing", "unfrozen_stage", 1),
+        ],
+        "resumed_from": "tfx/resume/ab12/epoch-000007",
+    }
+    assert training_lines(training) == [
+        "training: 12 epochs; events: ElasticLearningRate.learning_rate x2, "
+        "ProgressiveUnfreezing.unfrozen_stage x1, WarmStart.weights x1",
+        "warm-started from tfx/Trainer/model/8/Format-Serving: 5 layers copied",
+        "resumed from checkpoint tfx/resume/ab12/epoch-000007",
+    ]
+    assert training_lines({"epochs_run": 3, "events": []}) == ["training: 3 epochs; events: none"]
+    assert training_lines(None) == []
