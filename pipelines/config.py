@@ -238,8 +238,11 @@ class RegularisationConfig(_Strict):
 
     metric: str = Field("auc", description="gap = train - val (val - train for a loss)")
     widen_above: float = Field(0.05, description="raise dropout when the gap stays above")
-    narrow_below: float = Field(0.0, description="lower dropout when the gap stays below")
+    narrow_below: float = Field(
+        -0.03, description="lower dropout when the gap stays below (training runs with dropout)"
+    )
     patience: int = Field(2, ge=1, description="epochs the gap must stay out of range")
+    settle_epochs: int = Field(5, ge=0, description="first epochs whose gap is not judged")
     step: float = Field(0.05, gt=0, lt=1)
     min_rate: float = Field(0.0, ge=0, lt=1)
     max_rate: float = Field(0.5, gt=0, lt=1)

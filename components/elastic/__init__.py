@@ -77,6 +77,7 @@ def build_callbacks(
                 widen_above=regularisation.widen_above,
                 narrow_below=regularisation.narrow_below,
                 patience=regularisation.patience,
+                settle_epochs=regularisation.settle_epochs,
                 step=regularisation.step,
                 min_rate=regularisation.min_rate,
                 max_rate=regularisation.max_rate,

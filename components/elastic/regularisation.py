@@ -36,7 +36,10 @@ class ElasticRegularisation(ResumableState, tf.keras.callbacks.Callback):
     dropout rate up by `step` (to at most `max_rate`) and, when `weight_decay_factor` > 1
     and the optimizer holds its decay in a variable (AdamWVariableDecay), the weight
     decay times that factor (to at most `max_weight_decay`). After `patience` epochs
-    below `narrow_below`, the reverse, down to the minimums. The gap is train minus
+    below `narrow_below`, the reverse, down to the minimums. The first `settle_epochs`
+    are not judged: Keras' training metric averages over an epoch in which the model
+    still changes fast, and dropout depresses it too, so early on the gap is negative
+    whatever the fit; for the same reason `narrow_below` sits below zero. The gap is train minus
     validation for a metric that grows (auc), validation minus train for one that falls
     (loss). All the model's VariableDropout layers move together: the config gives them
     one rate. The epoch counters are its resumable state; the rates are saved with the
@@ -49,8 +52,9 @@ class ElasticRegularisation(ResumableState, tf.keras.callbacks.Callback):
         metric: str,
         events: EventLog,
         widen_above: float = 0.05,
-        narrow_below: float = 0.0,
+        narrow_below: float = -0.03,
         patience: int = 2,
+        settle_epochs: int = 5,
         step: float = 0.05,
         min_rate: float = 0.0,
         max_rate: float = 0.5,
@@ -64,6 +68,7 @@ class ElasticRegularisation(ResumableState, tf.keras.callbacks.Callback):
         self.widen_above = widen_above
         self.narrow_below = narrow_below
         self.patience = patience
+        self.settle_epochs = settle_epochs
         self.step = step
         self.min_rate = min_rate
         self.max_rate = max_rate
@@ -92,6 +97,8 @@ class ElasticRegularisation(ResumableState, tf.keras.callbacks.Callback):
             logs["dropout_rate"] = float(layers[0].rate_variable.numpy())
         if decay is not None:
             logs["weight_decay"] = float(decay.numpy())
+        if epoch < self.settle_epochs:
+            return
         self.over = self.over + 1 if gap > self.widen_above else 0
         self.under = self.under + 1 if gap < self.narrow_below else 0
         if self.over >= self.patience:

@@ -161,6 +161,18 @@ def _weight_decay_bounds_crossed(raw: dict) -> None:
     raw["training"]["elastic"]["regularisation"] = {"min_weight_decay": 0.2}
 
 
+def _unknown_unfreezing_schedule(raw: dict) -> None:
+    raw["training"]["elastic"]["unfreezing"] = {"schedule": "weekly"}
+
+
+def _resume_never(raw: dict) -> None:
+    raw["training"]["elastic"]["resume"] = {"every_epochs": 0}
+
+
+def _warm_start_word(raw: dict) -> None:
+    raw["training"]["warm_start"] = "sometimes"
+
+
 def _bad_model_name(raw: dict) -> None:
     raw["serving"]["model_name"] = "Finance Risk"
 
@@ -230,6 +242,17 @@ BAD_CONFIGS = {
         "training.elastic.learning_rate.cooldown",
         ["greater than or equal to 0"],
     ),
+    "unfreezing schedule": (
+        _unknown_unfreezing_schedule,
+        "training.elastic.unfreezing.schedule",
+        ["'epochs'", "'plateau'"],
+    ),
+    "resume period": (
+        _resume_never,
+        "training.elastic.resume.every_epochs",
+        ["greater than or equal to 1"],
+    ),
+    "warm start": (_warm_start_word, "training.warm_start", ["boolean"]),
     "old plateau key": (
         _old_plateau_key,
         "training.elastic.reduce_lr_on_plateau",

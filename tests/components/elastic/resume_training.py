@@ -40,6 +40,7 @@ CONFIG = ElasticConfig.parse_obj(
             "metric": "loss",
             "widen_above": 0.0,
             "narrow_below": -10.0,
+            "settle_epochs": 0,
             "patience": 1,
             "step": 0.1,
             "max_rate": 0.5,

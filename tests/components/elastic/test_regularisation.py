@@ -26,7 +26,7 @@ def _model(rate: float = 0.1) -> tf.keras.Model:
 
 def _callback(model: tf.keras.Model, **kwargs) -> tuple[ElasticRegularisation, EventLog]:
     events = EventLog()
-    callback = ElasticRegularisation("auc", events, **kwargs)
+    callback = ElasticRegularisation("auc", events, **{"settle_epochs": 0, **kwargs})
     callback.set_model(model)
     return callback, events
 
@@ -84,7 +84,7 @@ def test_rates_stay_within_bounds() -> None:
 def test_a_loss_gap_is_validation_minus_train() -> None:
     model = _model(0.1)
     events = EventLog()
-    callback = ElasticRegularisation("loss", events, widen_above=0.1, patience=1)
+    callback = ElasticRegularisation("loss", events, widen_above=0.1, patience=1, settle_epochs=0)
     callback.set_model(model)
     callback.on_epoch_end(0, {"loss": 0.3, "val_loss": 0.5})
     assert _rates(model) == {0.15}
@@ -129,7 +129,12 @@ def test_weight_decay_follows_the_gap_by_its_factor_within_bounds() -> None:
     model.compile(optimizer=AdamWVariableDecay(weight_decay=0.01), loss="mse")
     events = EventLog()
     callback = ElasticRegularisation(
-        "auc", events, patience=1, weight_decay_factor=2.0, max_weight_decay=0.03
+        "auc",
+        events,
+        patience=1,
+        settle_epochs=0,
+        weight_decay_factor=2.0,
+        max_weight_decay=0.03,
     )
     callback.set_model(model)
     decay = model.optimizer.weight_decay
@@ -165,3 +170,25 @@ def test_a_rate_already_at_its_bound_records_no_change() -> None:
     callback.on_epoch_end(0, {"auc": 0.95, "val_auc": 0.80})
     callback.on_epoch_end(1, {"auc": 0.95, "val_auc": 0.80})
     assert events.events == []
+
+
+def test_the_first_epochs_are_not_judged() -> None:
+    # Early on the training metric averages over a fast-changing model under dropout:
+    # a negative gap there is not underfitting.
+    model = _model(0.3)
+    callback, events = _callback(model, patience=1, settle_epochs=3, narrow_below=-0.03)
+    for epoch in range(3):
+        callback.on_epoch_end(epoch, {"auc": 0.55, "val_auc": 0.70})
+    assert events.events == [] and _rates(model) == {0.3}
+    callback.on_epoch_end(3, {"auc": 0.55, "val_auc": 0.70})
+    assert _rates(model) == {0.25}
+
+
+def test_a_small_negative_gap_is_not_underfitting_by_default() -> None:
+    model = _model(0.3)
+    events = EventLog()
+    callback = ElasticRegularisation("auc", events, patience=1)
+    callback.set_model(model)
+    for epoch in range(8):
+        callback.on_epoch_end(epoch, {"auc": 0.74, "val_auc": 0.75})
+    assert events.events == [] and _rates(model) == {0.3}
