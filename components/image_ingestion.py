@@ -1,0 +1,238 @@
+"""Image ingestion (issue 4, first part): a Beam job that turns an image folder or a
+MedMNIST-style `.npz` into per-split TFRecord files of tf.Example, the layout TFX's
+ImportExampleGen reads (`<output>/Split-<name>/*.tfrecord.gz`).
+
+Each example holds the encoded image bytes (`image`, PNG or JPEG as found; arrays from
+an `.npz` are PNG-encoded), the label (`label`, the class name), where it came from
+(`source`: a file path, or `file.npz:split:index`) and its original `height`, `width`
+and `channels`. Every image is decoded once here, so a file that is corrupt or not an
+image is reported with its name and reason and counted; the job fails only when the
+share of bad files exceeds `max_bad_share`, and then names them. Nothing is dropped
+silently: the report lists every bad file.
+
+Labels for a folder come from the first sub-folder under it (`normal/x.png`), or from
+the first rule whose regular expression matches the file name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import apache_beam as beam
+import numpy as np
+import tensorflow as tf
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+SPLIT_FOLDER = "Split-{}"
+
+
+class IngestionError(ValueError):
+    """Bad input: too many undecodable images, no images, or an unlabelled file."""
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """One image to ingest: its bytes, label, split and where it came from."""
+
+    source: str
+    label: str
+    split: str
+    data: bytes
+
+
+@dataclass
+class IngestionReport:
+    examples: dict[str, int] = field(default_factory=dict)  # split -> examples written
+    bad: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+
+    @property
+    def total(self) -> int:
+        return sum(self.examples.values()) + len(self.bad)
+
+
+def split_of(source: str, shares: Mapping[str, float]) -> str:
+    """A stable split for a file from a hash of its path relative to the folder, so
+    the same file always lands in the same split."""
+    bucket = int(hashlib.sha256(source.encode()).hexdigest()[:8], 16) % 100
+    edge = 0.0
+    for name, share in shares.items():
+        edge += share * 100
+        if bucket < round(edge):
+            return name
+    return list(shares)[-1]
+
+
+def label_of(relative: Path, rules: Sequence[tuple[str, str]] | None) -> str | None:
+    """The class of a file: by the first matching (pattern, class) rule on its name,
+    or by its first sub-folder when there are no rules."""
+    if rules:
+        for pattern, label in rules:
+            if re.search(pattern, relative.name):
+                return label
+        return None
+    return relative.parts[0] if len(relative.parts) > 1 else None
+
+
+def folder_images(
+    folder: str | Path,
+    shares: Mapping[str, float],
+    rules: Sequence[tuple[str, str]] | None = None,
+) -> Iterator[ImageFile]:
+    """Every file under `folder` (hidden files aside), labelled and assigned a split.
+    A file whose suffix is not an image's is still yielded, for the decode step to
+    report by name."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise IngestionError(f"{root}: not a folder")
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        label = label_of(relative, rules)
+        if label is None:
+            how = "no rule matches its name" if rules else "it is not in a class sub-folder"
+            raise IngestionError(f"{path}: cannot tell its class: {how}")
+        yield ImageFile(str(path), label, split_of(str(relative), shares), path.read_bytes())
+
+
+def npz_images(path: str | Path, classes: Sequence[str]) -> Iterator[ImageFile]:
+    """The train/val/test arrays of a MedMNIST `.npz`, splits kept, PNG-encoded;
+    label index i is `classes[i]`."""
+    with np.load(path) as data:
+        splits = sorted({key.rsplit("_", 1)[0] for key in data.files if key.endswith("_images")})
+        if not splits:
+            raise IngestionError(f"{path}: no '<split>_images' arrays (has {sorted(data.files)})")
+        for split in splits:
+            images, labels = data[f"{split}_images"], data[f"{split}_labels"].reshape(-1)
+            for index, (image, label) in enumerate(zip(images, labels, strict=True)):
+                if not 0 <= int(label) < len(classes):
+                    raise IngestionError(
+                        f"{path}: {split}_labels[{index}] is {int(label)}, but only "
+                        f"{len(classes)} classes are configured ({list(classes)})"
+                    )
+                buffer = io.BytesIO()
+                Image.fromarray(image).save(buffer, format="PNG")
+                yield ImageFile(
+                    f"{path}:{split}:{index}", classes[int(label)], split, buffer.getvalue()
+                )
+
+
+def decode(image: ImageFile) -> tuple[int, int, int]:
+    """(height, width, channels) of a decodable PNG or JPEG; ValueError otherwise."""
+    if not image.source.lower().endswith(IMAGE_SUFFIXES) and ".npz:" not in image.source:
+        raise ValueError(f"not a PNG or JPEG file (suffix '{Path(image.source).suffix}')")
+    try:
+        with Image.open(io.BytesIO(image.data)) as opened:
+            if opened.format not in ("PNG", "JPEG"):
+                raise ValueError(f"a {opened.format} image, not PNG or JPEG")
+            opened.load()
+            channels = len(opened.getbands())
+            return opened.height, opened.width, channels
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(f"cannot be decoded ({error})") from error
+
+
+def to_example(image: ImageFile, shape: tuple[int, int, int]) -> tf.train.Example:
+    def bytes_feature(value: bytes) -> tf.train.Feature:
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+    def int_feature(value: int) -> tf.train.Feature:
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+    height, width, channels = shape
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "image": bytes_feature(image.data),
+                "label": bytes_feature(image.label.encode()),
+                "source": bytes_feature(image.source.encode()),
+                "height": int_feature(height),
+                "width": int_feature(width),
+                "channels": int_feature(channels),
+            }
+        )
+    )
+
+
+class _DecodeOrReport(beam.DoFn):
+    """Good images become (split, serialized example); bad ones go to the 'bad' output."""
+
+    def process(self, image: ImageFile) -> Iterable:
+        try:
+            shape = decode(image)
+        except ValueError as error:
+            yield beam.pvalue.TaggedOutput("bad", (image.source, str(error)))
+            return
+        yield image.split, to_example(image, shape).SerializeToString()
+
+
+def ingest(
+    images: Iterable[ImageFile],
+    output_dir: str,
+    splits: Sequence[str],
+    max_bad_share: float = 0.0,
+    beam_pipeline_args: Sequence[str] = (),
+) -> IngestionReport:
+    """Decode-check and write `images` as `<output_dir>/Split-<split>/` TFRecords;
+    raise IngestionError naming the bad files when more than `max_bad_share` are bad.
+    The report is also what a caller prints: counts per split and every bad file."""
+    images = list(images)
+    if not images:
+        raise IngestionError("no images to ingest")
+    unknown = sorted({image.split for image in images} - set(splits))
+    if unknown:
+        raise IngestionError(f"images fall in splits {unknown}, which are not among {list(splits)}")
+    if tf.io.gfile.exists(output_dir) and tf.io.gfile.listdir(output_dir):
+        raise IngestionError(f"{output_dir}: not empty; ingestion writes into a new folder")
+    report_dir = os.path.join(output_dir, ".report")
+    options = beam.options.pipeline_options.PipelineOptions(list(beam_pipeline_args))
+    with beam.Pipeline(options=options) as pipeline:
+        decoded = (
+            pipeline
+            | "Images" >> beam.Create(images)
+            | "Decode" >> beam.ParDo(_DecodeOrReport()).with_outputs("bad", main="good")
+        )
+        for split in splits:
+            _ = (
+                decoded.good
+                | f"Only{split}" >> beam.Filter(lambda kv, s=split: kv[0] == s)
+                | f"Serialized{split}" >> beam.Map(lambda kv: kv[1])
+                | f"Write{split}"
+                >> beam.io.WriteToTFRecord(
+                    os.path.join(output_dir, SPLIT_FOLDER.format(split), "images"),
+                    file_name_suffix=".tfrecord.gz",
+                )
+            )
+        _ = (
+            decoded.bad
+            | "BadLines" >> beam.Map(lambda bad: f"{bad[0]}\t{bad[1]}")
+            | "WriteBad"
+            >> beam.io.WriteToText(os.path.join(report_dir, "bad"), shard_name_template="")
+        )
+    report = IngestionReport(bad=_read_bad(os.path.join(report_dir, "bad")))
+    for split in splits:
+        files = tf.io.gfile.glob(os.path.join(output_dir, SPLIT_FOLDER.format(split), "*"))
+        report.examples[split] = sum(
+            1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP")
+        )
+    if len(report.bad) > max_bad_share * report.total:
+        listed = "\n".join(f"  {source}: {reason}" for source, reason in report.bad)
+        raise IngestionError(
+            f"{len(report.bad)} of {report.total} images are bad (more than the allowed "
+            f"share {max_bad_share:.0%}):\n{listed}"
+        )
+    return report
+
+
+def _read_bad(path: str) -> list[tuple[str, str]]:
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path) as lines:
+        return sorted(tuple(line.rstrip("\n").split("\t", 1)) for line in lines if line.strip())
