@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -165,6 +166,7 @@ def write_history(
     weights: dict | None,
     events: EventLog,
     resumed_from: str | None = None,
+    replicas: int = 1,
 ) -> str:
     """history.json: the per-epoch metrics (of every epoch, those before a resume
     included) and what the elastic callbacks changed, for the run summary."""
@@ -177,6 +179,7 @@ def write_history(
                 "history": {k: [float(v) for v in vs] for k, vs in history.items()},
                 "events": events.events,
                 "resumed_from": resumed_from,
+                "replicas": replicas,
             },
             out,
         )
@@ -202,22 +205,34 @@ def resume_directory(fn_args: tfx.components.FnArgs) -> str:
     return os.path.join(root, key)
 
 
+def training_strategy() -> tf.distribute.Strategy:
+    """MultiWorkerMirroredStrategy when TF_CONFIG names several workers (the Trainer
+    run as a multi-worker job, e.g. on Kubeflow or Vertex), else the default strategy."""
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    if len(cluster.get("chief", [])) + len(cluster.get("worker", [])) > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     config = from_custom_config(fn_args.custom_config)
     training = config.training
     tf.keras.utils.set_random_seed(training.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    strategy = training_strategy()
+    chief = strategy.extended.should_checkpoint
 
-    model = build_model(config, tf_transform_output)
     events = EventLog()
     base_model = getattr(fn_args, "base_model", None) if training.warm_start else None
     if training.warm_start and not base_model:
         logging.info("warm start asked for, but there is no blessed model yet: training afresh")
-    groups = (
-        start_from_base_model(model, base_model, config, tf_transform_output, events)
-        if base_model
-        else None
-    )
+    with strategy.scope():
+        model = build_model(config, tf_transform_output)
+        groups = (
+            start_from_base_model(model, base_model, config, tf_transform_output, events)
+            if base_model
+            else None
+        )
     input_keys = list(model.input.keys())
     train = _dataset(
         fn_args, fn_args.train_files, tf_transform_output, config, input_keys, training=True
@@ -233,8 +248,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     epochs = max(1, fn_args.train_steps // training.steps_per_epoch)
     monitor = training.elastic.attention_monitor
     probe = next(iter(evaluation.unbatch().batch(monitor.probe_examples)))[0] if monitor else None
+    # Other workers log to scratch: the run folder is the chief's.
+    log_dir = fn_args.model_run_dir if chief else tempfile.mkdtemp(prefix="aet-worker-logs-")
     callbacks = build_callbacks(
-        training.elastic, fn_args.model_run_dir, training.learning_rate, events, probe, groups
+        training.elastic, log_dir, training.learning_rate, events, probe, groups
     )
     resume = resume_checkpoint(training.elastic, resume_directory(fn_args), callbacks, events)
     initial_epoch, finished = resume.restore(model) if resume else (0, False)
@@ -250,13 +267,23 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             verbose=0,
         )
     merged = resume.history if resume else history.history
-    write_history(
-        fn_args.model_run_dir, merged, weights, events, resume.restored_from if resume else None
-    )
+    # Every worker saves (saving is collective); only the chief's copy is the model.
+    export_dir = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="aet-worker-")
     model.save(
-        fn_args.serving_model_dir,
+        export_dir,
         save_format="tf",
         signatures=make_signatures(model, tf_transform_output, config, class_weights=weights),
+    )
+    if not chief:
+        tf.io.gfile.rmtree(export_dir)
+        return
+    write_history(
+        fn_args.model_run_dir,
+        merged,
+        weights,
+        events,
+        resume.restored_from if resume else None,
+        strategy.num_replicas_in_sync,
     )
     if resume:
         resume.discard()

@@ -180,4 +180,5 @@ def test_history_file_carries_the_metrics_and_the_elastic_events(tmp_path):
         "history": {"loss": [0.7, 0.5], "learning_rate": [0.001, 0.0005]},
         "events": events.events,
         "resumed_from": "ckpt/epoch-000001",
+        "replicas": 1,
     }
