@@ -275,7 +275,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         signatures=make_signatures(model, tf_transform_output, config, class_weights=weights),
     )
     if not chief:
-        tf.io.gfile.rmtree(export_dir)
+        for scratch in (export_dir, log_dir):
+            tf.io.gfile.rmtree(scratch)
         return
     write_history(
         fn_args.model_run_dir,
