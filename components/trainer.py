@@ -14,6 +14,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from components.distribution import training_strategy
 from components.elastic import EventLog, build_callbacks, resume_checkpoint
 from components.elastic.unfreezing import unfreezing_groups
 from components.features import (
@@ -203,15 +204,6 @@ def resume_directory(fn_args: tfx.components.FnArgs) -> str:
     }
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     return os.path.join(root, key)
-
-
-def training_strategy() -> tf.distribute.Strategy:
-    """MultiWorkerMirroredStrategy when TF_CONFIG names several workers (the Trainer
-    run as a multi-worker job, e.g. on Kubeflow or Vertex), else the default strategy."""
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    if len(cluster.get("chief", [])) + len(cluster.get("worker", [])) > 1:
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.attention import TransformerBlock
+from components.distribution import training_strategy
 from components.elastic import EventLog, build_callbacks, resume_checkpoint
 from components.elastic.regularisation import variable_dropouts
 from components.optimizers import AdamWVariableDecay
@@ -126,12 +127,7 @@ def main() -> None:
 
     tf.keras.utils.set_random_seed(7)
     tf.config.experimental.enable_op_determinism()
-    distributed = (
-        len(json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {}).get("worker", [])) > 1
-    )
-    strategy = (
-        tf.distribute.MultiWorkerMirroredStrategy() if distributed else tf.distribute.get_strategy()
-    )
+    strategy = training_strategy()
     with strategy.scope():
         model = _model()
     events = EventLog()
