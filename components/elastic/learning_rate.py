@@ -8,12 +8,12 @@ best epoch's weights, and the counters can be saved and restored for a resumed r
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import tensorflow as tf
 
 from components.elastic.events import EventLog
+from components.elastic.plateau import improves
 from components.elastic.state import ResumableState
 
 CALLBACK_NAME = "ElasticLearningRate"
@@ -116,7 +116,7 @@ class ElasticLearningRate(ResumableState, tf.keras.callbacks.Callback):
         in_cooldown = self.cooldown_left > 0
         if in_cooldown:
             self.cooldown_left -= 1
-        if self._improved(current):
+        if improves(current, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = current, epoch, 0
             if self.restore_best_on_cut:
                 self.best_weights = self.model.get_weights()
@@ -126,13 +126,6 @@ class ElasticLearningRate(ResumableState, tf.keras.callbacks.Callback):
                 self._cut()
 
     # --- adaptations --------------------------------------------------------------------
-
-    def _improved(self, current: float) -> bool:
-        if self.best is None:
-            return not math.isnan(current)
-        if self.mode == "min":
-            return current < self.best - self.min_delta
-        return current > self.best + self.min_delta
 
     def _cut(self) -> None:
         waited, self.wait = self.wait, 0

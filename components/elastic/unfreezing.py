@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from components.attention import TransformerBlock
 from components.elastic.events import EventLog
+from components.elastic.plateau import improves
 from components.elastic.state import ResumableState
 
 CALLBACK_NAME = "ProgressiveUnfreezing"
@@ -92,7 +93,7 @@ class ProgressiveUnfreezing(ResumableState, tf.keras.callbacks.Callback):
         current = logs.get(self.monitor)
         if current is None or math.isnan(float(current)):
             return
-        if self._improved(float(current)):
+        if improves(float(current), self.best, self.mode, self.min_delta):
             self.best, self.wait = float(current), 0
             return
         self.wait += 1
@@ -101,13 +102,6 @@ class ProgressiveUnfreezing(ResumableState, tf.keras.callbacks.Callback):
                 epoch,
                 f"{self.monitor} did not improve for {self.wait} epochs (best {self.best:.4g})",
             )
-
-    def _improved(self, current: float) -> bool:
-        if self.best is None:
-            return True
-        if self.mode == "min":
-            return current < self.best - self.min_delta
-        return current > self.best + self.min_delta
 
     def _advance(self, epoch: int, why: str) -> None:
         self.stage += 1
