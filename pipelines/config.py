@@ -27,6 +27,8 @@ METRIC_NAMES = (
     "precision",
     "recall",
     "log_loss",
+    "sensitivity",
+    "specificity",
 )
 MetricName = Literal[
     "auc",
@@ -38,6 +40,8 @@ MetricName = Literal[
     "precision",
     "recall",
     "log_loss",
+    "sensitivity",
+    "specificity",
 ]
 # What the Trainer computes on the train and eval splits (components/trainer.py builds
 # exactly these), and so what the elastic callbacks can monitor, as NAME or val_NAME.
@@ -45,7 +49,17 @@ TRAINING_METRICS = {
     "binary": ("loss", "auc", "pr_auc", "ks", "accuracy"),
     "multiclass": ("loss", "accuracy"),
 }
-BINARY_ONLY_METRICS = {"auc", "pr_auc", "ks", "brier", "calibration", "precision", "recall"}
+BINARY_ONLY_METRICS = {
+    "auc",
+    "pr_auc",
+    "ks",
+    "brier",
+    "calibration",
+    "precision",
+    "recall",
+    "sensitivity",
+    "specificity",
+}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -87,10 +101,41 @@ class PackageData(_Strict):
     file: str
 
 
+class LabelRule(_Strict):
+    """An image's class from its file name: the first rule whose pattern matches wins."""
+
+    pattern: str = Field(..., description="regular expression searched in the file name")
+    label: str
+
+    @validator("pattern")
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        return pattern
+
+
 class DataConfig(_Strict):
-    format: Literal["csv"] = "csv"
+    format: Literal["csv", "images"] = Field(
+        "csv", description="csv: CSV files; images: an image folder or a MedMNIST .npz"
+    )
     default: PackageData | str = Field(
         ..., description="package+file, or a path relative to the config file"
+    )
+    default_set: list[str] = Field(
+        [],
+        description="FIELD=VALUE overrides that apply only when a run uses the default data "
+        "(a tiny embedded sample needs other splits and gates than real data)",
+    )
+    default_note: str = Field(
+        "", description="what a run on the default data shows; printed and in the summary"
+    )
+    label_rules: list[LabelRule] = Field(
+        [], description="images: classes from file names; empty: from class sub-folders"
+    )
+    max_bad_share: float = Field(
+        0.0, ge=0, lt=1, description="images: share of undecodable files tolerated"
     )
     schema_file: str | None = Field(
         None, description="curated schema.pbtxt (relative to the config); inferred if absent"
@@ -146,18 +191,32 @@ class BucketConfig(_Strict):
         return boundaries
 
 
+class ImageConfig(_Strict):
+    """The image feature: encoded PNG/JPEG bytes, decoded and resized by Transform."""
+
+    name: str = "image"
+    height: int = Field(28, ge=8, le=1024, description="pixels the model sees")
+    width: int = Field(28, ge=8, le=1024)
+    channels: Literal[1, 3] = Field(1, description="1: grey, 3: RGB (images are converted)")
+
+
 class FeaturesConfig(_Strict):
     label: LabelConfig
     numeric: list[str] = []
     categorical: list[str] = []
     buckets: list[BucketConfig] = []
+    image: ImageConfig | None = None
 
     @root_validator(skip_on_failure=True)
     def _consistent(cls, values: dict) -> dict:
-        numeric, categorical = values["numeric"], values["categorical"]
-        if not numeric and not categorical:
-            raise ValueError("at least one numeric or categorical feature is required")
-        names = numeric + categorical + [values["label"].name]
+        numeric, categorical, image = values["numeric"], values["categorical"], values["image"]
+        if image is not None and (numeric or categorical or values["buckets"]):
+            raise _FieldError(
+                "image", "an image domain takes no numeric, categorical or bucket features"
+            )
+        if not numeric and not categorical and image is None:
+            raise ValueError("at least one numeric, categorical or image feature is required")
+        names = numeric + categorical + [values["label"].name] + ([image.name] if image else [])
         seen: set[str] = set()
         for section, listed in (("numeric", numeric), ("categorical", categorical)):
             for name in listed:
@@ -184,14 +243,38 @@ class FeaturesConfig(_Strict):
         return self.numeric + self.categorical
 
 
+class AugmentationConfig(_Strict):
+    """Random changes applied to training images only (Keras preprocessing layers,
+    inactive at inference); 0 or false switches one off."""
+
+    horizontal_flip: bool = Field(False, description="mirror left-right (not for anatomy)")
+    rotation: float = Field(0.03, ge=0, le=0.5, description="largest turn, in full turns")
+    contrast: float = Field(0.1, ge=0, lt=1, description="largest contrast change factor")
+    translation: float = Field(0.05, ge=0, lt=1, description="largest shift, share of a side")
+
+
 class ModelConfig(_Strict):
-    architecture: Literal["ft_transformer"] = "ft_transformer"
+    architecture: Literal["ft_transformer", "attention_cnn"] = Field(
+        "ft_transformer", description="ft_transformer: tabular features; attention_cnn: images"
+    )
     embedding_dim: int = Field(32, gt=0)
     num_layers: int = Field(2, gt=0)
     num_heads: int = Field(4, gt=0)
     ffn_multiplier: float = Field(2.0, gt=0)
     dropout: float = Field(0.1, ge=0, lt=1)
     attention_dropout: float = Field(0.1, ge=0, lt=1)
+    conv_filters: list[int] = Field(
+        [16, 32],
+        min_items=1,
+        description="attention_cnn: one conv + attention block per entry, each halving the size",
+    )
+    augmentation: AugmentationConfig = AugmentationConfig()
+
+    @validator("conv_filters", each_item=True)
+    def _positive(cls, filters: int) -> int:
+        if filters <= 0:
+            raise ValueError("must be > 0")
+        return filters
 
     @root_validator(skip_on_failure=True)
     def _heads_divide_width(cls, values: dict) -> dict:
@@ -331,6 +414,12 @@ class EvaluationConfig(_Strict):
     change_thresholds: dict[MetricName, ChangeThreshold] = {}
     slices: list[list[str]] = []
     decision_threshold: float = Field(0.5, gt=0, lt=1)
+    per_class: bool = Field(
+        False, description="also report each class's one-vs-rest metrics (multi-class labels)"
+    )
+    heat_maps: int = Field(
+        8, ge=0, description="image domains: test images saved with a Grad-CAM overlay"
+    )
 
     @root_validator(skip_on_failure=True)
     def _thresholds_on_computed_metrics(cls, values: dict) -> dict:
@@ -379,6 +468,7 @@ class DomainConfig(_Strict):
             unknown = sorted(set(spec) - sliceable)
             if unknown:
                 raise _FieldError("evaluation.slices", f"unknown features {unknown}")
+        _check_data_matches_features(values["data"], features, values["model"])
         if len(features.label.classes) > 2:
             binary_only = sorted(set(evaluation.metrics) & BINARY_ONLY_METRICS)
             if binary_only:
@@ -387,6 +477,11 @@ class DomainConfig(_Strict):
                     f"{binary_only} need a binary label; "
                     f"'{features.label.name}' has {len(features.label.classes)} classes",
                 )
+        if evaluation.per_class and len(features.label.classes) == 2:
+            raise _FieldError(
+                "evaluation.per_class",
+                "is for multi-class labels; a binary label reports sensitivity and specificity",
+            )
         task = "binary" if len(features.label.classes) == 2 else "multiclass"
         monitorable = [f"{p}{name}" for p in ("val_", "") for name in TRAINING_METRICS[task]]
         elastic = values["training"].elastic
@@ -412,6 +507,28 @@ class DomainConfig(_Strict):
         """A path written in the config, made absolute against the config's folder."""
         path = Path(relative).expanduser()
         return path if path.is_absolute() else self.source_dir / path
+
+
+def _check_data_matches_features(
+    data: DataConfig, features: FeaturesConfig, model: ModelConfig
+) -> None:
+    """Images need the image feature and the image model, tabular data the others."""
+    if (data.format == "images") != (features.image is not None):
+        raise _FieldError(
+            "features.image",
+            f"must be set exactly when data.format is 'images' (it is '{data.format}')",
+        )
+    wanted = "attention_cnn" if features.image is not None else "ft_transformer"
+    if model.architecture != wanted:
+        raise _FieldError(
+            "model.architecture", f"'{model.architecture}' does not fit this data; use '{wanted}'"
+        )
+    for index, rule in enumerate(data.label_rules):
+        if rule.label not in features.label.classes:
+            raise _FieldError(
+                f"data.label_rules.{index}.label",
+                f"'{rule.label}' is not one of features.label.classes {features.label.classes}",
+            )
 
 
 def _format_errors(source: Path, error: ValidationError) -> str:
@@ -447,10 +564,14 @@ def apply_override(raw: dict, assignment: str) -> None:
     node[leaf] = yaml.safe_load(text)
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> DomainConfig:
+def load_config(
+    path: str | Path, overrides: list[str] = (), default_data: bool = False
+) -> DomainConfig:
     """Reads and validates one domain config; raises ConfigError naming file and field.
 
     `overrides` are FIELD=VALUE assignments applied before validation (the CLI's --set).
+    With `default_data` the config's own `data.default_set` applies first, for a run on
+    the default data; `overrides` still win.
     """
     source = Path(path).resolve()
     try:
@@ -463,7 +584,10 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> DomainConfig:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping of sections at the top level")
-    for assignment in overrides:
+    default_set = (raw.get("data") or {}).get("default_set") or [] if default_data else []
+    if not isinstance(default_set, list):
+        raise ConfigError(f"{source}: field 'data.default_set': expected a list of FIELD=VALUE")
+    for assignment in [*default_set, *overrides]:
         apply_override(raw, assignment)
     if "source_dir" in raw:
         raise ConfigError(f"{source}: field 'source_dir' is set by the loader, remove it")
