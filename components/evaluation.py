@@ -17,6 +17,7 @@ from components.attention import TransformerBlock
 from components.features import label_key
 from components.layers import VariableDropout
 from components.metrics import KolmogorovSmirnov
+from components.models.attention_cnn import ChannelSpatialAttention, ImageAugmentation, PatchTokens
 from components.models.ft_transformer import ClsToken, NumericTokenizer
 from components.optimizers import AdamWVariableDecay, LayerwiseOptimizer
 from pipelines.config import Bound, ChangeThreshold, DomainConfig
@@ -44,6 +45,12 @@ def _binary_metric_specs(name: str, decision_threshold: float) -> list[tuple[str
         ],
         "recall": [("Recall", {"name": "recall", "thresholds": decision_threshold}, keras)],
         "log_loss": [("BinaryCrossentropy", {"name": "log_loss"}, keras)],
+        # TFMA's own confusion-matrix metrics (module ""): the positive class's recall
+        # and the true-negative rate, both at the decision threshold.
+        "sensitivity": [("Recall", {"name": "sensitivity", "thresholds": decision_threshold}, "")],
+        "specificity": [
+            ("Specificity", {"name": "specificity", "thresholds": decision_threshold}, "")
+        ],
     }[name]
 
 
@@ -53,6 +60,37 @@ def _multiclass_metric_specs(name: str) -> list[tuple[str, dict, str]]:
         "accuracy": [("SparseCategoricalAccuracy", {"name": "accuracy"}, keras)],
         "log_loss": [("SparseCategoricalCrossentropy", {"name": "log_loss"}, keras)],
     }[name]
+
+
+# With `evaluation.per_class`, each class of a multi-class label against the rest: TFMA
+# reports them under these names with the class index as the metric's sub-key.
+PER_CLASS_METRICS = ("auc", "precision", "recall")
+
+
+def _metric_configs(specs: list[tuple[str, dict, str]]) -> list[tfma.MetricConfig]:
+    metrics = []
+    for class_name, metric_config, module in specs:
+        metric = tfma.MetricConfig(class_name=class_name, module=module)
+        if metric_config:
+            metric.config = json.dumps(metric_config)
+        metrics.append(metric)
+    return metrics
+
+
+def _per_class_metrics_spec(config: DomainConfig) -> tfma.MetricsSpec:
+    """One-vs-rest AUC, precision and recall for every class: TFMA binarizes the label
+    and the class's probability (predicted when >= evaluation.decision_threshold)."""
+    specs = [
+        spec
+        for name in PER_CLASS_METRICS
+        for spec in _binary_metric_specs(name, config.evaluation.decision_threshold)
+    ]
+    return tfma.MetricsSpec(
+        metrics=_metric_configs(specs),
+        binarize=tfma.BinarizationOptions(
+            class_ids={"values": list(range(len(config.features.label.classes)))}
+        ),
+    )
 
 
 def tfma_metric_name(name: str) -> str:
@@ -88,10 +126,7 @@ def build_eval_config(config: DomainConfig) -> tfma.EvalConfig:
             if config.is_binary
             else _multiclass_metric_specs(name)
         )
-        for index, (class_name, metric_config, module) in enumerate(specs):
-            metric = tfma.MetricConfig(class_name=class_name, module=module)
-            if metric_config:
-                metric.config = json.dumps(metric_config)
+        for index, metric in enumerate(_metric_configs(specs)):
             if index == 0:
                 threshold = _threshold(
                     evaluation.thresholds.get(name), evaluation.change_thresholds.get(name)
@@ -107,13 +142,14 @@ def build_eval_config(config: DomainConfig) -> tfma.EvalConfig:
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
-                signature_name="serving_default",
+                signature_name="serve_examples",
                 label_key=label_key(config),
                 prediction_key="probability" if config.is_binary else "probabilities",
                 preprocessing_function_names=["transform_features"],
             )
         ],
-        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)]
+        + ([_per_class_metrics_spec(config)] if evaluation.per_class else []),
         slicing_specs=[tfma.SlicingSpec()]
         + [tfma.SlicingSpec(feature_keys=list(keys)) for keys in evaluation.slices],
     )
@@ -123,6 +159,9 @@ CUSTOM_OBJECTS = {
     "aet>TransformerBlock": TransformerBlock,
     "aet>NumericTokenizer": NumericTokenizer,
     "aet>ClsToken": ClsToken,
+    "aet>ImageAugmentation": ImageAugmentation,
+    "aet>ChannelSpatialAttention": ChannelSpatialAttention,
+    "aet>PatchTokens": PatchTokens,
     "aet>KolmogorovSmirnov": KolmogorovSmirnov,
     "aet>VariableDropout": VariableDropout,
     "aet>AdamWVariableDecay": AdamWVariableDecay,

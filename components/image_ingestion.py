@@ -102,9 +102,12 @@ def folder_images(
         yield ImageFile(str(path), label, split_of(str(relative), shares), path.read_bytes())
 
 
-def npz_images(path: str | Path, classes: Sequence[str]) -> Iterator[ImageFile]:
-    """The train/val/test arrays of a MedMNIST `.npz`, splits kept, PNG-encoded;
-    label index i is `classes[i]`."""
+def npz_images(
+    path: str | Path, classes: Sequence[str], split_names: Mapping[str, str] | None = None
+) -> Iterator[ImageFile]:
+    """The train/val/test arrays of a MedMNIST `.npz`, splits kept (renamed through
+    `split_names`, e.g. val -> eval), PNG-encoded; label index i is `classes[i]`."""
+    split_names = split_names or {}
     with np.load(path) as data:
         splits = sorted({key.rsplit("_", 1)[0] for key in data.files if key.endswith("_images")})
         if not splits:
@@ -120,7 +123,10 @@ def npz_images(path: str | Path, classes: Sequence[str]) -> Iterator[ImageFile]:
                 buffer = io.BytesIO()
                 Image.fromarray(image).save(buffer, format="PNG")
                 yield ImageFile(
-                    f"{path}:{split}:{index}", classes[int(label)], split, buffer.getvalue()
+                    f"{path}:{split}:{index}",
+                    classes[int(label)],
+                    split_names.get(split, split),
+                    buffer.getvalue(),
                 )
 
 
@@ -227,6 +233,12 @@ def ingest(
         raise IngestionError(
             f"{len(report.bad)} of {report.total} images are bad (more than the allowed "
             f"share {max_bad_share:.0%}):\n{listed}"
+        )
+    empty = [split for split, count in report.examples.items() if count == 0]
+    if empty:
+        raise IngestionError(
+            f"no images fall in the split(s) {empty} (examples per split: {report.examples}); "
+            "give more images or larger shares in data.splits"
         )
     return report
 

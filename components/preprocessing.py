@@ -1,10 +1,12 @@
-"""The generic Transform `preprocessing_fn`: every tabular domain is described by its config.
+"""The generic Transform `preprocessing_fn`: every domain is described by its config.
 
 Numeric features are z-scored, categorical ones mapped through a vocabulary with an
 out-of-vocabulary bucket, the label is mapped to the index of its class in the config,
 and bucket features (e.g. an age band) are emitted as readable strings for slicing.
-All statistics come from TFT analyzers, so they are computed over the full training
-split by Beam and frozen into the serving graph.
+An image feature (encoded PNG/JPEG bytes) is decoded, resized to the configured size
+and z-scored over all training pixels. All statistics come from TFT analyzers, so they
+are computed over the full training split by Beam and frozen into the serving graph,
+which is why a served model takes the same raw bytes the pipeline ingested.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.features import LABEL_VOCABULARY, from_custom_config, transformed_name
-from pipelines.config import BucketConfig
+from pipelines.config import BucketConfig, ImageConfig
 
 NUM_OOV_BUCKETS = 1
 
@@ -52,6 +54,32 @@ def _bucketize(values: tf.Tensor, bucket: BucketConfig) -> tf.Tensor:
     return tf.gather(tf.constant(bucket_labels(bucket.boundaries)), index)
 
 
+def image_pixels(encoded: tf.Tensor, image: ImageConfig) -> tf.Tensor:
+    """[batch] encoded PNG/JPEG -> [batch, height, width, channels] floats in [0, 1].
+
+    Colour images become grey (or grey ones RGB) to match `channels`; downscaling is
+    antialiased, so a 1000-pixel X-ray does not alias into noise at 28 pixels.
+    """
+    size = (image.height, image.width)
+
+    def decode_one(data: tf.Tensor) -> tf.Tensor:
+        decoded = tf.io.decode_image(data, channels=image.channels, expand_animations=False)
+        pixels = tf.image.convert_image_dtype(decoded, tf.float32)
+        return tf.image.resize(pixels, size, antialias=True)
+
+    return tf.map_fn(
+        decode_one,
+        encoded,
+        fn_output_signature=tf.TensorSpec((*size, image.channels), tf.float32),
+    )
+
+
+def _normalised_image(encoded: tf.Tensor, image: ImageConfig) -> tf.Tensor:
+    pixels = image_pixels(tf.reshape(encoded, [-1]), image)
+    mean = tft.mean(pixels)
+    return (pixels - mean) / tf.sqrt(tft.var(pixels) + 1e-12)
+
+
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     config = from_custom_config(custom_config)
     features = config.features
@@ -69,6 +97,10 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
         )
     for bucket in features.buckets:
         outputs[bucket.name] = _bucketize(numeric_values[bucket.source], bucket)
+    if features.image is not None:
+        outputs[transformed_name(features.image.name)] = _normalised_image(
+            _dense(inputs[features.image.name], ""), features.image
+        )
 
     label_text = _dense(_as_text(inputs[features.label.name]), "")
     classes = tf.constant(features.label.classes)

@@ -25,6 +25,7 @@ from components.features import (
     transformed_name,
 )
 from components.metrics import KolmogorovSmirnov
+from components.models.attention_cnn import build_attention_cnn
 from components.models.ft_transformer import TabularInputs, build_ft_transformer
 from components.optimizers import AdamWVariableDecay, layerwise_optimizer
 from components.preprocessing import NUM_OOV_BUCKETS
@@ -85,18 +86,23 @@ def class_weights(tf_transform_output: tft.TFTransformOutput, config: DomainConf
 
 
 def build_model(config: DomainConfig, tf_transform_output: tft.TFTransformOutput) -> tf.keras.Model:
-    """The domain's model, compiled with AdamW at the config's rate and weight decay."""
+    """The domain's model (config.model.architecture), compiled with AdamW at the
+    config's rate and weight decay."""
     features = config.features
-    inputs = TabularInputs(
-        numeric=list(features.numeric),
-        categorical={
-            name: tf_transform_output.vocabulary_size_by_name(name) + NUM_OOV_BUCKETS
-            for name in features.categorical
-        },
-    )
-    model = build_ft_transformer(
-        inputs, config.model, len(features.label.classes), input_name=transformed_name
-    )
+    num_classes = len(features.label.classes)
+    if config.model.architecture == "attention_cnn":
+        model = build_attention_cnn(
+            features.image, config.model, num_classes, transformed_name(features.image.name)
+        )
+    else:
+        inputs = TabularInputs(
+            numeric=list(features.numeric),
+            categorical={
+                name: tf_transform_output.vocabulary_size_by_name(name) + NUM_OOV_BUCKETS
+                for name in features.categorical
+            },
+        )
+        model = build_ft_transformer(inputs, config.model, num_classes, input_name=transformed_name)
     optimizer = AdamWVariableDecay(
         learning_rate=config.training.learning_rate, weight_decay=config.training.weight_decay
     )

@@ -163,33 +163,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.config import ConfigError
     from pipelines.data_sources import DataSourceError, resolve_data_path
     from pipelines.domains import load_domain
-    from pipelines.preflight import InputDataError, check_csv_input
+    from pipelines.preflight import InputDataError
     from pipelines.runners import RunnerError, beam_pipeline_args
 
+    # ValueError also covers components.image_ingestion.IngestionError.
     bad_input = (ConfigError, DataSourceError, InputDataError, RunnerError, ValueError)
     try:
-        config = load_domain(args.domain, args.set)
+        config = load_domain(args.domain, args.set, default_data=args.data is None)
         beam_args = beam_pipeline_args(
             args.beam_preset, _parse_options(args.beam_option), args.beam_arg
         )
         if args.runner == "kubeflow":
             return _compile_kubeflow(config, args, output, beam_args)
         data_path = resolve_data_path(config, args.data)
-        rows = check_csv_input(data_path, config) if "://" not in data_path else None
+        print(f"aet run {config.name}: runner={args.runner} data={data_path}")
+        input_lines, pipeline_input, ingestion = _prepare_input(
+            config, data_path, output, beam_args
+        )
     except bad_input as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
 
     from pipelines.factory import create_pipeline, run_layout
 
-    print(f"aet run {config.name}: runner={args.runner} data={data_path}")
-    print(
-        f"  input checked: {rows} rows" if rows is not None else "  input: remote, not pre-checked"
-    )
+    for line in input_lines:
+        print(f"  {line}")
+    note = config.data.default_note if args.data is None else ""
+    if note:
+        print(f"  note: {note}")
     print(f"  output: {output}  (log: {log_file})")
     layout = run_layout(output, config)
     pipeline = create_pipeline(
         config,
-        data_path=data_path,
+        data_path=pipeline_input,
         beam_pipeline_args=beam_args,
         enable_cache=not args.no_cache,
         **layout,
@@ -198,7 +203,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.getLogger().addHandler(progress)
 
     from pipelines.runners import run_beam, run_local
-    from pipelines.summary import collect_summary, write_summary
+    from pipelines.summary import collect_summary, publish_heat_maps, write_summary
 
     started = time.monotonic()
     error = None
@@ -211,6 +216,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary.update(
         runner=args.runner,
         data=data_path,
+        data_note=note or None,
+        ingestion=ingestion,
         wall_time_s=round(time.monotonic() - started, 1),
         status="failed" if error else "succeeded",
         error=error,
@@ -218,11 +225,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if error:
         summary["blessed"], summary["pushed_model_dir"] = False, None
+    publish_heat_maps(summary, str(output))
     summary_path = write_summary(summary, str(output))
     _print_summary(summary, summary_path)
     if error:
         return _fail(f"pipeline failed, nothing pushed: {error}", EXIT_FAILED)
     return EXIT_OK
+
+
+def _prepare_input(
+    config, data_path: str, output: Path, beam_args: list[str]
+) -> tuple[list[str], str, dict | None]:
+    """Checks a CSV input, or ingests images into TFRecords (a Beam job): returns the
+    lines to print, the path the pipeline reads, and the ingestion report, if any."""
+    if config.data.format == "images":
+        from pipelines.image_input import ingest_images
+
+        print("  ingesting images (decoding every file once)...", flush=True)
+        ingested = ingest_images(config, data_path, str(output), beam_args)
+        report = {"examples": ingested.report.examples, "bad": ingested.report.bad}
+        return ingested.describe(), ingested.examples_dir, report
+    if "://" in data_path:
+        return ["input: remote, not pre-checked"], data_path, None
+    from pipelines.preflight import check_csv_input
+
+    return [f"input checked: {check_csv_input(data_path, config)} rows"], data_path, None
 
 
 def _print_summary(summary: dict, path: str) -> None:
@@ -239,6 +266,10 @@ def _print_summary(summary: dict, path: str) -> None:
         print(f"  metrics (held-out split): {shown}")
     for line in training_lines(summary.get("training")):
         print(f"  {line}")
+    if summary.get("heat_maps"):
+        print(f"  heat maps: {summary['heat_maps']['dir']}")
+    if summary.get("data_note"):
+        print(f"  note: {summary['data_note']}")
     print(f"  pushed model: {summary['pushed_model_dir'] or 'none'}")
     print(f"  summary: {path}")
 
@@ -277,7 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run (or compile) a domain's pipeline")
     run.add_argument("domain", help="a shipped domain name, or the path of a config.yaml")
     run.add_argument("--runner", choices=RUNNERS, default="local")
-    run.add_argument("--data", help="CSV file or folder of CSV files (default: the config's)")
+    run.add_argument(
+        "--data",
+        help="CSV file or folder of CSV files; for image domains an image folder or a "
+        "MedMNIST .npz (default: the config's)",
+    )
     run.add_argument("--output", help="run folder (default: runs/<domain>)")
     run.add_argument(
         "--set",

@@ -518,6 +518,13 @@ def _check_data_matches_features(
             "features.image",
             f"must be set exactly when data.format is 'images' (it is '{data.format}')",
         )
+    if features.image is not None and (features.image.name, features.label.name) != (
+        "image",
+        "label",
+    ):
+        raise _FieldError(
+            "features", "image domains name the image 'image' and the label 'label' (as ingested)"
+        )
     wanted = "attention_cnn" if features.image is not None else "ft_transformer"
     if model.architecture != wanted:
         raise _FieldError(

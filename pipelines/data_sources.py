@@ -49,6 +49,12 @@ def resolve_data_path(config: DomainConfig, override: str | None = None) -> str:
     if not path.exists():
         source = "--data" if override else f"the default data of '{config.name}'"
         raise DataSourceError(f"{source}: no such file or folder: {path}")
+    if config.data.format == "images":
+        if path.is_file() and path.suffix != ".npz":
+            raise DataSourceError(
+                f"{path}: not a .npz file; give a MedMNIST-style .npz or a folder of images"
+            )
+        return os.fspath(path)
     if path.is_file() and path.suffix != ".csv":  # the pipeline would read it as a folder
         raise DataSourceError(f"{path}: not a .csv file; give a .csv file or a folder of them")
     if path.is_dir() and not any(path.glob("*.csv")):

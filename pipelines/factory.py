@@ -1,9 +1,12 @@
 """The one pipeline factory: every domain and every runner builds its pipeline here.
 
-CsvExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator
--> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs latest blessed) -> Pusher
+CsvExampleGen | ImportExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen
+-> ExampleValidator -> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs latest
+blessed) -> Pusher; image domains add HeatMaps (Grad-CAM overlays) after the Trainer.
 
-The latest blessed model is also the Trainer's base model when the config warm-starts.
+CSV domains read their files directly; image domains read the per-split TFRecords that
+pipelines/image_input.py ingests first. The latest blessed model is also the Trainer's
+base model when the config warm-starts.
 """
 
 from __future__ import annotations
@@ -13,11 +16,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tfx import v1 as tfx
+from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.proto import example_gen_pb2
 
 from components.anomalies_gate import AnomaliesGate
 from components.evaluation import build_eval_config, custom_eval_shared_model
 from components.features import to_custom_config
+from components.heat_maps_component import HeatMaps
+from components.image_ingestion import SPLIT_FOLDER
 from components.preprocessing import preprocessing_fn
 from components.trainer import run_fn
 from pipelines.config import DomainConfig
@@ -38,7 +44,17 @@ def evaluation_split(config: DomainConfig) -> str:
     return "test" if "test" in config.data.splits else "eval"
 
 
-def _example_gen(config: DomainConfig, data_path: str) -> tfx.components.CsvExampleGen:
+def _example_gen(config: DomainConfig, data_path: str) -> BaseComponent:
+    if config.data.format == "images":  # already split by the ingestion
+        return tfx.components.ImportExampleGen(
+            input_base=data_path,
+            input_config=example_gen_pb2.Input(
+                splits=[
+                    example_gen_pb2.Input.Split(name=name, pattern=f"{SPLIT_FOLDER.format(name)}/*")
+                    for name in config.data.splits
+                ]
+            ),
+        )
     if data_path.endswith(".csv"):
         input_base, pattern = os.path.dirname(data_path), os.path.basename(data_path)
     else:
@@ -70,6 +86,9 @@ def create_pipeline(
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
     """The full TFX pipeline for one domain.
+
+    `data_path` is a CSV file or folder, or for an image domain the folder of ingested
+    examples (pipelines/image_input.py).
 
     `schema_path` overrides where the config's curated schema is read from (inside a
     container image, say); `metadata_path` is the MLMD SQLite file (None where the
@@ -123,6 +142,20 @@ def create_pipeline(
         example_splits=[evaluation_split(config)],
         module_path=custom_eval_shared_model.__module__,
     )
+    heat_maps = (
+        [
+            HeatMaps(
+                model=trainer.outputs["model"],
+                examples=example_gen.outputs["examples"],
+                transform_graph=transform.outputs["transform_graph"],
+                domain_config=config.json(),
+                split=evaluation_split(config),
+                count=config.evaluation.heat_maps,
+            )
+        ]
+        if config.features.image is not None and config.evaluation.heat_maps
+        else []
+    )
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
@@ -143,6 +176,7 @@ def create_pipeline(
             baseline_resolver,
             trainer,
             evaluator,
+            *heat_maps,
             pusher,
         ],
         enable_cache=enable_cache,

@@ -104,6 +104,13 @@ def kubeflow_pipeline(
     from pipelines.data_sources import default_data_path, schema_path
     from pipelines.factory import create_pipeline, run_layout
 
+    if config.data.format == "images" and not data_path:
+        raise RunnerError(
+            f"'{config.name}' reads images, which `aet run` ingests before the pipeline: "
+            "for Kubeflow, pass --data with a folder of ingested examples the cluster can "
+            "reach (Split-<name>/*.tfrecord.gz, as written under <output>/ingested/)"
+        )
+
     return create_pipeline(
         config,
         data_path=data_path or os.fspath(default_data_path(config, IMAGE_SITE_PACKAGES)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
@@ -17,7 +18,8 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from components.evaluation import tfma_metric_name
+from components.evaluation import PER_CLASS_METRICS, tfma_metric_name
+from components.heat_maps_component import INDEX_FILE as HEAT_MAPS_INDEX
 from components.trainer import HISTORY_FILE
 from pipelines.config import DomainConfig
 
@@ -66,18 +68,37 @@ def _slice_name(slice_key: tuple) -> str:
     return ", ".join(f"{feature}={value}" for feature, value in slice_key) or "overall"
 
 
+def _class_id(sub_key: str) -> int | None:
+    """The class index of a TFMA sub-key ('classId:2'); None for other or no sub-keys."""
+    match = re.fullmatch(r"classId:(\d+)", sub_key)
+    return int(match.group(1)) if match else None
+
+
+def _metric_label(name: str, class_id: int | None, classes: list[str]) -> str:
+    """'auc' for a whole-label metric, 'auc[class=Adelie]' for one class's (one-vs-rest)."""
+    if class_id is None:
+        return name
+    return f"{name}[class={classes[class_id] if class_id < len(classes) else class_id}]"
+
+
 def read_metrics(evaluation_uri: str, config: DomainConfig) -> dict[str, dict[str, float]]:
-    """Metric values per slice ('overall', 'age_band=<25', ...) from TFMA's output."""
+    """Metric values per slice ('overall', 'age_band=<25', ...) from TFMA's output; a
+    class's own metrics (evaluation.per_class) as 'recall[class=Adelie]'."""
     wanted = {tfma_metric_name(name) for name in config.evaluation.metrics} | {"example_count"}
+    per_class = set(PER_CLASS_METRICS) if config.evaluation.per_class else set()
+    classes = config.features.label.classes
     result = tfma.load_eval_result(evaluation_uri)
     metrics: dict[str, dict[str, float]] = {}
     for slice_key, by_output in result.slicing_metrics:
         values = {}
         for by_sub_key in by_output.values():
-            for metric_values in by_sub_key.values():
+            for sub_key, metric_values in by_sub_key.items():
+                class_id = _class_id(sub_key)
+                names = wanted if class_id is None else per_class
                 for name, value in metric_values.items():
-                    if name in wanted and "doubleValue" in value:
-                        values[name] = round(float(value["doubleValue"]), 6)
+                    if name in names and "doubleValue" in value:
+                        label = _metric_label(name, class_id, classes)
+                        values[label] = round(float(value["doubleValue"]), 6)
         metrics[_slice_name(slice_key)] = dict(sorted(values.items()))
     return dict(sorted(metrics.items(), key=lambda item: item[0] != "overall"))
 
@@ -147,12 +168,34 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
                 summary["pushed_model_dir"] = pushed.custom_properties[
                     "pushed_destination"
                 ].string_value
+        elif node == "HeatMaps" and outputs.get("heat_maps"):
+            summary["heat_maps"] = {"dir": outputs["heat_maps"][0].uri}
         elif node == "Trainer" and outputs.get("model_run"):
             history_path = os.path.join(outputs["model_run"][0].uri, HISTORY_FILE)
             if tf.io.gfile.exists(history_path):
                 with tf.io.gfile.GFile(history_path) as handle:
                     summary["training"] = training_section(json.load(handle), history_path)
     return summary
+
+
+def publish_heat_maps(summary: dict, output_dir: str) -> None:
+    """Copies the HeatMaps component's PNGs to `<output_dir>/heat_maps/`, beside the run
+    summary (replacing an earlier run's), and lists what each shows in the summary."""
+    produced = summary.get("heat_maps")
+    if not produced or not tf.io.gfile.exists(os.path.join(produced["dir"], HEAT_MAPS_INDEX)):
+        return
+    target = os.path.join(output_dir, "heat_maps")
+    if tf.io.gfile.exists(target):
+        tf.io.gfile.rmtree(target)
+    tf.io.gfile.makedirs(target)
+    for name in tf.io.gfile.listdir(produced["dir"]):
+        tf.io.gfile.copy(os.path.join(produced["dir"], name), os.path.join(target, name))
+    with tf.io.gfile.GFile(os.path.join(target, HEAT_MAPS_INDEX)) as handle:
+        summary["heat_maps"] = {
+            "dir": target,
+            "artifact": produced["dir"],
+            "images": json.load(handle),
+        }
 
 
 def write_summary(summary: dict, output_dir: str) -> str:

@@ -1,9 +1,12 @@
 """Signatures exported with every model.
 
-`serving_default` takes serialized tf.Examples of *raw* features (label not needed),
-applies the Transform graph and returns class probabilities: the signature TF Serving
-calls and TFMA evaluates. `transform_features` exposes the Transform graph alone, so
-TFMA can read the transformed label and the derived slicing features.
+`serve_examples` takes serialized tf.Examples of *raw* features (label not needed),
+applies the Transform graph and returns class probabilities: the signature TFMA
+evaluates, and `serving_default` for tabular domains. Image domains serve encoded image
+bytes instead (`serve_image_bytes`, their `serving_default`), so a REST client sends
+a PNG or JPEG as base64 and gets the same preprocessing. `transform_features` exposes
+the Transform graph alone, so TFMA can read the transformed label and the derived
+slicing features.
 
 A model trained with class weights w_k learns probabilities inflated in proportion to
 w_k (balanced weights make a 30 % class look like 50 %). The served probabilities undo
@@ -43,9 +46,8 @@ def make_signatures(
     model.tft_layer = tf_transform_output.transform_features_layer()
     input_keys = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def serve_examples(serialized: tf.Tensor) -> dict:
-        transformed = model.tft_layer(_parse_raw(serialized, tf_transform_output, drop=label))
+    def predict(raw: dict) -> dict:
+        transformed = model.tft_layer(raw)
         probabilities = model({key: transformed[key] for key in input_keys}, training=False)
         if config.is_binary:
             probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)
@@ -56,8 +58,20 @@ def make_signatures(
         return {"probabilities": probabilities}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(serialized: tf.Tensor) -> dict:
+        return predict(_parse_raw(serialized, tf_transform_output, drop=label))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(serialized: tf.Tensor) -> dict:
         raw = tf.io.parse_example(serialized, tf_transform_output.raw_feature_spec())
         return model.tft_layer(raw)
 
-    return {"serving_default": serve_examples, "transform_features": transform_features}
+    signatures = {"serve_examples": serve_examples, "transform_features": transform_features}
+    if config.features.image is None:
+        return {"serving_default": serve_examples, **signatures}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_image_bytes(encoded: tf.Tensor) -> dict:
+        return predict({config.features.image.name: tf.reshape(encoded, [-1, 1])})
+
+    return {"serving_default": serve_image_bytes, **signatures}

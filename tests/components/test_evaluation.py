@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 
+import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs
 
@@ -39,7 +43,7 @@ def _config_path(finance_config):
 
 def test_model_spec_reads_the_serving_signature_and_transformed_label(eval_config):
     (model_spec,) = eval_config.model_specs
-    assert model_spec.signature_name == "serving_default"
+    assert model_spec.signature_name == "serve_examples"
     assert model_spec.label_key == "creditability_xf"
     assert model_spec.prediction_key == "probability"
     assert list(model_spec.preprocessing_function_names) == ["transform_features"]
@@ -157,3 +161,195 @@ def test_three_classes_use_sparse_categorical_metrics(finance_config):
     assert metrics["log_loss"].class_name == "SparseCategoricalCrossentropy"
     threshold = metrics["accuracy"].per_slice_thresholds[0].threshold
     assert threshold.value_threshold.lower_bound.value == pytest.approx(0.5)
+
+
+# --- sensitivity and specificity (binary) ---------------------------------------------
+
+
+def evaluate_predictions(
+    eval_config: tfma.EvalConfig,
+    labels: Sequence[int],
+    predictions: Sequence[float | Sequence[float]],
+    folder: str,
+) -> str:
+    """Runs TFMA in-process, as the Evaluator does, on examples that already carry the
+    model's output: `eval_config`'s metrics, slices and thresholds, its model spec's label
+    and prediction keys, but no model. Returns the output folder (the `evaluation`
+    artifact's layout, what `pipelines.summary` reads)."""
+    (model_spec,) = eval_config.model_specs
+    config = tfma.EvalConfig()
+    config.CopyFrom(eval_config)
+    del config.model_specs[:]
+    config.model_specs.add(label_key=model_spec.label_key, prediction_key=model_spec.prediction_key)
+    data = os.path.join(folder, "examples.tfrecord")
+    with tf.io.TFRecordWriter(data) as writer:
+        for label, prediction in zip(labels, predictions, strict=True):
+            feature = {
+                model_spec.label_key: tf.train.Feature(
+                    int64_list=tf.train.Int64List(value=[label])
+                ),
+                model_spec.prediction_key: tf.train.Feature(
+                    float_list=tf.train.FloatList(value=np.atleast_1d(prediction))
+                ),
+            }
+            writer.write(
+                tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+            )
+    output = os.path.join(folder, "evaluation")
+    tfma.run_model_analysis(eval_config=config, data_location=data, output_path=output)
+    return output
+
+
+def _overall(output: str) -> dict[str, dict[str, float]]:
+    """sub-key ('' or 'classId:N') -> metric name -> value, for the overall slice."""
+    ((slice_key, by_output),) = tfma.load_eval_result(output).slicing_metrics
+    assert slice_key == ()
+    return {
+        sub_key: {name: value["doubleValue"] for name, value in metrics.items()}
+        for sub_key, metrics in by_output[""].items()
+    }
+
+
+SENSITIVITY_OVERRIDES = [
+    "evaluation.metrics=[auc, sensitivity, specificity]",
+    "evaluation.thresholds={sensitivity: {lower: 0.7}, specificity: {lower: 0.7}}",
+    "evaluation.change_thresholds={specificity: {direction: higher_is_better, absolute: -0.05}}",
+    "evaluation.slices=[]",
+    "evaluation.decision_threshold=0.4",
+]
+
+
+@pytest.fixture(scope="module")
+def sensitivity_config(finance_config):
+    return load_config(_config_path(finance_config), SENSITIVITY_OVERRIDES)
+
+
+def test_sensitivity_and_specificity_are_computed_at_the_decision_threshold(sensitivity_config):
+    eval_config = build_eval_config(sensitivity_config)
+    metrics = _by_name(eval_config)
+    assert metrics["sensitivity"].class_name == "Recall"
+    assert metrics["specificity"].class_name == "Specificity"
+    for name in ("sensitivity", "specificity"):
+        assert tfma_metric_name(name) == name
+        assert json.loads(metrics[name].config) == {"name": name, "thresholds": 0.4}
+        (per_slice,) = metrics[name].per_slice_thresholds
+        assert list(per_slice.slicing_specs) == [tfma.SlicingSpec()]
+        assert per_slice.threshold.value_threshold.lower_bound.value == pytest.approx(0.7)
+    change = metrics["specificity"].per_slice_thresholds[0].threshold.change_threshold
+    assert change.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+    assert change.absolute.value == pytest.approx(-0.05)
+    assert _reported_names(eval_config) == {"example_count", "auc", "sensitivity", "specificity"}
+    thresholds = metric_specs.metric_thresholds_from_metrics_specs(
+        eval_config.metrics_specs, eval_config
+    )
+    assert {(key.name, key.is_diff) for key in thresholds} == {
+        ("sensitivity", False), ("specificity", False), ("specificity", True),
+    }  # fmt: skip
+    assert len(eval_config.metrics_specs) == 1
+    assert not eval_config.metrics_specs[0].HasField("binarize")
+
+
+# Positive class 1; at the decision threshold 0.4 (not the default 0.5, which would give
+# sensitivity 2/4 and specificity 5/6):
+#   positives 0.9, 0.45, 0.7 predicted positive, 0.3 not  -> TP 3, FN 1
+#   negatives 0.41, 0.6 predicted positive, 4 others not  -> FP 2, TN 4
+BINARY_LABELS = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+BINARY_PROBABILITIES = [0.9, 0.45, 0.3, 0.7, 0.1, 0.41, 0.2, 0.39, 0.6, 0.05]
+
+
+def test_tfma_measures_sensitivity_and_specificity_and_gates_on_them(finance_config, tmp_path):
+    # Without the change threshold: run_model_analysis has no baseline and, unlike the
+    # Evaluator's first run, cannot rubber-stamp.
+    config = load_config(
+        _config_path(finance_config), [*SENSITIVITY_OVERRIDES, "evaluation.change_thresholds={}"]
+    )
+    output = evaluate_predictions(
+        build_eval_config(config), BINARY_LABELS, BINARY_PROBABILITIES, str(tmp_path)
+    )
+    overall = _overall(output)[""]
+    assert overall["example_count"] == 10
+    assert overall["sensitivity"] == pytest.approx(3 / (3 + 1))  # TP / (TP + FN)
+    assert overall["specificity"] == pytest.approx(4 / (4 + 2))  # TN / (TN + FP)
+    # Both gated at >= 0.7: sensitivity 0.75 passes, specificity 0.667 fails.
+    validation = tfma.load_validation_result(output)
+    assert not validation.validation_ok
+    failed = [
+        (failure.metric_key.name, failure.metric_value.double_value.value)
+        for per_slice in validation.metric_validations_per_slice
+        for failure in per_slice.failures
+    ]
+    assert failed == [("specificity", pytest.approx(4 / 6))]
+
+
+# --- per-class metrics (multi-class) ---------------------------------------------------
+
+PER_CLASS_OVERRIDES = [
+    THREE_CLASSES,
+    "evaluation.metrics=[accuracy, log_loss]",
+    "evaluation.thresholds={accuracy: {lower: 0.5}}",
+    "evaluation.change_thresholds={}",
+    "evaluation.slices=[]",
+    "evaluation.per_class=true",
+]
+
+# Three classes; one-vs-rest, a class is predicted when its probability is > 0.5 (the
+# decision threshold), so the second example, whose top class is its label at 0.45,
+# counts as missed:
+#   class 0: predicted for rows 0 (label 0) and 5 (label 1) -> TP 1, FP 1, FN 2
+#   class 1: predicted for rows 2 (label 0) and 3 (label 1) -> TP 1, FP 1, FN 2
+#   class 2: predicted for rows 6, 7, 8 (all label 2)       -> TP 3, FP 0, FN 0
+MULTICLASS_LABELS = [0, 0, 0, 1, 1, 1, 2, 2, 2]
+MULTICLASS_PROBABILITIES = [
+    [0.8, 0.1, 0.1],
+    [0.45, 0.35, 0.2],
+    [0.2, 0.7, 0.1],
+    [0.1, 0.6, 0.3],
+    [0.3, 0.3, 0.4],
+    [0.6, 0.3, 0.1],
+    [0.1, 0.1, 0.8],
+    [0.05, 0.15, 0.8],
+    [0.2, 0.2, 0.6],
+]
+PER_CLASS_RECALL = [1 / 3, 1 / 3, 3 / 3]
+PER_CLASS_PRECISION = [1 / 2, 1 / 2, 3 / 3]
+
+
+def test_per_class_metrics_binarize_every_class_only_when_asked(finance_config):
+    config = load_config(_config_path(finance_config), PER_CLASS_OVERRIDES)
+    eval_config = build_eval_config(config)
+    overall, per_class = eval_config.metrics_specs
+    assert not overall.HasField("binarize")
+    assert list(per_class.binarize.class_ids.values) == [0, 1, 2]
+    metrics = {json.loads(m.config)["name"]: m for m in per_class.metrics}
+    assert set(metrics) == {"auc", "precision", "recall"}
+    for name in ("precision", "recall"):
+        assert json.loads(metrics[name].config)["thresholds"] == 0.5
+    # Reported, not gated: the thresholds stay on the overall metrics.
+    assert not any(m.per_slice_thresholds for m in per_class.metrics)
+    computations = metric_specs.to_computations(eval_config.metrics_specs, eval_config)
+    class_keys = {
+        (key.name, key.sub_key.class_id)
+        for c in computations
+        for key in c.keys
+        if key.sub_key is not None and not key.name.startswith("_")
+    }
+    assert class_keys == {(name, i) for name in ("auc", "precision", "recall") for i in range(3)}
+
+    without = load_config(_config_path(finance_config), PER_CLASS_OVERRIDES[:-1])
+    (spec,) = build_eval_config(without).metrics_specs
+    assert not spec.HasField("binarize")
+
+
+def test_tfma_measures_one_vs_rest_recall_and_precision_per_class(finance_config, tmp_path):
+    config = load_config(_config_path(finance_config), PER_CLASS_OVERRIDES)
+    output = evaluate_predictions(
+        build_eval_config(config), MULTICLASS_LABELS, MULTICLASS_PROBABILITIES, str(tmp_path)
+    )
+    by_sub_key = _overall(output)
+    assert by_sub_key[""]["accuracy"] == pytest.approx(6 / 9)  # arg-max right in 6 rows
+    for class_id in range(3):
+        metrics = by_sub_key[f"classId:{class_id}"]
+        assert metrics["recall"] == pytest.approx(PER_CLASS_RECALL[class_id])
+        assert metrics["precision"] == pytest.approx(PER_CLASS_PRECISION[class_id])
+    # Class 2's probability ranks its three rows above all six others.
+    assert by_sub_key["classId:2"]["auc"] == pytest.approx(1.0)

@@ -37,7 +37,8 @@ def folder(tmp_path: Path) -> Path:
     (root / "normal" / "a.png").write_bytes(_image_bytes((40, 30), "L", "PNG"))
     (root / "normal" / "b.jpg").write_bytes(_image_bytes((64, 48), "RGB", "JPEG"))
     (root / "pneumonia" / "c.jpeg").write_bytes(_image_bytes((20, 20), "L", "JPEG"))
-    (root / "pneumonia" / "d.png").write_bytes(_image_bytes((33, 17), "RGB", "PNG"))
+    # e.png hashes into the eval split, a.png to d.png into train: both splits get images.
+    (root / "pneumonia" / "e.png").write_bytes(_image_bytes((33, 17), "RGB", "PNG"))
     return root
 
 
@@ -69,7 +70,7 @@ def test_a_folder_becomes_labelled_examples_in_stable_splits(folder: Path, tmp_p
         "a.png": "normal",
         "b.jpg": "normal",
         "c.jpeg": "pneumonia",
-        "d.png": "pneumonia",
+        "e.png": "pneumonia",
     }
     assert by_name["a.png"]["shape"] == (30, 40, 1)  # height, width, channels
     assert by_name["b.jpg"]["shape"] == (48, 64, 3)

@@ -243,3 +243,52 @@ def test_buckets_of_large_whole_boundaries_read_in_full(synthetic_run):
     bands = [_as_str(v) for v in _column(transformed, "amount_band")]
     assert bands == ["<10", "<10", "10-1000000", ">=1000000", "<10", "10-1000000", "<10",
                      "10-1000000"]  # fmt: skip
+
+
+# --- image decoding (image domains) --------------------------------------------------
+
+
+def _encoded(array: np.ndarray, fmt: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_image_pixels_decode_resize_and_convert_to_the_configured_channels():
+    import tensorflow as tf
+
+    from components.preprocessing import image_pixels
+    from pipelines.config import ImageConfig
+
+    colour = np.zeros((30, 40, 3), np.uint8)
+    colour[..., 0] = 200  # pure red
+    grey = np.full((10, 12), 64, np.uint8)
+    encoded = tf.constant([_encoded(colour, "PNG"), _encoded(grey, "JPEG")])
+
+    as_grey = image_pixels(encoded, ImageConfig(height=16, width=20, channels=1)).numpy()
+    assert as_grey.shape == (2, 16, 20, 1)
+    # Red 200 in luma (ITU-R 601: 0.299 R), and the grey JPEG's 64, scaled to [0, 1].
+    np.testing.assert_allclose(as_grey[0], 0.299 * 200 / 255, atol=2 / 255)
+    np.testing.assert_allclose(as_grey[1], 64 / 255, atol=3 / 255)
+
+    as_rgb = image_pixels(encoded, ImageConfig(height=8, width=8, channels=3)).numpy()
+    assert as_rgb.shape == (2, 8, 8, 3)
+    np.testing.assert_allclose(as_rgb[0, ..., 0], 200 / 255, atol=1 / 255)
+    np.testing.assert_allclose(as_rgb[0, ..., 1:], 0, atol=1 / 255)
+
+
+def test_image_downscaling_is_antialiased():
+    """One-pixel stripes shrunk 4x average to grey instead of aliasing into stripes."""
+    import tensorflow as tf
+
+    from components.preprocessing import image_pixels
+    from pipelines.config import ImageConfig
+
+    stripes = np.zeros((64, 64), np.uint8)
+    stripes[:, ::2] = 255
+    pixels = image_pixels(tf.constant([_encoded(stripes, "PNG")]), ImageConfig(height=16, width=16))
+    np.testing.assert_allclose(pixels.numpy(), 0.5, atol=0.05)

@@ -45,7 +45,7 @@ def _beam_outputs(transform_run, key: str, n: int = ROWS) -> np.ndarray:
 
 
 def test_both_signatures_take_serialized_examples(loaded):
-    assert set(loaded.signatures) == {"serving_default", "transform_features"}
+    assert set(loaded.signatures) == {"serving_default", "serve_examples", "transform_features"}
     for name in ("serving_default", "transform_features"):
         _, kwargs = loaded.signatures[name].structured_input_signature
         assert kwargs == {"examples": tf.TensorSpec([None], tf.string, name="examples")}

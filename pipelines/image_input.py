@@ -1,0 +1,98 @@
+"""Image input for a run: an image folder or a MedMNIST `.npz` is ingested (a Beam job,
+components/image_ingestion.py) into the per-split TFRecords ImportExampleGen reads.
+
+The ingested folder is keyed by the input files (names, sizes, modification times) and
+the settings that shape the examples, and reused when nothing changed, so re-running a
+pipeline reads the same examples and TFX's cache holds for every component after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from components.image_ingestion import (
+    IngestionError,
+    IngestionReport,
+    folder_images,
+    ingest,
+    npz_images,
+)
+from pipelines.config import DomainConfig
+
+# MedMNIST's split names -> the pipeline's.
+NPZ_SPLITS = {"train": "train", "val": "eval", "test": "test"}
+REPORT_FILE = "ingestion_report.json"  # written last: marks a complete ingestion
+
+
+@dataclass(frozen=True)
+class IngestedImages:
+    examples_dir: str  # Split-<name>/*.tfrecord.gz, for ImportExampleGen
+    report: IngestionReport
+    reused: bool
+
+    def describe(self) -> list[str]:
+        counts = ", ".join(f"{split} {count}" for split, count in self.report.examples.items())
+        lines = [
+            f"images: {counts}" + (" (reused from an earlier ingestion)" if self.reused else "")
+        ]
+        if self.report.bad:
+            lines.append(f"{len(self.report.bad)} bad file(s) skipped, each named below:")
+            lines += [f"  {source}: {reason}" for source, reason in self.report.bad]
+        return lines
+
+
+def _fingerprint(config: DomainConfig, data_path: Path) -> str:
+    files = [data_path] if data_path.is_file() else sorted(data_path.rglob("*"))
+    identity = {
+        "data": str(data_path),
+        "files": [
+            (str(path.relative_to(data_path.parent)), path.stat().st_size, path.stat().st_mtime_ns)
+            for path in files
+            if path.is_file()
+        ],
+        "splits": config.data.splits,
+        "label_rules": [rule.dict() for rule in config.data.label_rules],
+        "classes": config.features.label.classes,
+        "max_bad_share": config.data.max_bad_share,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def ingest_images(
+    config: DomainConfig, data_path: str, output_root: str, beam_pipeline_args: Sequence[str] = ()
+) -> IngestedImages:
+    """Ingests `data_path` (a folder or a `.npz`) under `<output_root>/ingested/<key>`,
+    or reuses a complete earlier ingestion of the same files and settings."""
+    source = Path(data_path)
+    target = Path(output_root) / "ingested" / _fingerprint(config, source)
+    report_path = target / REPORT_FILE
+    if report_path.is_file():
+        saved = json.loads(report_path.read_text())
+        report = IngestionReport(saved["examples"], [tuple(bad) for bad in saved["bad"]])
+        return IngestedImages(os.fspath(target), report, reused=True)
+    if target.exists():  # an ingestion that was interrupted: start it again
+        shutil.rmtree(target)
+    if source.suffix == ".npz":
+        images = npz_images(source, config.features.label.classes, NPZ_SPLITS)
+    else:
+        rules = [(rule.pattern, rule.label) for rule in config.data.label_rules] or None
+        images = folder_images(source, config.data.splits, rules)
+    try:
+        report = ingest(
+            images,
+            os.fspath(target),
+            list(config.data.splits),
+            config.data.max_bad_share,
+            beam_pipeline_args,
+        )
+    except IngestionError as error:
+        shutil.rmtree(target, ignore_errors=True)
+        raise IngestionError(f"{data_path}: {error}") from error
+    report_path.write_text(json.dumps(asdict(report)))
+    return IngestedImages(os.fspath(target), report, reused=False)

@@ -1,0 +1,150 @@
+"""medical_imaging end to end with the local runner: the embedded 16 X-rays and a
+small MedMNIST .npz each go from images to a pushed model that answers raw PNG/JPEG
+bytes, with Grad-CAM overlays beside the summary; a folder with bad files fails
+before any component runs, naming them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from pipelines.data_sources import default_data_path
+from pipelines.domains import load_domain
+from tests.conftest import SHARED_DATASETS
+from tests.e2e.conftest import CliRun, assert_succeeded, run_aet
+
+pytestmark = pytest.mark.e2e
+
+PNEUMONIA_NPZ = SHARED_DATASETS / "pneumoniamnist" / "pneumoniamnist.npz"
+# A slice of PneumoniaMNIST: enough images for a few epochs to clear AUC 0.6.
+SLICE = {"train": 256, "val": 64, "test": 64}
+SMALL_NPZ_TRAINING = [
+    "--set", "training.batch_size=32",
+    "--set", "training.steps_per_epoch=8",
+    "--set", "training.train_steps=48",
+    "--set", "training.eval_steps=2",
+    "--set", "training.elastic.learning_rate.warmup_steps=8",
+    "--set", "evaluation.thresholds={auc: {lower: 0.6}}",
+    "--set", "evaluation.heat_maps=4",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory) -> CliRun:
+    run = run_aet("run", "medical_imaging", output=tmp_path_factory.mktemp("mi-default"))
+    assert_succeeded(run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def npz_run(tmp_path_factory) -> tuple[CliRun, Path]:
+    folder = tmp_path_factory.mktemp("mi-npz")
+    small = folder / "pneumonia_slice.npz"
+    with np.load(PNEUMONIA_NPZ) as data:
+        arrays = {
+            f"{split}_{kind}": data[f"{split}_{kind}"][:count]
+            for split, count in SLICE.items()
+            for kind in ("images", "labels")
+        }
+    np.savez(small, **arrays)
+    run = run_aet(
+        "run", "medical_imaging", "--data", str(small), *SMALL_NPZ_TRAINING, output=folder / "run"
+    )
+    assert_succeeded(run)
+    return run, small
+
+
+def _served(pushed: str):
+    return tf.saved_model.load(pushed).signatures
+
+
+def _example(image: bytes) -> bytes:
+    feature = {"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def test_default_run_pushes_a_model_that_answers_raw_jpeg_bytes(default_run: CliRun) -> None:
+    summary = default_run.summary
+    assert summary["status"] == "succeeded" and summary["blessed"] is True
+    assert {"ImportExampleGen", "ImportSchemaGen", "Transform", "Trainer", "HeatMaps"} <= set(
+        summary["components"]
+    )
+    assert summary["ingestion"]["examples"] == {"train": 12, "eval": 2, "test": 2}
+    assert summary["ingestion"]["bad"] == []
+    assert "16 images prove" in summary["data_note"] and "16 images prove" in default_run.stdout
+    assert {"auc", "accuracy", "sensitivity", "specificity"} <= set(summary["metrics"]["overall"])
+
+    folder = default_data_path(load_domain("medical_imaging"))
+    xrays = sorted(folder.glob("*.jpeg"))[:3]
+    signatures = _served(summary["pushed_model_dir"])
+    by_bytes = signatures["serving_default"](
+        image_bytes=tf.constant([path.read_bytes() for path in xrays])
+    )["probability"].numpy()
+    by_example = signatures["serve_examples"](
+        examples=tf.constant([_example(path.read_bytes()) for path in xrays])
+    )["probability"].numpy()
+    assert by_bytes.shape == (3,) and np.all((by_bytes >= 0) & (by_bytes <= 1))
+    np.testing.assert_allclose(by_bytes, by_example, rtol=1e-5)
+
+
+def test_heat_maps_are_png_overlays_beside_the_summary(default_run: CliRun) -> None:
+    heat_maps = default_run.summary["heat_maps"]
+    assert Path(heat_maps["dir"]) == default_run.output / "heat_maps"
+    assert len(heat_maps["images"]) == 2  # the whole 2-image test split
+    for entry in heat_maps["images"]:
+        assert entry["label"] in ("normal", "pneumonia")
+        assert 0 <= entry["probability"]["pneumonia"] <= 1
+        with Image.open(Path(heat_maps["dir"]) / entry["file"]) as png:
+            assert png.format == "PNG" and png.mode == "RGB" and max(png.size) == 224
+            pixels = np.asarray(png).astype(int)
+        # Coloured, not the grey X-ray: the heat map is blended in.
+        assert np.abs(pixels[..., 0] - pixels[..., 2]).mean() > 5
+
+
+def test_npz_run_keeps_its_splits_and_serves_png_bytes(npz_run) -> None:
+    run, small = npz_run
+    summary = run.summary
+    assert summary["blessed"] is True and summary["pushed_model_dir"]
+    assert summary["ingestion"]["examples"] == {"train": 256, "eval": 64, "test": 64}
+    assert summary["data_note"] is None
+    overall = summary["metrics"]["overall"]
+    assert overall["auc"] >= 0.6
+    for name in ("sensitivity", "specificity"):
+        assert 0.0 <= overall[name] <= 1.0
+    with np.load(small) as data:
+        images, labels = data["test_images"][:16], data["test_labels"][:16, 0]
+    encoded = []
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        encoded.append(buffer.getvalue())
+    probability = _served(summary["pushed_model_dir"])["serving_default"](
+        image_bytes=tf.constant(encoded)
+    )["probability"].numpy()
+    assert probability.shape == (16,)
+    # Better than chance on these 16 test images: pneumonia scores above normal ones.
+    assert probability[labels == 1].mean() > probability[labels == 0].mean()
+
+
+def test_a_folder_with_bad_files_fails_before_the_pipeline_naming_them(tmp_path: Path) -> None:
+    folder = tmp_path / "xrays"
+    folder.mkdir()
+    for index in range(6):
+        pixels = np.full((32, 32), 40 * index, np.uint8)
+        Image.fromarray(pixels).save(folder / f"NORMAL-{index}.png")
+        Image.fromarray(255 - pixels).save(folder / f"person{index}_bacteria.png")
+    (folder / "NORMAL-broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (folder / "person9_bacteria_notes.txt").write_text("not an image")
+
+    run = run_aet("run", "medical_imaging", "--data", str(folder), output=tmp_path / "run")
+
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "2 of 14 images are bad" in run.stderr
+    assert "NORMAL-broken.png: cannot be decoded" in run.stderr
+    assert "person9_bacteria_notes.txt: not a PNG or JPEG file" in run.stderr
+    assert not (tmp_path / "run" / "tfx").exists()  # no component ran
