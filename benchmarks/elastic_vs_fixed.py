@@ -27,11 +27,11 @@ order within a seed) and the same data. The datasets:
 Full measurement (about 20 minutes on 2 idle CPU cores: 6 finance_risk pipelines of
 ~90 s, 6 PneumoniaMNIST runs of 60 epochs of ~1.6 s):
 
-    .venv/bin/python benchmarks/elastic_vs_fixed.py
+    .venv/bin/python -m benchmarks.elastic_vs_fixed
 
 A quick smoke run (nothing written to the results file):
 
-    .venv/bin/python benchmarks/elastic_vs_fixed.py --seeds 0 --pneumonia-epochs 2 \
+    .venv/bin/python -m benchmarks.elastic_vs_fixed --seeds 0 --pneumonia-epochs 2 \
         --finance-extra-set training.train_steps=22 --output-md /tmp/elastic_vs_fixed.md
 """
 
@@ -40,12 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import shutil
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -57,6 +52,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 
+from benchmarks.reporting import REPO, command_line, machine, mean_std, run_pipeline
 from components.attention import TransformerBlock
 from components.elastic import EventLog, build_callbacks
 from components.elastic.learning_rate import CALLBACK_NAME as LEARNING_RATE_CALLBACK
@@ -67,7 +63,6 @@ from components.optimizers import AdamWVariableDecay
 from pipelines.config import ElasticConfig, LearningRateConfig, RegularisationConfig
 from pipelines.domains import load_domain
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "elastic_vs_fixed.md"
 DATASETS = ("finance_risk", "pneumoniamnist")
 SCHEDULES = ("elastic", "fixed")
@@ -215,17 +210,7 @@ def run_finance(
     overrides = finance_overrides(schedule, seed, extra_set)
     config = load_domain("finance_risk", overrides)  # fails here, not in the subprocess
     output = work_dir / "finance_risk" / f"{schedule}-seed{seed}"
-    command = [sys.executable, "-m", "pipelines.cli", "run", "finance_risk"]
-    command += ["--output", str(output)] + [a for o in overrides for a in ("--set", o)]
-    started = time.monotonic()
-    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
-    wall_time = time.monotonic() - started
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"{shlex.join(command)} exited {completed.returncode}:\n"
-            f"{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
-        )
-    summary = json.loads((output / "run_summary.json").read_text())
+    summary, wall_time = run_pipeline("finance_risk", output, overrides)
     trained = finance_history(summary)
     history = trained["history"]
     overall = summary.get("metrics", {}).get("overall", {})
@@ -380,14 +365,6 @@ def run_pneumonia(
 # --- the results table -------------------------------------------------------------------
 
 
-def mean_std(values: Sequence[float], digits: int = 4) -> str:
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
 def _number(value: float | None, spec: str = ".4f") -> str:
     return "-" if value is None else format(value, spec)
 
@@ -443,19 +420,6 @@ def raw_row(r: RunResult) -> str:
         f"{r.wall_time_s:.0f}",
     ]
     return f"| {' | '.join(cells)} |\n"
-
-
-def machine() -> str:
-    gpus = tf.config.list_physical_devices("GPU")
-    gpu = f"{len(gpus)} GPU ({', '.join(g.name for g in gpus)})" if gpus else "no GPU"
-    return f"{platform.machine()}, {os.cpu_count()} CPU cores, {gpu}; TensorFlow {tf.__version__}"
-
-
-def command_line() -> str:
-    python = Path(sys.executable)
-    if python.is_relative_to(Path.cwd()):
-        python = python.relative_to(Path.cwd())
-    return shlex.join([str(python), *sys.argv])
 
 
 def report(results: Sequence[RunResult], args: argparse.Namespace) -> str:

@@ -6,7 +6,7 @@ scikit-learn's LogisticRegression on one-hot categoricals and standardised numer
 of the train split (the baseline DESIGN.md cites, 5-fold CV AUC 0.784 on all rows),
 scores the test split, and appends a row to benchmarks/results/finance_risk_baseline.md.
 
-    .venv/bin/python benchmarks/finance_risk_baseline.py runs/finance_risk
+    .venv/bin/python -m benchmarks.finance_risk_baseline runs/finance_risk
 """
 
 from __future__ import annotations

@@ -165,3 +165,31 @@ def test_cli_compiles_without_running_anything(tmp_path: Path, capsys, isolated_
     assert not (tmp_path / "metadata.sqlite").exists()
     assert not (tmp_path / "serving").exists()
     assert not (tmp_path / "tfx").exists()
+
+
+def test_an_image_domain_compiles_on_ingested_examples_only(
+    tmp_path: Path, capsys, isolated_logging
+):
+    from pipelines.cli import main
+
+    code = main(["run", "medical_imaging", "--runner", "kubeflow", "--output", str(tmp_path)])
+    assert code == 2
+    assert "pass --data with a folder of ingested examples" in capsys.readouterr().err
+
+    ingested = "gs://bucket/aet/ingested/0123456789abcdef"
+    code = main(
+        [
+            "run",
+            "medical_imaging",
+            "--runner",
+            "kubeflow",
+            "--data",
+            ingested,
+            "--output",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    tasks = _spec_tasks(json.loads((tmp_path / "aet-medical-imaging.json").read_text()))
+    assert _parameter(tasks["ImportExampleGen"], "input_base") == ingested
+    assert "HeatMaps" in tasks

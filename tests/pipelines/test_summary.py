@@ -8,14 +8,14 @@ import pytest
 from components.evaluation import build_eval_config
 from pipelines.config import load_config
 from pipelines.summary import read_metrics, training_section
-from tests.components.test_evaluation import (
+from tests.penguins_domain import write_penguins_config
+from tests.tfma_fixture import (
     MULTICLASS_LABELS,
     MULTICLASS_PROBABILITIES,
     PER_CLASS_PRECISION,
     PER_CLASS_RECALL,
     evaluate_predictions,
 )
-from tests.penguins_domain import write_penguins_config
 
 EVENT = {
     "epoch": 9,

@@ -1,0 +1,1 @@
+"""Scripts that measure the product and write results tables; run as `python -m benchmarks.NAME`."""
