@@ -72,9 +72,7 @@ def write_heat_maps(
         index.append(
             {
                 "file": name,
-                "source": raw["source"][position][0].numpy().decode()
-                if "source" in raw
-                else None,
+                "source": raw["source"][position][0].numpy().decode() if "source" in raw else None,
                 "label": true_label,
                 "probability": probabilities,
             }
