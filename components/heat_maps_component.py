@@ -31,7 +31,7 @@ INDEX_FILE = "heat_maps.json"
 class HeatMapImages(artifact.Artifact):
     """PNG overlays of Grad-CAM heat maps, and heat_maps.json describing each."""
 
-    TYPE_NAME = "AetHeatMapImages"
+    TYPE_NAME = "aet.HeatMapImages"  # <namespace>.<Title>, as Kubeflow v2 requires
 
 
 def _read_examples(examples: standard_artifacts.Examples, split: str, count: int) -> list[bytes]:

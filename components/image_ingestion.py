@@ -20,6 +20,7 @@ import hashlib
 import io
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ class ImageFile:
 class IngestionReport:
     examples: dict[str, int] = field(default_factory=dict)  # split -> examples written
     bad: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    labels: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> class -> count
 
     @property
     def total(self) -> int:
@@ -225,9 +227,15 @@ def ingest(
     report = IngestionReport(bad=_read_bad(os.path.join(report_dir, "bad")))
     for split in splits:
         files = tf.io.gfile.glob(os.path.join(output_dir, SPLIT_FOLDER.format(split), "*"))
-        report.examples[split] = sum(
-            1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP")
+        labels = Counter(
+            tf.train.Example.FromString(record.numpy())
+            .features.feature["label"]
+            .bytes_list.value[0]
+            .decode()
+            for record in tf.data.TFRecordDataset(files, compression_type="GZIP")
         )
+        report.examples[split] = sum(labels.values())
+        report.labels[split] = dict(sorted(labels.items()))
     if len(report.bad) > max_bad_share * report.total:
         listed = "\n".join(f"  {source}: {reason}" for source, reason in report.bad)
         raise IngestionError(

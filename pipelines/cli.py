@@ -239,11 +239,13 @@ def _prepare_input(
     """Checks a CSV input, or ingests images into TFRecords (a Beam job): returns the
     lines to print, the path the pipeline reads, and the ingestion report, if any."""
     if config.data.format == "images":
+        from dataclasses import asdict
+
         from pipelines.image_input import ingest_images
 
         print("  ingesting images (decoding every file once)...", flush=True)
         ingested = ingest_images(config, data_path, str(output), beam_args)
-        report = {"examples": ingested.report.examples, "bad": ingested.report.bad}
+        report = asdict(ingested.report)
         return ingested.describe(), ingested.examples_dir, report
     if "://" in data_path:
         return ["input: remote, not pre-checked"], data_path, None

@@ -37,10 +37,10 @@ class IngestedImages:
     reused: bool
 
     def describe(self) -> list[str]:
-        counts = ", ".join(f"{split} {count}" for split, count in self.report.examples.items())
-        lines = [
-            f"images: {counts}" + (" (reused from an earlier ingestion)" if self.reused else "")
-        ]
+        lines = ["images" + (" (reused from an earlier ingestion)" if self.reused else "") + ":"]
+        for split, count in self.report.examples.items():
+            classes = ", ".join(f"{c} {n}" for c, n in self.report.labels.get(split, {}).items())
+            lines.append(f"  {split} {count} ({classes})")
         if self.report.bad:
             lines.append(f"{len(self.report.bad)} bad file(s) skipped, each named below:")
             lines += [f"  {source}: {reason}" for source, reason in self.report.bad]
@@ -74,7 +74,9 @@ def ingest_images(
     report_path = target / REPORT_FILE
     if report_path.is_file():
         saved = json.loads(report_path.read_text())
-        report = IngestionReport(saved["examples"], [tuple(bad) for bad in saved["bad"]])
+        report = IngestionReport(
+            saved["examples"], [tuple(bad) for bad in saved["bad"]], saved["labels"]
+        )
         return IngestedImages(os.fspath(target), report, reused=True)
     if target.exists():  # an ingestion that was interrupted: start it again
         shutil.rmtree(target)

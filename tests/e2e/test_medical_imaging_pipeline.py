@@ -75,6 +75,12 @@ def test_default_run_pushes_a_model_that_answers_raw_jpeg_bytes(default_run: Cli
         summary["components"]
     )
     assert summary["ingestion"]["examples"] == {"train": 12, "eval": 2, "test": 2}
+    balanced = {"normal": 1, "pneumonia": 1}
+    assert summary["ingestion"]["labels"] == {
+        "train": {"normal": 6, "pneumonia": 6},
+        "eval": balanced,
+        "test": balanced,
+    }
     assert summary["ingestion"]["bad"] == []
     assert "16 images prove" in summary["data_note"] and "16 images prove" in default_run.stdout
     assert {"auc", "accuracy", "sensitivity", "specificity"} <= set(summary["metrics"]["overall"])

@@ -33,6 +33,13 @@ def test_an_npz_is_ingested_into_the_pipeline_splits_then_reused(tmp_path: Path)
     first = ingest_images(config, str(npz), str(tmp_path / "run"))
     assert not first.reused
     assert first.report.examples == {"train": 6, "eval": 3, "test": 2}  # val -> eval
+    # Label index i is classes[i]; the labels alternate 0, 1, 0, ...
+    assert first.report.labels == {
+        "train": {"normal": 3, "pneumonia": 3},
+        "eval": {"normal": 2, "pneumonia": 1},
+        "test": {"normal": 1, "pneumonia": 1},
+    }
+    assert first.describe()[1] == "  train 6 (normal 3, pneumonia 3)"
     assert sorted(os.listdir(first.examples_dir)) == [
         ".report",
         "Split-eval",
