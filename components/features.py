@@ -16,6 +16,12 @@ def transformed_name(name: str) -> str:
     return f"{name}_xf"
 
 
+def model_inputs(config: DomainConfig) -> list[str]:
+    """The raw features a served model reads: the tabular inputs, or the image."""
+    image = config.features.image
+    return [image.name] if image is not None else config.features.input_names
+
+
 def label_key(config: DomainConfig) -> str:
     return transformed_name(config.features.label.name)
 

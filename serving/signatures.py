@@ -19,13 +19,17 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components.features import model_inputs
 from pipelines.config import DomainConfig
 
 
-def _parse_raw(serialized: tf.Tensor, tf_transform_output: tft.TFTransformOutput, drop: str):
-    spec = dict(tf_transform_output.raw_feature_spec())
-    spec.pop(drop, None)
-    return tf.io.parse_example(serialized, spec)
+def _parse_inputs(
+    serialized: tf.Tensor, tf_transform_output: tft.TFTransformOutput, config: DomainConfig
+) -> dict:
+    """The raw features the model needs, and only those: no label, and none of what
+    ingestion records beside an image (its source file, original size)."""
+    spec = tf_transform_output.raw_feature_spec()
+    return tf.io.parse_example(serialized, {name: spec[name] for name in model_inputs(config)})
 
 
 def undo_class_weights(probabilities: tf.Tensor, class_weights: dict[int, float]) -> tf.Tensor:
@@ -42,7 +46,6 @@ def make_signatures(
     class_weights: dict[int, float] | None = None,
 ) -> dict:
     """The exported signatures; `class_weights` are those training used, if any."""
-    label = config.features.label.name
     model.tft_layer = tf_transform_output.transform_features_layer()
     input_keys = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
 
@@ -59,7 +62,7 @@ def make_signatures(
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized: tf.Tensor) -> dict:
-        return predict(_parse_raw(serialized, tf_transform_output, drop=label))
+        return predict(_parse_inputs(serialized, tf_transform_output, config))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def transform_features(serialized: tf.Tensor) -> dict:
