@@ -21,8 +21,8 @@ order within a seed) and the same data. The datasets:
   subprocess per run (~90 s each on 2 cores); validation metrics are the Trainer's
   per-epoch history, test metrics the Evaluator's (overall slice of the test split).
 - pneumoniamnist (PneumoniaMNIST 28x28, 4707 training images, official val/test
-  splits): a small attention CNN trained in this process (the stand-in until the
-  medical-imaging domain lands), read from ../shared/datasets/pneumoniamnist.
+  splits): the medical_imaging domain's attention CNN, without augmentation, trained
+  in this process on arrays read from ../shared/datasets/pneumoniamnist.
 
 Full measurement (about 20 minutes on 2 idle CPU cores: 6 finance_risk pipelines of
 ~90 s, 6 PneumoniaMNIST runs of 60 epochs of ~1.6 s):
@@ -53,14 +53,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 
 from benchmarks.reporting import REPO, command_line, machine, mean_std, run_pipeline
-from components.attention import TransformerBlock
 from components.elastic import EventLog, build_callbacks
 from components.elastic.learning_rate import CALLBACK_NAME as LEARNING_RATE_CALLBACK
 from components.elastic.regularisation import CALLBACK_NAME as REGULARISATION_CALLBACK
 from components.elastic.regularisation import variable_dropouts
-from components.layers import VariableDropout
+from components.models.attention_cnn import build_attention_cnn
 from components.optimizers import AdamWVariableDecay
-from pipelines.config import ElasticConfig, LearningRateConfig, RegularisationConfig
+from pipelines.config import (
+    AugmentationConfig,
+    ElasticConfig,
+    ImageConfig,
+    LearningRateConfig,
+    ModelConfig,
+    RegularisationConfig,
+)
 from pipelines.domains import load_domain
 
 RESULTS = Path(__file__).parent / "results" / "elastic_vs_fixed.md"
@@ -85,23 +91,33 @@ FINANCE_TARGET = 0.75
 # --- pneumoniamnist: a standalone Keras model ------------------------------------------
 PNEUMONIA_NPZ = REPO.parent / "shared" / "datasets" / "pneumoniamnist" / "pneumoniamnist.npz"
 PNEUMONIA_METRIC = "val_auc"
+PNEUMONIA_INPUT = "image"
 PNEUMONIA_TARGET = 0.99  # the val split is easy: both schedules pass 0.97 by epoch 3
 PNEUMONIA_EPOCHS = 60  # ~1.6 s an epoch on 2 idle cores: ~100 s a run, 10 min for 6
 
 
 @dataclass(frozen=True)
 class PneumoniaSettings:
-    """What both schedules share: model size, base rate, weight decay, initial dropout."""
+    """What both schedules share besides the model: batch size, base rate, weight decay."""
 
     batch_size: int = 128
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
-    dropout: float = 0.1
-    conv_filters: tuple[int, ...] = (16, 32)  # a 3x3 conv block + 2x2 max-pool each: 7x7
-    embedding_dim: int = 32  # a last 3x3 conv block to this width: 49 tokens
-    num_heads: int = 4
 
 
+# The medical_imaging domain's attention CNN (components/models/attention_cnn.py): two
+# conv + CBAM stages to 7x7, 49 tokens of width 32, one transformer block; without
+# augmentation, so that the schedules alone make the difference.
+PNEUMONIA_MODEL = ModelConfig(
+    architecture="attention_cnn",
+    conv_filters=[16, 32],
+    embedding_dim=32,
+    num_layers=1,
+    num_heads=4,
+    dropout=0.1,
+    attention_dropout=0.1,
+    augmentation=AugmentationConfig(rotation=0, contrast=0, translation=0),
+)
 PNEUMONIA = PneumoniaSettings()
 PNEUMONIA_TRAIN_IMAGES = 4707  # README.md next to the npz
 STEPS_PER_EPOCH = -(-PNEUMONIA_TRAIN_IMAGES // PNEUMONIA.batch_size)  # 37 batches of 128
@@ -246,7 +262,7 @@ def to_dataset(
 ) -> tf.data.Dataset:
     x = (images.astype("float32") / 255.0)[..., None]
     y = labels.astype("float32")[:, None]
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    dataset = tf.data.Dataset.from_tensor_slices(({PNEUMONIA_INPUT: x}, y))
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
@@ -258,52 +274,12 @@ def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
     return {c: float(len(labels) / (len(counts) * n)) for c, n in enumerate(counts) if n}
 
 
-class PatchTokens(tf.keras.layers.Layer):
-    """An H x W x C feature map as H*W tokens of width C, plus a learned position embedding."""
-
-    def build(self, input_shape: tf.TensorShape) -> None:
-        _, height, width, channels = input_shape
-        self.positions = self.add_weight(
-            name="positions",
-            shape=(height * width, channels),
-            initializer=tf.keras.initializers.RandomNormal(stddev=0.02),
-        )
-        super().build(input_shape)
-
-    def call(self, inputs: tf.Tensor) -> tf.Tensor:
-        tokens = tf.reshape(inputs, (-1, inputs.shape[1] * inputs.shape[2], inputs.shape[3]))
-        return tokens + self.positions
-
-
-def conv_block(x: tf.Tensor, filters: int) -> tf.Tensor:
-    x = tf.keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-    # momentum 0.9 (Keras: 0.99): 37 batches an epoch are too few for 0.99 to bring the
-    # moving statistics near the batch ones. Even so, the first epoch at the full rate
-    # (the fixed schedule) evaluates as one class: val AUC 0.5.
-    x = tf.keras.layers.BatchNormalization(momentum=0.9)(x)
-    return tf.keras.layers.ReLU()(x)
-
-
-def build_attention_cnn(settings: PneumoniaSettings) -> tf.keras.Model:
-    """Conv stem 28x28 -> 7x7, the 49 positions as tokens, one transformer block, a
-    sigmoid head. Every dropout is a VariableDropout, so ElasticRegularisation moves them."""
-    inputs = tf.keras.Input((28, 28, 1), name="image")
-    x = inputs
-    for filters in settings.conv_filters:
-        x = tf.keras.layers.MaxPool2D()(conv_block(x, filters))
-    tokens = PatchTokens()(conv_block(x, settings.embedding_dim))
-    tokens = TransformerBlock(
-        settings.embedding_dim,
-        settings.num_heads,
-        ffn_multiplier=2.0,
-        dropout=settings.dropout,
-        attention_dropout=settings.dropout,
-    )(tokens)
-    x = tf.keras.layers.LayerNormalization(epsilon=1e-6)(tokens)
-    x = tf.keras.layers.GlobalAveragePooling1D()(x)
-    x = VariableDropout(settings.dropout)(x)
-    outputs = tf.keras.layers.Dense(1, activation="sigmoid", name="pneumonia")(x)
-    model = tf.keras.Model(inputs, outputs, name="attention_cnn")
+def pneumonia_model(settings: PneumoniaSettings) -> tf.keras.Model:
+    """The product's attention CNN over 28x28 grey images, compiled with the Trainer's
+    optimizer (AdamW with the decay in a variable, which ElasticRegularisation moves)."""
+    model = build_attention_cnn(
+        ImageConfig(height=28, width=28, channels=1), PNEUMONIA_MODEL, 2, PNEUMONIA_INPUT
+    )
     model.compile(
         optimizer=AdamWVariableDecay(
             learning_rate=settings.learning_rate, weight_decay=settings.weight_decay
@@ -328,7 +304,7 @@ def run_pneumonia(
     tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(seed)
     started = time.monotonic()
-    model = build_attention_cnn(PNEUMONIA)
+    model = pneumonia_model(PNEUMONIA)
     train = to_dataset(*data["train"], PNEUMONIA.batch_size, shuffle_seed=seed)
     validation = to_dataset(*data["val"], PNEUMONIA.batch_size)
     test = to_dataset(*data["test"], PNEUMONIA.batch_size)
@@ -446,7 +422,8 @@ def report(results: Sequence[RunResult], args: argparse.Namespace) -> str:
         ]
     if "pneumoniamnist" in args.datasets:
         lines += [
-            f"- pneumoniamnist: attention CNN `{PNEUMONIA}`, {args.pneumonia_epochs} epochs"
+            f"- pneumoniamnist: attention CNN `{PNEUMONIA_MODEL.json(exclude={'augmentation'})}`"
+            f" without augmentation, `{PNEUMONIA}`, {args.pneumonia_epochs} epochs"
             f" of {STEPS_PER_EPOCH} steps, balanced class weights; official val split (524)"
             f" for validation, test split (624) for test. Target {PNEUMONIA_METRIC} >="
             f" {args.pneumonia_target}. elastic: `{PNEUMONIA_ELASTIC.json(include=ADAPTATIONS)}`"
