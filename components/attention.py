@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from components.layers import VariableDropout
+from pipelines.config import ModelConfig
 
 
 @tf.keras.utils.register_keras_serializable(package="aet")
@@ -78,3 +79,18 @@ class TransformerBlock(tf.keras.layers.Layer):
             "dropout": self.dropout,
             "attention_dropout": self.attention_dropout,
         }
+
+
+def transformer_encoder(tokens: tf.Tensor, config: ModelConfig) -> tf.Tensor:
+    """`config.num_layers` TransformerBlocks over `tokens`, named transformer_0, 1, ...
+    (the names warm start and the attention monitor's events refer to)."""
+    for index in range(config.num_layers):
+        tokens = TransformerBlock(
+            config.embedding_dim,
+            config.num_heads,
+            ffn_multiplier=config.ffn_multiplier,
+            dropout=config.dropout,
+            attention_dropout=config.attention_dropout,
+            name=f"transformer_{index}",
+        )(tokens)
+    return tokens

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from components.attention import TransformerBlock
+from components.attention import transformer_encoder
 from components.layers import VariableDropout
 from pipelines.config import ImageConfig, ModelConfig
 
@@ -198,15 +198,7 @@ def build_attention_cnn(
         x = tf.keras.layers.MaxPool2D(2, padding="same", name=f"stem_{index}_pool")(x)
     x = _conv_bn_relu(x, config.embedding_dim, "feature", output_name=FEATURE_MAP_LAYER)
     x = PatchTokens(name="tokens")(x)
-    for index in range(config.num_layers):
-        x = TransformerBlock(
-            config.embedding_dim,
-            config.num_heads,
-            ffn_multiplier=config.ffn_multiplier,
-            dropout=config.dropout,
-            attention_dropout=config.attention_dropout,
-            name=f"transformer_{index}",
-        )(x)
+    x = transformer_encoder(x, config)
     x = tf.keras.layers.LayerNormalization(epsilon=1e-6, name="head_norm")(x)
     x = tf.keras.layers.GlobalAveragePooling1D(name="token_pool")(x)
     x = VariableDropout(config.dropout, name="head_dropout")(x)

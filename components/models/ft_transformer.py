@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from components.attention import TransformerBlock
+from components.attention import transformer_encoder
 from pipelines.config import ModelConfig
 
 
@@ -90,15 +90,7 @@ def build_ft_transformer(
         else tf.keras.layers.Concatenate(axis=1, name="tokens")(token_groups)
     )
     x = ClsToken(name="cls")(tokens)
-    for index in range(config.num_layers):
-        x = TransformerBlock(
-            config.embedding_dim,
-            config.num_heads,
-            ffn_multiplier=config.ffn_multiplier,
-            dropout=config.dropout,
-            attention_dropout=config.attention_dropout,
-            name=f"transformer_{index}",
-        )(x)
+    x = transformer_encoder(x, config)
     cls_state = x[:, 0]
     head = tf.keras.layers.LayerNormalization(name="head_norm")(cls_state)
     head = tf.keras.layers.Activation("relu")(head)
