@@ -30,8 +30,9 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
+from components.split_records import split_records, write_splits
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-SPLIT_FOLDER = "Split-{}"
 
 
 class IngestionError(ValueError):
@@ -207,17 +208,7 @@ def ingest(
             | "Images" >> beam.Create(images)
             | "Decode" >> beam.ParDo(_DecodeOrReport()).with_outputs("bad", main="good")
         )
-        for split in splits:
-            _ = (
-                decoded.good
-                | f"Only{split}" >> beam.Filter(lambda kv, s=split: kv[0] == s)
-                | f"Serialized{split}" >> beam.Map(lambda kv: kv[1])
-                | f"Write{split}"
-                >> beam.io.WriteToTFRecord(
-                    os.path.join(output_dir, SPLIT_FOLDER.format(split), "images"),
-                    file_name_suffix=".tfrecord.gz",
-                )
-            )
+        write_splits(decoded.good, output_dir, splits, "images")
         _ = (
             decoded.bad
             | "BadLines" >> beam.Map(lambda bad: f"{bad[0]}\t{bad[1]}")
@@ -226,13 +217,12 @@ def ingest(
         )
     report = IngestionReport(bad=_read_bad(os.path.join(report_dir, "bad")))
     for split in splits:
-        files = tf.io.gfile.glob(os.path.join(output_dir, SPLIT_FOLDER.format(split), "*"))
         labels = Counter(
             tf.train.Example.FromString(record.numpy())
             .features.feature["label"]
             .bytes_list.value[0]
             .decode()
-            for record in tf.data.TFRecordDataset(files, compression_type="GZIP")
+            for record in split_records(output_dir, split)
         )
         report.examples[split] = sum(labels.values())
         report.labels[split] = dict(sorted(labels.items()))

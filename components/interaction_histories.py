@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import apache_beam as beam
 import tensorflow as tf
 
+from components.split_records import split_records, write_splits
+
 SPLITS = ("train", "eval", "test")
-SPLIT_FOLDER = "Split-{}"
 
 
 class InteractionLogError(ValueError):
@@ -144,17 +145,7 @@ def build_histories(
             | "Group" >> beam.GroupByKey()
             | "Split" >> beam.FlatMap(lambda kv: leave_last_out(kv[0], kv[1], min_interactions))
         )
-        for split in SPLITS:
-            _ = (
-                per_split
-                | f"Only{split}" >> beam.Filter(lambda kv, s=split: kv[0] == s)
-                | f"Serialized{split}" >> beam.Map(lambda kv: kv[1])
-                | f"Write{split}"
-                >> beam.io.WriteToTFRecord(
-                    os.path.join(output_dir, SPLIT_FOLDER.format(split), "histories"),
-                    file_name_suffix=".tfrecord.gz",
-                )
-            )
+        write_splits(per_split, output_dir, SPLITS, "histories")
         _ = (
             per_split
             | "Skipped" >> beam.Filter(lambda kv: kv[0] == "skipped")
@@ -164,10 +155,7 @@ def build_histories(
         )
     report = HistoryReport(interactions=len(interactions))
     for split in SPLITS:
-        files = tf.io.gfile.glob(os.path.join(output_dir, SPLIT_FOLDER.format(split), "*"))
-        report.users[split] = sum(
-            1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP")
-        )
+        report.users[split] = sum(1 for _ in split_records(output_dir, split))
     with tf.io.gfile.GFile(os.path.join(output_dir, ".skipped")) as skipped:
         report.skipped_users = int(skipped.read().strip() or 0)
     return report

@@ -23,8 +23,8 @@ from components.anomalies_gate import AnomaliesGate
 from components.evaluation import build_eval_config, custom_eval_shared_model
 from components.features import to_custom_config
 from components.heat_maps_component import HeatMaps
-from components.image_ingestion import SPLIT_FOLDER
 from components.preprocessing import preprocessing_fn
+from components.split_records import SPLIT_FOLDER
 from components.trainer import run_fn
 from pipelines.config import DomainConfig
 from pipelines.data_sources import schema_path as local_schema_path
