@@ -5,10 +5,7 @@ runs the Trainer on several machines), where only the chief exports and logs."""
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,10 +14,9 @@ import tensorflow as tf
 from components.features import to_custom_config
 from components.trainer import HISTORY_FILE
 from pipelines.config import load_config
-from tests.components.elastic.test_distributed_resume import _free_ports
+from tests.subprocesses import finish, start_python, worker_tf_configs
 
 WORKER = Path(__file__).with_name("trainer_worker.py")
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = [
     "training.batch_size=16",
     "training.steps_per_epoch=2",
@@ -49,25 +45,6 @@ def _spec(tmp_path: Path, transform_run, name: str) -> Path:
     return path
 
 
-def _start(spec: Path, tf_config: dict | None) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    if tf_config:
-        env["TF_CONFIG"] = json.dumps(tf_config)
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), str(spec)],
-        cwd=ROOT,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def _finish(process: subprocess.Popen) -> None:
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output[-4000:]
-
-
 def _assert_trained_and_exported(run: Path, replicas: int) -> None:
     model = tf.saved_model.load(str(run / "serving"))
     assert {"serving_default", "transform_features"} <= set(model.signatures)
@@ -83,20 +60,17 @@ def _assert_trained_and_exported(run: Path, replicas: int) -> None:
 
 @pytest.mark.e2e
 def test_run_fn_alone(tmp_path: Path, transform_run) -> None:
-    _finish(_start(_spec(tmp_path, transform_run, "alone"), None))
+    finish(start_python(WORKER, str(_spec(tmp_path, transform_run, "alone"))), timeout=600)
     _assert_trained_and_exported(tmp_path / "alone", replicas=1)
 
 
 @pytest.mark.e2e
 def test_run_fn_as_two_workers_exports_once_from_the_chief(tmp_path: Path, transform_run) -> None:
     spec = _spec(tmp_path, transform_run, "cluster")
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     workers = [
-        _start(spec, {"cluster": cluster, "task": {"type": "worker", "index": index}})
-        for index in range(2)
+        start_python(WORKER, str(spec), tf_config=tf_config) for tf_config in worker_tf_configs(2)
     ]
-    for worker in workers:
-        _finish(worker)
+    finish(*workers, timeout=600)
     run = tmp_path / "cluster"
     _assert_trained_and_exported(run, replicas=2)
     assert sorted(p.name for p in (run / "serving").iterdir()) == sorted(

@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,57 +16,27 @@ import pytest
 from tests.components.elastic.test_resume import (
     EPOCHS,
     KILLED_IN_EPOCH,
-    ROOT,
     STEPS_PER_EPOCH,
     WORKER,
+    read_trace,
 )
+from tests.subprocesses import finish, start_python, worker_tf_configs
 
 WORKERS = 2
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def _start_cluster(base: Path, *extra: str) -> list[subprocess.Popen]:
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(WORKERS)]}
-    processes = []
-    for index in range(WORKERS):
-        tf_config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    str(WORKER),
-                    str(base / f"worker-{index}"),
-                    "--resume-dir",
-                    str(base / "resume"),
-                    *extra,
-                ],
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": json.dumps(tf_config)},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
+    return [
+        start_python(
+            WORKER,
+            str(base / f"worker-{index}"),
+            "--resume-dir",
+            str(base / "resume"),
+            *extra,
+            tf_config=tf_config,
         )
-    return processes
-
-
-def _finish(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        output, _ = process.communicate(timeout=300)
-        assert process.returncode == 0, output[-3000:]
-
-
-def _trace(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
+        for index, tf_config in enumerate(worker_tf_configs(WORKERS))
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +64,10 @@ def test_only_the_chief_keeps_checkpoints_in_the_shared_folder(killed_cluster: P
 
 
 def test_killed_workers_resume_together_from_the_chiefs_checkpoint(killed_cluster: Path) -> None:
-    _finish(_start_cluster(killed_cluster))
+    finish(*_start_cluster(killed_cluster))
     for index in range(WORKERS):
         run_dir = killed_cluster / f"worker-{index}"
-        trace = _trace(run_dir)
+        trace = read_trace(run_dir)
         restored = [line for line in trace if line["kind"] == "restored"]
         assert len(restored) == 1 and restored[0]["step"] == KILLED_IN_EPOCH * STEPS_PER_EPOCH
         before = next(

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,37 +23,25 @@ from components.elastic import (
     ResumeCheckpoint,
 )
 from components.elastic.checkpoint import STATE_FILE
+from tests.subprocesses import finish, start_python
 
 WORKER = Path(__file__).with_name("resume_training.py")
-ROOT = Path(__file__).resolve().parents[3]
 EPOCHS, STEPS_PER_EPOCH = 9, 4
 KILLED_IN_EPOCH = 7  # epochs 0-6 done and checkpointed, killed in the middle of epoch 7
 
 
 def _train(run_dir: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), str(run_dir), *extra],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    return start_python(WORKER, str(run_dir), *extra)
 
 
-def _finish(process: subprocess.Popen) -> None:
-    output, _ = process.communicate(timeout=300)
-    assert process.returncode == 0, output[-3000:]
-
-
-def _trace(run_dir: Path) -> list[dict]:
+def read_trace(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "trace.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("uninterrupted")
-    _finish(_train(run_dir))
+    finish(_train(run_dir))
     return run_dir
 
 
@@ -71,12 +58,12 @@ def killed_and_resumed(tmp_path_factory) -> Path:
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
     assert not (run_dir / "result.json").exists()
-    _finish(_train(run_dir))
+    finish(_train(run_dir))
     return run_dir
 
 
 def test_the_killed_run_resumes_from_its_last_checkpoint_not_from_scratch(killed_and_resumed):
-    trace = _trace(killed_and_resumed)
+    trace = read_trace(killed_and_resumed)
     restored = [line for line in trace if line["kind"] == "restored"]
     assert len(restored) == 1
     assert restored[0]["step"] == KILLED_IN_EPOCH * STEPS_PER_EPOCH
@@ -89,8 +76,8 @@ def test_the_killed_run_resumes_from_its_last_checkpoint_not_from_scratch(killed
 def test_resumed_state_is_what_the_uninterrupted_run_had_at_that_point(
     uninterrupted, killed_and_resumed
 ):
-    reference = {line["epoch"]: line for line in _trace(uninterrupted)}
-    restored = next(line for line in _trace(killed_and_resumed) if line["kind"] == "restored")
+    reference = {line["epoch"]: line for line in read_trace(uninterrupted)}
+    restored = next(line for line in read_trace(killed_and_resumed) if line["kind"] == "restored")
     expected = reference[KILLED_IN_EPOCH - 1]
     # Rate, dropout, weight decay, step and every callback's counters, exactly.
     assert {k: v for k, v in restored.items() if k != "kind"} == {
