@@ -18,11 +18,12 @@ import tensorflow_transform as tft
 from PIL import Image
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types import artifact, artifact_utils, standard_artifacts
+from tfx.types import artifact, standard_artifacts
 from tfx.utils import path_utils
 
 from components.evaluation import load_keras_model
 from components.heatmaps import grad_cam, overlay
+from components.split_records import split_records
 from pipelines.config import DomainConfig
 
 INDEX_FILE = "heat_maps.json"
@@ -35,9 +36,7 @@ class HeatMapImages(artifact.Artifact):
 
 
 def _read_examples(examples: standard_artifacts.Examples, split: str, count: int) -> list[bytes]:
-    files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*"))
-    dataset = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP").take(count)
-    return [record.numpy() for record in dataset]
+    return [record.numpy() for record in split_records(examples.uri, split).take(count)]
 
 
 def write_heat_maps(

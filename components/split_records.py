@@ -1,6 +1,7 @@
-"""Per-split folders of gzipped TFRecords, the layout TFX's ImportExampleGen reads
-(`<output>/Split-<name>/*.tfrecord.gz`): what the Beam jobs that prepare images and
-interaction histories write, and read back to report what they wrote."""
+"""Per-split folders of gzipped TFRecords (`<output>/Split-<name>/*.gz`): the layout
+TFX's ImportExampleGen reads and every ExampleGen writes. The Beam jobs that prepare
+images and interaction histories write it and read it back to report what they wrote;
+the HeatMaps component reads an Examples artifact's held-out split from it."""
 
 from __future__ import annotations
 

@@ -244,8 +244,8 @@ class FeaturesConfig(_Strict):
 
 
 class AugmentationConfig(_Strict):
-    """Random changes applied to training images only (Keras preprocessing layers,
-    inactive at inference); 0 or false switches one off."""
+    """Random changes applied to training images only (the model's ImageAugmentation
+    layer, a no-op at inference); 0 or false switches one off."""
 
     horizontal_flip: bool = Field(False, description="mirror left-right (not for anatomy)")
     rotation: float = Field(0.03, ge=0, le=0.5, description="largest turn, in full turns")
