@@ -14,7 +14,9 @@ class TransformerBlock(tf.keras.layers.Layer):
 
     Pre-norm keeps small tabular and sequence models trainable without warm-up tricks.
     The attention weights of the last call are kept in `last_attention_scores` so that
-    monitors can read them without a second forward pass.
+    monitors can read them without a second forward pass. A `causal` block lets each
+    position attend only to itself and earlier ones (a sequence model predicting the
+    next item must not see it).
     """
 
     def __init__(
@@ -24,9 +26,11 @@ class TransformerBlock(tf.keras.layers.Layer):
         ffn_multiplier: float = 2.0,
         dropout: float = 0.1,
         attention_dropout: float = 0.1,
+        causal: bool = False,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.causal = causal
         self.embedding_dim = embedding_dim
         self.num_heads = num_heads
         self.ffn_multiplier = ffn_multiplier
@@ -57,14 +61,14 @@ class TransformerBlock(tf.keras.layers.Layer):
         self.attention._build_from_signature(query=input_shape, value=input_shape)
         super().build(input_shape)
 
-    def call(self, inputs: tf.Tensor, training: bool | None = None, use_causal_mask: bool = False):
+    def call(self, inputs: tf.Tensor, training: bool | None = None):
         normed = self.attention_norm(inputs)
         attended, scores = self.attention(
             normed,
             normed,
             return_attention_scores=True,
             training=training,
-            use_causal_mask=use_causal_mask,
+            use_causal_mask=self.causal,
         )
         self.last_attention_scores = scores
         x = inputs + self.attention_output_dropout(attended, training=training)
@@ -78,10 +82,11 @@ class TransformerBlock(tf.keras.layers.Layer):
             "ffn_multiplier": self.ffn_multiplier,
             "dropout": self.dropout,
             "attention_dropout": self.attention_dropout,
+            "causal": self.causal,
         }
 
 
-def transformer_encoder(tokens: tf.Tensor, config: ModelConfig) -> tf.Tensor:
+def transformer_encoder(tokens: tf.Tensor, config: ModelConfig, causal: bool = False) -> tf.Tensor:
     """`config.num_layers` TransformerBlocks over `tokens`, named transformer_0, 1, ...
     (the names warm start and the attention monitor's events refer to)."""
     for index in range(config.num_layers):
@@ -91,6 +96,23 @@ def transformer_encoder(tokens: tf.Tensor, config: ModelConfig) -> tf.Tensor:
             ffn_multiplier=config.ffn_multiplier,
             dropout=config.dropout,
             attention_dropout=config.attention_dropout,
+            causal=causal,
             name=f"transformer_{index}",
         )(tokens)
     return tokens
+
+
+@tf.keras.utils.register_keras_serializable(package="aet")
+class PositionEmbedding(tf.keras.layers.Layer):
+    """Adds a learned embedding of each position to [batch, positions, width] tokens."""
+
+    def build(self, input_shape: tf.TensorShape) -> None:
+        self.positions = self.add_weight(
+            name="positions",
+            shape=(input_shape[1], input_shape[2]),
+            initializer=tf.keras.initializers.RandomNormal(stddev=0.02),
+        )
+        super().build(input_shape)
+
+    def call(self, tokens: tf.Tensor) -> tf.Tensor:
+        return tokens + self.positions

@@ -13,14 +13,17 @@ import json
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
-from components.attention import TransformerBlock
+from components.attention import PositionEmbedding, TransformerBlock
 from components.features import label_key
 from components.layers import VariableDropout
 from components.metrics import KolmogorovSmirnov
 from components.models.attention_cnn import ChannelSpatialAttention, ImageAugmentation, PatchTokens
 from components.models.ft_transformer import ClsToken, NumericTokenizer
+from components.models.sasrec import SequentialRecommender
 from components.optimizers import AdamWVariableDecay, LayerwiseOptimizer
-from pipelines.config import Bound, ChangeThreshold, DomainConfig
+from components.ranking_metrics import HitRate, NDCGAtCutoff
+from components.recommendation_baselines import BASELINE_OUTPUTS, RECOMMENDER_OUTPUT
+from pipelines.config import Bound, ChangeThreshold, DomainConfig, EvaluationConfig
 
 
 def _binary_metric_specs(name: str, decision_threshold: float) -> list[tuple[str, dict, str]]:
@@ -50,6 +53,30 @@ def _binary_metric_specs(name: str, decision_threshold: float) -> list[tuple[str
         "sensitivity": [("Recall", {"name": "sensitivity", "thresholds": decision_threshold}, "")],
         "specificity": [
             ("Specificity", {"name": "specificity", "thresholds": decision_threshold}, "")
+        ],
+    }[name]
+
+
+def _ranking_metric_specs(
+    name: str, evaluation: EvaluationConfig, catalogue: int
+) -> list[tuple[str, dict, str]]:
+    """HR@k and NDCG@k over the whole catalogue and over `sampled_negatives` drawn per
+    user, and the share of the catalogue that some top-k list holds (ids are the
+    catalogue plus padding and out-of-vocabulary)."""
+    module = "components.ranking_metrics"
+    full = {"cutoff": evaluation.cutoff}
+    sampled = {**full, "sampled_negatives": evaluation.sampled_negatives}
+    return {
+        "hit_rate": [("HitRate", {"name": "hit_rate", **full}, module)],
+        "ndcg": [("NDCGAtCutoff", {"name": "ndcg", **full}, module)],
+        "hit_rate_sampled": [("HitRate", {"name": "hit_rate_sampled", **sampled}, module)],
+        "ndcg_sampled": [("NDCGAtCutoff", {"name": "ndcg_sampled", **sampled}, module)],
+        "coverage": [
+            (
+                "CatalogueCoverage",
+                {"name": "coverage", "num_scores": catalogue + 2, "num_items": catalogue, **full},
+                module,
+            )
         ],
     }[name]
 
@@ -117,17 +144,21 @@ def _threshold(bound: Bound | None, change: ChangeThreshold | None) -> tfma.Metr
     return threshold
 
 
-def build_eval_config(config: DomainConfig) -> tfma.EvalConfig:
+def _config_metrics(
+    config: DomainConfig, catalogue: int | None, gated: bool
+) -> list[tfma.MetricConfig]:
+    """The config's metrics, each with its thresholds when `gated`."""
     evaluation = config.evaluation
     metrics = [tfma.MetricConfig(class_name="ExampleCount")]
     for name in evaluation.metrics:
-        specs = (
-            _binary_metric_specs(name, evaluation.decision_threshold)
-            if config.is_binary
-            else _multiclass_metric_specs(name)
-        )
+        if config.task == "ranking":
+            specs = _ranking_metric_specs(name, evaluation, catalogue)
+        elif config.is_binary:
+            specs = _binary_metric_specs(name, evaluation.decision_threshold)
+        else:
+            specs = _multiclass_metric_specs(name)
         for index, metric in enumerate(_metric_configs(specs)):
-            if index == 0:
+            if index == 0 and gated:
                 threshold = _threshold(
                     evaluation.thresholds.get(name), evaluation.change_thresholds.get(name)
                 )
@@ -139,6 +170,46 @@ def build_eval_config(config: DomainConfig) -> tfma.EvalConfig:
                         )
                     )
             metrics.append(metric)
+    return metrics
+
+
+def _ranking_eval_config(config: DomainConfig, catalogue: int) -> tfma.EvalConfig:
+    """The recommender and its two baselines are outputs of one signature, scored by the
+    same metrics on the same examples; only the recommender's output is gated. The
+    model's own validation metrics (one output, no baselines) are left out."""
+    outputs = [RECOMMENDER_OUTPUT, *BASELINE_OUTPUTS]
+    eval_config = tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name="serve_examples",
+                label_keys={output: label_key(config) for output in outputs},
+                preprocessing_function_names=["transform_features"],
+            )
+        ],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=_config_metrics(config, catalogue, gated=True),
+                output_names=[RECOMMENDER_OUTPUT],
+            ),
+            tfma.MetricsSpec(
+                metrics=_config_metrics(config, catalogue, gated=False),
+                output_names=list(BASELINE_OUTPUTS),
+            ),
+        ],
+        slicing_specs=[tfma.SlicingSpec()],
+    )
+    eval_config.options.include_default_metrics.value = False
+    return eval_config
+
+
+def build_eval_config(config: DomainConfig, catalogue: int | None = None) -> tfma.EvalConfig:
+    """`catalogue`: a recommender's number of distinct training items (its vocabulary)."""
+    if config.task == "ranking":
+        if catalogue is None:
+            raise ValueError("a recommender's evaluation needs the size of its catalogue")
+        return _ranking_eval_config(config, catalogue)
+    evaluation = config.evaluation
+    metrics = _config_metrics(config, None, gated=True)
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
@@ -162,7 +233,11 @@ CUSTOM_OBJECTS = {
     "aet>ImageAugmentation": ImageAugmentation,
     "aet>ChannelSpatialAttention": ChannelSpatialAttention,
     "aet>PatchTokens": PatchTokens,
+    "aet>PositionEmbedding": PositionEmbedding,
+    "aet>SequentialRecommender": SequentialRecommender,
     "aet>KolmogorovSmirnov": KolmogorovSmirnov,
+    "aet>HitRate": HitRate,
+    "aet>NDCGAtCutoff": NDCGAtCutoff,
     "aet>VariableDropout": VariableDropout,
     "aet>AdamWVariableDecay": AdamWVariableDecay,
     "aet>LayerwiseOptimizer": LayerwiseOptimizer,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from components.interaction_histories import HISTORY_ITEMS, TARGET_ITEM
 from pipelines.config import DomainConfig
 
 CUSTOM_CONFIG_KEY = "domain_config"
@@ -17,12 +18,18 @@ def transformed_name(name: str) -> str:
 
 
 def model_inputs(config: DomainConfig) -> list[str]:
-    """The raw features a served model reads: the tabular inputs, or the image."""
+    """The raw features a served model reads: the tabular inputs, the image, or the
+    item history."""
+    if config.features.sequence is not None:
+        return [HISTORY_ITEMS]
     image = config.features.image
     return [image.name] if image is not None else config.features.input_names
 
 
 def label_key(config: DomainConfig) -> str:
+    """The transformed label: the class index, or a recommender's target item id."""
+    if config.features.sequence is not None:
+        return transformed_name(TARGET_ITEM)
     return transformed_name(config.features.label.name)
 
 

@@ -1,4 +1,4 @@
-"""Interaction logs to per-user histories (issue 5, first part): a Beam job that turns
+"""Interaction logs to per-user histories: a Beam job that turns
 rows of (user, item, rating, time) into one tf.Example per user and split, in the
 layout TFX's ImportExampleGen reads (`<output>/Split-<name>/*.tfrecord.gz`).
 
@@ -24,8 +24,13 @@ import apache_beam as beam
 import tensorflow as tf
 
 from components.split_records import split_records, write_splits
+from pipelines.config import LogColumnsConfig
 
 SPLITS = ("train", "eval", "test")
+# The features of each example, as Transform and the serving signatures read them.
+USER_ID = "user_id"
+HISTORY_ITEMS = "history_items"
+TARGET_ITEM = "target_item"
 
 
 class InteractionLogError(ValueError):
@@ -41,26 +46,18 @@ class Interaction:
     position: int  # the row's place in the log: orders interactions at the same time
 
 
-@dataclass(frozen=True)
-class LogColumns:
-    """Which columns hold the user, item, rating and time (RecBole `.inter` headers
-    carry a type, `user_id:token`; only the part before the colon is matched)."""
-
-    user: str = "user_id"
-    item: str = "item_id"
-    rating: str = "rating"
-    timestamp: str = "timestamp"
-
-
 @dataclass
 class HistoryReport:
     users: dict[str, int] = field(default_factory=dict)  # split -> examples written
     skipped_users: int = 0  # fewer interactions than the minimum
     interactions: int = 0
+    catalogue: int = 0  # distinct items in the training split: the model's vocabulary
 
 
-def read_interactions(path: str, columns: LogColumns = LogColumns()) -> Iterator[Interaction]:
-    """Rows of a tab-separated `.inter` file or a CSV, with their file and line on error."""
+def read_interactions(path: str, columns: LogColumnsConfig | None = None) -> Iterator[Interaction]:
+    """Rows of a tab-separated `.inter` file or a CSV, with their file and line on error;
+    `columns` names the log's columns (default: user_id, item_id, rating, timestamp)."""
+    columns = columns or LogColumnsConfig()
     delimiter = "\t" if path.endswith((".inter", ".tsv")) else ","
     with tf.io.gfile.GFile(path) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
@@ -98,11 +95,11 @@ def _example(user: str, history: Sequence[Interaction], target: Interaction) -> 
         return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
 
     features = {
-        "user_id": feature([user.encode()], "bytes"),
-        "history_items": feature([i.item.encode() for i in history], "bytes"),
+        USER_ID: feature([user.encode()], "bytes"),
+        HISTORY_ITEMS: feature([i.item.encode() for i in history], "bytes"),
         "history_ratings": feature([i.rating for i in history], "float"),
         "history_timestamps": feature([i.timestamp for i in history], "int"),
-        "target_item": feature([target.item.encode()], "bytes"),
+        TARGET_ITEM: feature([target.item.encode()], "bytes"),
         "target_timestamp": feature([target.timestamp], "int"),
     }
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
@@ -156,6 +153,12 @@ def build_histories(
     report = HistoryReport(interactions=len(interactions))
     for split in SPLITS:
         report.users[split] = sum(1 for _ in split_records(output_dir, split))
+    training_items = set()
+    for record in split_records(output_dir, "train").as_numpy_iterator():
+        features = tf.train.Example.FromString(record).features.feature
+        training_items.update(features[HISTORY_ITEMS].bytes_list.value)
+        training_items.update(features[TARGET_ITEM].bytes_list.value)
+    report.catalogue = len(training_items)
     with tf.io.gfile.GFile(os.path.join(output_dir, ".skipped")) as skipped:
         report.skipped_users = int(skipped.read().strip() or 0)
     return report

@@ -4,9 +4,12 @@ Numeric features are z-scored, categorical ones mapped through a vocabulary with
 out-of-vocabulary bucket, the label is mapped to the index of its class in the config,
 and bucket features (e.g. an age band) are emitted as readable strings for slicing.
 An image feature (encoded PNG/JPEG bytes) is decoded, resized to the configured size
-and z-scored over all training pixels. All statistics come from TFT analyzers, so they
-are computed over the full training split by Beam and frozen into the serving graph,
-which is why a served model takes the same raw bytes the pipeline ingested.
+and z-scored over all training pixels. An item history (recommendation) is mapped
+through an item vocabulary of the training split, ordered by frequency, to ids where 0
+pads and the last id is out of vocabulary, and cut to its most recent items. All
+statistics come from TFT analyzers, so they are computed over the full training split by
+Beam and frozen into the serving graph, which is why a served model takes the same raw
+bytes the pipeline ingested.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.features import LABEL_VOCABULARY, from_custom_config, transformed_name
-from pipelines.config import BucketConfig, ImageConfig
+from components.interaction_histories import HISTORY_ITEMS, TARGET_ITEM, USER_ID
+from pipelines.config import BucketConfig, ImageConfig, SequenceConfig
 
 NUM_OOV_BUCKETS = 1
+ITEM_VOCABULARY = "items"
+ITEM_COUNTS = "item_counts"  # the same items with their training-split frequencies
+USER_VOCABULARY = "users"
 
 
 def _dense(tensor: tf.Tensor | tf.SparseTensor, default: float | str) -> tf.Tensor:
@@ -80,9 +87,42 @@ def _normalised_image(encoded: tf.Tensor, image: ImageConfig) -> tf.Tensor:
     return (pixels - mean) / tf.sqrt(tft.var(pixels) + 1e-12)
 
 
+def _sequence_features(inputs: dict, sequence: SequenceConfig) -> dict:
+    """Item ids of each history's `max_length` most recent items, left-aligned and padded
+    with 0 (so a causal model's real positions never see padding), the target's id, and
+    the user's index. Items are counted over histories and targets of the training split:
+    every training interaction once, none of the held-out targets."""
+    history = inputs[HISTORY_ITEMS]
+    target = tf.reshape(_dense(inputs[TARGET_ITEM], ""), [-1])
+    interactions = tf.concat([history.values, target], axis=0)
+    vocabulary = tft.vocabulary(interactions, vocab_filename=ITEM_VOCABULARY)
+    tft.vocabulary(interactions, vocab_filename=ITEM_COUNTS, store_frequency=True)
+
+    def item_ids(items: tf.Tensor) -> tf.Tensor:
+        return tft.apply_vocabulary(items, vocabulary, num_oov_buckets=NUM_OOV_BUCKETS) + 1
+
+    history_ids = tf.RaggedTensor.from_sparse(
+        tf.SparseTensor(history.indices, item_ids(history.values), history.dense_shape)
+    )
+    recent = history_ids[:, -sequence.max_length :]
+    return {
+        transformed_name(HISTORY_ITEMS): recent.to_tensor(
+            default_value=0, shape=[None, sequence.max_length]
+        ),
+        transformed_name(TARGET_ITEM): item_ids(target),
+        transformed_name(USER_ID): tft.compute_and_apply_vocabulary(
+            _dense(inputs[USER_ID], ""),
+            num_oov_buckets=NUM_OOV_BUCKETS,
+            vocab_filename=USER_VOCABULARY,
+        ),
+    }
+
+
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     config = from_custom_config(custom_config)
     features = config.features
+    if features.sequence is not None:
+        return _sequence_features(inputs, features.sequence)
     outputs = {}
     numeric_values = {}
     for name in features.numeric:

@@ -9,6 +9,7 @@ import logging
 import os
 import tempfile
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
@@ -24,13 +25,17 @@ from components.features import (
     label_key,
     transformed_name,
 )
+from components.interaction_histories import HISTORY_ITEMS
 from components.metrics import KolmogorovSmirnov
 from components.models.attention_cnn import build_attention_cnn
 from components.models.ft_transformer import TabularInputs, build_ft_transformer
+from components.models.sasrec import build_sasrec, next_item_labels
 from components.optimizers import AdamWVariableDecay, layerwise_optimizer
-from components.preprocessing import NUM_OOV_BUCKETS
+from components.preprocessing import ITEM_VOCABULARY, NUM_OOV_BUCKETS
+from components.recommendation_baselines import fit_baselines
 from components.warm_start import warm_start
 from pipelines.config import TRAINING_METRICS, DomainConfig
+from serving.ranking_signatures import make_ranking_signatures
 from serving.signatures import make_signatures
 
 HISTORY_FILE = "history.json"
@@ -60,7 +65,29 @@ def _dataset(
     )
     if not training:
         dataset = dataset.take(fn_args.eval_steps)
-    return dataset.map(lambda features, label: ({k: features[k] for k in input_keys}, label))
+    dataset = dataset.map(lambda features, label: ({k: features[k] for k in input_keys}, label))
+    if config.task == "ranking":  # every position learns the item after it
+        history = transformed_name(HISTORY_ITEMS)
+        dataset = dataset.map(lambda x, target: (x, next_item_labels(x[history], target)))
+    return dataset
+
+
+def training_sequences(
+    fn_args: tfx.components.FnArgs, tf_transform_output: tft.TFTransformOutput, config: DomainConfig
+) -> list[np.ndarray]:
+    """Each training example's item ids, history then target (what a recommender's
+    baselines are fitted on): one pass over the transformed training split."""
+    dataset = fn_args.data_accessor.tf_dataset_factory(
+        fn_args.train_files,
+        tfxio.TensorFlowDatasetOptions(batch_size=256, shuffle=False, num_epochs=1),
+        tf_transform_output.transformed_metadata.schema,
+    )
+    history, target = transformed_name(HISTORY_ITEMS), label_key(config)
+    sequences = []
+    for batch in dataset:
+        for items, last in zip(batch[history].numpy(), batch[target].numpy(), strict=True):
+            sequences.append(np.append(items[items > 0], last))
+    return sequences
 
 
 def class_weights(tf_transform_output: tft.TFTransformOutput, config: DomainConfig) -> dict:
@@ -89,6 +116,23 @@ def build_model(config: DomainConfig, tf_transform_output: tft.TFTransformOutput
     """The domain's model (config.model.architecture), compiled with AdamW at the
     config's rate and weight decay."""
     features = config.features
+    if config.task == "ranking":
+        model = build_sasrec(
+            config.model,
+            tf_transform_output.vocabulary_size_by_name(ITEM_VOCABULARY) + 1 + NUM_OOV_BUCKETS,
+            features.sequence.max_length,
+            transformed_name(HISTORY_ITEMS),
+            sampled_softmax=config.training.sampled_softmax,
+            cutoff=config.evaluation.cutoff,
+            exclude_seen=config.evaluation.exclude_seen,
+        )
+        model.compile(
+            optimizer=AdamWVariableDecay(
+                learning_rate=config.training.learning_rate,
+                weight_decay=config.training.weight_decay,
+            )
+        )
+        return model
     num_classes = len(features.label.classes)
     if config.model.architecture == "attention_cnn":
         model = build_attention_cnn(
@@ -239,7 +283,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         fn_args, fn_args.eval_files, tf_transform_output, config, input_keys, training=False
     )
     weights = (
-        class_weights(tf_transform_output, config) if training.class_weight == "balanced" else None
+        class_weights(tf_transform_output, config)
+        if training.class_weight == "balanced" and config.task != "ranking"
+        else None
     )
     logging.info("class weights: %s", weights)
 
@@ -267,11 +313,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     merged = resume.history if resume else history.history
     # Every worker saves (saving is collective); only the chief's copy is the model.
     export_dir = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="aet-worker-")
-    model.save(
-        export_dir,
-        save_format="tf",
-        signatures=make_signatures(model, tf_transform_output, config, class_weights=weights),
-    )
+    if config.task == "ranking":
+        baselines = fit_baselines(
+            tf_transform_output, training_sequences(fn_args, tf_transform_output, config)
+        )
+        signatures = make_ranking_signatures(model, tf_transform_output, config, baselines)
+    else:
+        signatures = make_signatures(model, tf_transform_output, config, class_weights=weights)
+    model.save(export_dir, save_format="tf", signatures=signatures)
     if not chief:
         for scratch in (export_dir, log_dir):
             tf.io.gfile.rmtree(scratch)

@@ -113,11 +113,17 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(f"invalid config\n{exc}", EXIT_BAD_INPUT)
     features = config.features
-    print(
-        f"{args.config}: OK (domain '{config.name}', {len(features.numeric)} numeric and "
-        f"{len(features.categorical)} categorical features, label '{features.label.name}' "
-        f"with classes {features.label.classes})"
-    )
+    if features.sequence is not None:
+        described = f"item histories of up to {features.sequence.max_length} recent items"
+    elif features.image is not None:
+        described = f"{features.image.height}x{features.image.width} images"
+    else:
+        described = (
+            f"{len(features.numeric)} numeric and {len(features.categorical)} categorical features"
+        )
+    if features.label is not None:
+        described += f", label '{features.label.name}' with classes {features.label.classes}"
+    print(f"{args.config}: OK (domain '{config.name}', {described})")
     return EXIT_OK
 
 
@@ -236,17 +242,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _prepare_input(
     config, data_path: str, output: Path, beam_args: list[str]
 ) -> tuple[list[str], str, dict | None]:
-    """Checks a CSV input, or ingests images into TFRecords (a Beam job): returns the
-    lines to print, the path the pipeline reads, and the ingestion report, if any."""
-    if config.data.format == "images":
+    """Checks a CSV input, or ingests images or an interaction log into TFRecords (a Beam
+    job): returns the lines to print, the path the pipeline reads, and the ingestion
+    report, if any."""
+    if config.data.format in ("images", "interactions"):
         from dataclasses import asdict
 
+        from pipelines.history_input import ingest_histories
         from pipelines.image_input import ingest_images
 
-        print("  ingesting images (decoding every file once)...", flush=True)
-        ingested = ingest_images(config, data_path, str(output), beam_args)
-        report = asdict(ingested.report)
-        return ingested.describe(), ingested.examples_dir, report
+        if config.data.format == "images":
+            print("  ingesting images (decoding every file once)...", flush=True)
+            ingested = ingest_images(config, data_path, str(output), beam_args)
+        else:
+            print("  building per-user histories from the interaction log...", flush=True)
+            ingested = ingest_histories(config, data_path, str(output), beam_args)
+        return ingested.describe(), ingested.examples_dir, asdict(ingested.report)
     if "://" in data_path:
         return ["input: remote, not pre-checked"], data_path, None
     from pipelines.preflight import check_csv_input

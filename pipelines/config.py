@@ -29,6 +29,11 @@ METRIC_NAMES = (
     "log_loss",
     "sensitivity",
     "specificity",
+    "hit_rate",
+    "ndcg",
+    "hit_rate_sampled",
+    "ndcg_sampled",
+    "coverage",
 )
 MetricName = Literal[
     "auc",
@@ -42,13 +47,23 @@ MetricName = Literal[
     "log_loss",
     "sensitivity",
     "specificity",
+    "hit_rate",
+    "ndcg",
+    "hit_rate_sampled",
+    "ndcg_sampled",
+    "coverage",
 ]
 # What the Trainer computes on the train and eval splits (components/trainer.py builds
 # exactly these), and so what the elastic callbacks can monitor, as NAME or val_NAME.
 TRAINING_METRICS = {
     "binary": ("loss", "auc", "pr_auc", "ks", "accuracy"),
     "multiclass": ("loss", "accuracy"),
+    "ranking": ("loss", "hit_rate", "ndcg"),
 }
+# A recommender's ranking metrics are computed on validation only (a full ranking of
+# the catalogue per training batch would cost more than the training step).
+VALIDATION_ONLY_METRICS = {"ranking": ("hit_rate", "ndcg")}
+RANKING_METRICS = {"hit_rate", "ndcg", "hit_rate_sampled", "ndcg_sampled", "coverage"}
 BINARY_ONLY_METRICS = {
     "auc",
     "pr_auc",
@@ -116,9 +131,21 @@ class LabelRule(_Strict):
         return pattern
 
 
+class LogColumnsConfig(_Strict):
+    """The columns of an interaction log (RecBole `.inter` headers carry a type after a
+    colon, `user_id:token`; only the part before it is matched)."""
+
+    user: str = "user_id"
+    item: str = "item_id"
+    rating: str = "rating"
+    timestamp: str = "timestamp"
+
+
 class DataConfig(_Strict):
-    format: Literal["csv", "images"] = Field(
-        "csv", description="csv: CSV files; images: an image folder or a MedMNIST .npz"
+    format: Literal["csv", "images", "interactions"] = Field(
+        "csv",
+        description="csv: CSV files; images: an image folder or a MedMNIST .npz; "
+        "interactions: a log of (user, item, rating, time), .inter/.tsv or .csv",
     )
     default: PackageData | str = Field(
         ..., description="package+file, or a path relative to the config file"
@@ -136,6 +163,10 @@ class DataConfig(_Strict):
     )
     max_bad_share: float = Field(
         0.0, ge=0, lt=1, description="images: share of undecodable files tolerated"
+    )
+    columns: LogColumnsConfig = LogColumnsConfig()
+    min_interactions: int = Field(
+        5, ge=3, description="interactions: users with fewer are counted and skipped"
     )
     schema_file: str | None = Field(
         None, description="curated schema.pbtxt (relative to the config); inferred if absent"
@@ -200,16 +231,34 @@ class ImageConfig(_Strict):
     channels: Literal[1, 3] = Field(1, description="1: grey, 3: RGB (images are converted)")
 
 
+class SequenceConfig(_Strict):
+    """A recommendation domain's input: each user's item history, ingested from an
+    interaction log (components/interaction_histories.py names the features)."""
+
+    max_length: int = Field(50, ge=2, le=1000, description="most recent items the model reads")
+
+
 class FeaturesConfig(_Strict):
-    label: LabelConfig
+    label: LabelConfig | None = Field(None, description="required unless features.sequence")
     numeric: list[str] = []
     categorical: list[str] = []
     buckets: list[BucketConfig] = []
     image: ImageConfig | None = None
+    sequence: SequenceConfig | None = None
 
     @root_validator(skip_on_failure=True)
     def _consistent(cls, values: dict) -> dict:
         numeric, categorical, image = values["numeric"], values["categorical"], values["image"]
+        if values["sequence"] is not None:
+            if numeric or categorical or values["buckets"] or image or values["label"]:
+                raise _FieldError(
+                    "sequence",
+                    "a recommendation domain takes no label, numeric, categorical, bucket or "
+                    "image features: the target is each history's next item",
+                )
+            return values
+        if values["label"] is None:
+            raise _FieldError("label", "field required")
         if image is not None and (numeric or categorical or values["buckets"]):
             raise _FieldError(
                 "image", "an image domain takes no numeric, categorical or bucket features"
@@ -254,8 +303,10 @@ class AugmentationConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    architecture: Literal["ft_transformer", "attention_cnn"] = Field(
-        "ft_transformer", description="ft_transformer: tabular features; attention_cnn: images"
+    architecture: Literal["ft_transformer", "attention_cnn", "sasrec"] = Field(
+        "ft_transformer",
+        description="ft_transformer: tabular features; attention_cnn: images; "
+        "sasrec: item histories (causal self-attention, SASRec)",
     )
     embedding_dim: int = Field(32, gt=0)
     num_layers: int = Field(2, gt=0)
@@ -385,6 +436,12 @@ class TrainingConfig(_Strict):
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     class_weight: Literal["balanced", "none"] = "balanced"
+    sampled_softmax: int = Field(
+        100,
+        ge=0,
+        description="sasrec: negatives sampled per batch for the softmax (log-uniform over "
+        "the frequency-ordered vocabulary); 0: full softmax over the catalogue",
+    )
     seed: int = 42
     warm_start: bool = Field(
         False, description="start from the last blessed model's weights when there is one"
@@ -420,6 +477,15 @@ class EvaluationConfig(_Strict):
     heat_maps: int = Field(
         8, ge=0, description="image domains: test images saved with a Grad-CAM overlay"
     )
+    cutoff: int = Field(10, ge=1, description="ranking: the k of HR@k, NDCG@k and coverage")
+    sampled_negatives: int = Field(
+        100, ge=1, description="ranking: negatives per user in the *_sampled metrics"
+    )
+    exclude_seen: bool = Field(
+        True,
+        description="ranking: items in the user's history are not ranked (turn off for logs "
+        "where users repeat items: there the target can be one of them)",
+    )
 
     @root_validator(skip_on_failure=True)
     def _thresholds_on_computed_metrics(cls, values: dict) -> dict:
@@ -438,6 +504,7 @@ class EvaluationConfig(_Strict):
 
 class ServingConfig(_Strict):
     model_name: str
+    top_k: int = Field(10, ge=1, description="ranking: items a recommendation returns")
 
     @validator("model_name")
     def _path_safe(cls, name: str) -> str:
@@ -469,39 +536,36 @@ class DomainConfig(_Strict):
             if unknown:
                 raise _FieldError("evaluation.slices", f"unknown features {unknown}")
         _check_data_matches_features(values["data"], features, values["model"])
-        if len(features.label.classes) > 2:
-            binary_only = sorted(set(evaluation.metrics) & BINARY_ONLY_METRICS)
-            if binary_only:
-                raise _FieldError(
-                    "evaluation.metrics",
-                    f"{binary_only} need a binary label; "
-                    f"'{features.label.name}' has {len(features.label.classes)} classes",
-                )
-        if evaluation.per_class and len(features.label.classes) == 2:
-            raise _FieldError(
-                "evaluation.per_class",
-                "is for multi-class labels; a binary label reports sensitivity and specificity",
-            )
-        task = "binary" if len(features.label.classes) == 2 else "multiclass"
-        monitorable = [f"{p}{name}" for p in ("val_", "") for name in TRAINING_METRICS[task]]
+        task = _task(features)
+        _check_metrics_fit_task(task, features, evaluation)
+        monitorable = [f"val_{name}" for name in TRAINING_METRICS[task]] + [
+            name
+            for name in TRAINING_METRICS[task]
+            if name not in VALIDATION_ONLY_METRICS.get(task, ())
+        ]
         elastic = values["training"].elastic
         if elastic.monitor not in monitorable:
             raise _FieldError(
                 "training.elastic.monitor",
-                f"'{elastic.monitor}' is not computed when training a {task} label; "
+                f"'{elastic.monitor}' is not computed when training a {task} model; "
                 f"choose one of {monitorable}",
             )
-        if elastic.regularisation and elastic.regularisation.metric not in TRAINING_METRICS[task]:
+        if elastic.regularisation and elastic.regularisation.metric not in monitorable:
             raise _FieldError(
                 "training.elastic.regularisation.metric",
-                f"'{elastic.regularisation.metric}' is not computed when training a {task} "
-                f"label; choose one of {list(TRAINING_METRICS[task])}",
+                f"'{elastic.regularisation.metric}' is not computed on both splits when "
+                f"training a {task} model; choose one of "
+                f"{[name for name in monitorable if not name.startswith('val_')]}",
             )
         return values
 
     @property
+    def task(self) -> Literal["binary", "multiclass", "ranking"]:
+        return _task(self.features)
+
+    @property
     def is_binary(self) -> bool:
-        return len(self.features.label.classes) == 2
+        return self.task == "binary"
 
     def resolve(self, relative: str) -> Path:
         """A path written in the config, made absolute against the config's folder."""
@@ -509,10 +573,53 @@ class DomainConfig(_Strict):
         return path if path.is_absolute() else self.source_dir / path
 
 
+def _task(features: FeaturesConfig) -> Literal["binary", "multiclass", "ranking"]:
+    if features.sequence is not None:
+        return "ranking"
+    return "binary" if len(features.label.classes) == 2 else "multiclass"
+
+
+def _check_metrics_fit_task(
+    task: str, features: FeaturesConfig, evaluation: EvaluationConfig
+) -> None:
+    metrics = set(evaluation.metrics)
+    if task == "ranking":
+        unfit = sorted(metrics - RANKING_METRICS)
+        if unfit:
+            raise _FieldError(
+                "evaluation.metrics",
+                f"{unfit} score classifiers; a recommender is scored with "
+                f"{sorted(RANKING_METRICS)}",
+            )
+        return
+    ranking = sorted(metrics & RANKING_METRICS)
+    if ranking:
+        raise _FieldError("evaluation.metrics", f"{ranking} score recommenders, not classifiers")
+    if task == "multiclass":
+        binary_only = sorted(metrics & BINARY_ONLY_METRICS)
+        if binary_only:
+            raise _FieldError(
+                "evaluation.metrics",
+                f"{binary_only} need a binary label; "
+                f"'{features.label.name}' has {len(features.label.classes)} classes",
+            )
+    if evaluation.per_class and task == "binary":
+        raise _FieldError(
+            "evaluation.per_class",
+            "is for multi-class labels; a binary label reports sensitivity and specificity",
+        )
+
+
 def _check_data_matches_features(
     data: DataConfig, features: FeaturesConfig, model: ModelConfig
 ) -> None:
-    """Images need the image feature and the image model, tabular data the others."""
+    """Images need the image feature and the image model, interaction logs the item
+    sequence and SASRec, tabular data the others."""
+    if (data.format == "interactions") != (features.sequence is not None):
+        raise _FieldError(
+            "features.sequence",
+            f"must be set exactly when data.format is 'interactions' (it is '{data.format}')",
+        )
     if (data.format == "images") != (features.image is not None):
         raise _FieldError(
             "features.image",
@@ -525,16 +632,23 @@ def _check_data_matches_features(
         raise _FieldError(
             "features", "image domains name the image 'image' and the label 'label' (as ingested)"
         )
-    wanted = "attention_cnn" if features.image is not None else "ft_transformer"
+    wanted = (
+        "sasrec"
+        if features.sequence is not None
+        else "attention_cnn"
+        if features.image is not None
+        else "ft_transformer"
+    )
     if model.architecture != wanted:
         raise _FieldError(
             "model.architecture", f"'{model.architecture}' does not fit this data; use '{wanted}'"
         )
     for index, rule in enumerate(data.label_rules):
-        if rule.label not in features.label.classes:
+        if features.label is None or rule.label not in features.label.classes:
+            classes = features.label.classes if features.label else []
             raise _FieldError(
                 f"data.label_rules.{index}.label",
-                f"'{rule.label}' is not one of features.label.classes {features.label.classes}",
+                f"'{rule.label}' is not one of features.label.classes {classes}",
             )
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from pipelines.config import DomainConfig, PackageData
 from pipelines.domains import SHIPPED_DOMAINS_DIR
 
+LOG_SUFFIXES = (".inter", ".tsv", ".csv")  # tab-separated, or comma-separated for .csv
+
 
 class DataSourceError(ValueError):
     """The data cannot be found; the message says where it was looked for and what to do."""
@@ -49,6 +51,13 @@ def resolve_data_path(config: DomainConfig, override: str | None = None) -> str:
     if not path.exists():
         source = "--data" if override else f"the default data of '{config.name}'"
         raise DataSourceError(f"{source}: no such file or folder: {path}")
+    if config.data.format == "interactions":
+        if not path.is_file() or path.suffix not in LOG_SUFFIXES:
+            raise DataSourceError(
+                f"{path}: not an interaction log; give one {'/'.join(LOG_SUFFIXES)} file "
+                f"with the columns named in data.columns"
+            )
+        return os.fspath(path)
     if config.data.format == "images":
         if path.is_file() and path.suffix != ".npz":
             raise DataSourceError(

@@ -4,9 +4,10 @@ CsvExampleGen | ImportExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen
 -> ExampleValidator -> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs latest
 blessed) -> Pusher; image domains add HeatMaps (Grad-CAM overlays) after the Trainer.
 
-CSV domains read their files directly; image domains read the per-split TFRecords that
-pipelines/image_input.py ingests first. The latest blessed model is also the Trainer's
-base model when the config warm-starts.
+CSV domains read their files directly; image and interaction-log domains read the
+per-split TFRecords that pipelines/image_input.py and pipelines/history_input.py ingest
+first. A recommender's Evaluator scores it beside its two baselines. The latest blessed
+model is also the Trainer's base model when the config warm-starts.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from components.split_records import SPLIT_FOLDER
 from components.trainer import run_fn
 from pipelines.config import DomainConfig
 from pipelines.data_sources import schema_path as local_schema_path
+from pipelines.history_input import catalogue_size
 
 
 def dotted_path(fn: Callable) -> str:
@@ -45,7 +47,7 @@ def evaluation_split(config: DomainConfig) -> str:
 
 
 def _example_gen(config: DomainConfig, data_path: str) -> BaseComponent:
-    if config.data.format == "images":  # already split by the ingestion
+    if config.data.format in ("images", "interactions"):  # already split by the ingestion
         return tfx.components.ImportExampleGen(
             input_base=data_path,
             input_config=example_gen_pb2.Input(
@@ -87,8 +89,8 @@ def create_pipeline(
 ) -> tfx.dsl.Pipeline:
     """The full TFX pipeline for one domain.
 
-    `data_path` is a CSV file or folder, or for an image domain the folder of ingested
-    examples (pipelines/image_input.py).
+    `data_path` is a CSV file or folder, or for an image or interaction-log domain the
+    folder of ingested examples (pipelines/image_input.py, pipelines/history_input.py).
 
     `schema_path` overrides where the config's curated schema is read from (inside a
     container image, say); `metadata_path` is the MLMD SQLite file (None where the
@@ -138,7 +140,9 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
-        eval_config=build_eval_config(config),
+        eval_config=build_eval_config(
+            config, catalogue_size(data_path) if config.task == "ranking" else None
+        ),
         example_splits=[evaluation_split(config)],
         module_path=custom_eval_shared_model.__module__,
     )

@@ -1,15 +1,10 @@
 """Image input for a run: an image folder or a MedMNIST `.npz` is ingested (a Beam job,
-components/image_ingestion.py) into the per-split TFRecords ImportExampleGen reads.
-
-The ingested folder is keyed by the input files (names, sizes, modification times) and
-the settings that shape the examples, and reused when nothing changed, so re-running a
-pipeline reads the same examples and TFX's cache holds for every component after it.
+components/image_ingestion.py) into the per-split TFRecords ImportExampleGen reads, in a
+folder reused while the files and settings are unchanged (pipelines/ingestion.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -24,10 +19,10 @@ from components.image_ingestion import (
     npz_images,
 )
 from pipelines.config import DomainConfig
+from pipelines.ingestion import completed_report, ingestion_folder, write_report
 
 # MedMNIST's split names -> the pipeline's.
 NPZ_SPLITS = {"train": "train", "val": "eval", "test": "test"}
-REPORT_FILE = "ingestion_report.json"  # written last: marks a complete ingestion
 
 
 @dataclass(frozen=True)
@@ -47,39 +42,25 @@ class IngestedImages:
         return lines
 
 
-def _fingerprint(config: DomainConfig, data_path: Path) -> str:
-    files = [data_path] if data_path.is_file() else sorted(data_path.rglob("*"))
-    identity = {
-        "data": str(data_path),
-        "files": [
-            (str(path.relative_to(data_path.parent)), path.stat().st_size, path.stat().st_mtime_ns)
-            for path in files
-            if path.is_file()
-        ],
-        "splits": config.data.splits,
-        "label_rules": [rule.dict() for rule in config.data.label_rules],
-        "classes": config.features.label.classes,
-        "max_bad_share": config.data.max_bad_share,
-    }
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def ingest_images(
     config: DomainConfig, data_path: str, output_root: str, beam_pipeline_args: Sequence[str] = ()
 ) -> IngestedImages:
     """Ingests `data_path` (a folder or a `.npz`) under `<output_root>/ingested/<key>`,
     or reuses a complete earlier ingestion of the same files and settings."""
     source = Path(data_path)
-    target = Path(output_root) / "ingested" / _fingerprint(config, source)
-    report_path = target / REPORT_FILE
-    if report_path.is_file():
-        saved = json.loads(report_path.read_text())
+    settings = {
+        "splits": config.data.splits,
+        "label_rules": [rule.dict() for rule in config.data.label_rules],
+        "classes": config.features.label.classes,
+        "max_bad_share": config.data.max_bad_share,
+    }
+    target = ingestion_folder(output_root, source, settings)
+    saved = completed_report(target)
+    if saved is not None:
         report = IngestionReport(
             saved["examples"], [tuple(bad) for bad in saved["bad"]], saved["labels"]
         )
         return IngestedImages(os.fspath(target), report, reused=True)
-    if target.exists():  # an ingestion that was interrupted: start it again
-        shutil.rmtree(target)
     if source.suffix == ".npz":
         images = npz_images(source, config.features.label.classes, NPZ_SPLITS)
     else:
@@ -96,5 +77,5 @@ def ingest_images(
     except IngestionError as error:
         shutil.rmtree(target, ignore_errors=True)
         raise IngestionError(f"{data_path}: {error}") from error
-    report_path.write_text(json.dumps(asdict(report)))
+    write_report(target, asdict(report))
     return IngestedImages(os.fspath(target), report, reused=False)

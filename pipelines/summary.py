@@ -20,6 +20,7 @@ from tfx import v1 as tfx
 
 from components.evaluation import PER_CLASS_METRICS, tfma_metric_name
 from components.heat_maps_component import INDEX_FILE as HEAT_MAPS_INDEX
+from components.recommendation_baselines import RECOMMENDER_OUTPUT
 from components.trainer import HISTORY_FILE
 from pipelines.config import DomainConfig
 
@@ -74,8 +75,11 @@ def _class_id(sub_key: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _metric_label(name: str, class_id: int | None, classes: list[str]) -> str:
-    """'auc' for a whole-label metric, 'auc[class=Adelie]' for one class's (one-vs-rest)."""
+def _metric_label(name: str, class_id: int | None, classes: list[str], output: str) -> str:
+    """'auc' for a whole-label metric, 'auc[class=Adelie]' for one class's (one-vs-rest),
+    'ndcg[most_popular]' for a recommender's baseline (an output other than its own)."""
+    if output and output != RECOMMENDER_OUTPUT:
+        return f"{name}[{output}]"
     if class_id is None:
         return name
     return f"{name}[class={classes[class_id] if class_id < len(classes) else class_id}]"
@@ -83,21 +87,22 @@ def _metric_label(name: str, class_id: int | None, classes: list[str]) -> str:
 
 def read_metrics(evaluation_uri: str, config: DomainConfig) -> dict[str, dict[str, float]]:
     """Metric values per slice ('overall', 'age_band=<25', ...) from TFMA's output; a
-    class's own metrics (evaluation.per_class) as 'recall[class=Adelie]'."""
+    class's own metrics (evaluation.per_class) as 'recall[class=Adelie]', a recommender's
+    baselines' as 'ndcg[co_occurrence]'."""
     wanted = {tfma_metric_name(name) for name in config.evaluation.metrics} | {"example_count"}
     per_class = set(PER_CLASS_METRICS) if config.evaluation.per_class else set()
-    classes = config.features.label.classes
+    classes = config.features.label.classes if config.features.label else []
     result = tfma.load_eval_result(evaluation_uri)
     metrics: dict[str, dict[str, float]] = {}
     for slice_key, by_output in result.slicing_metrics:
         values = {}
-        for by_sub_key in by_output.values():
+        for output, by_sub_key in by_output.items():
             for sub_key, metric_values in by_sub_key.items():
                 class_id = _class_id(sub_key)
                 names = wanted if class_id is None else per_class
                 for name, value in metric_values.items():
                     if name in names and "doubleValue" in value:
-                        label = _metric_label(name, class_id, classes)
+                        label = _metric_label(name, class_id, classes, output)
                         values[label] = round(float(value["doubleValue"]), 6)
         metrics[_slice_name(slice_key)] = dict(sorted(values.items()))
     return dict(sorted(metrics.items(), key=lambda item: item[0] != "overall"))
@@ -157,6 +162,8 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
         elif node == "Evaluator":
             blessing = outputs.get("blessing", [None])[0]
             summary["blessed"] = bool(blessing and blessing.custom_properties["blessed"].int_value)
+            if not outputs.get("evaluation"):  # the Evaluator failed
+                continue
             evaluation_uri = outputs["evaluation"][0].uri
             summary["evaluation_dir"] = evaluation_uri
             summary["metrics"] = read_metrics(evaluation_uri, config)

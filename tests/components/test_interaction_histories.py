@@ -68,10 +68,12 @@ def test_histories_are_time_ordered_and_split_leave_last_out(tmp_path: Path) -> 
 
 
 def test_csv_logs_with_named_columns_are_read(tmp_path: Path) -> None:
-    from components.interaction_histories import LogColumns
+    from pipelines.config import LogColumnsConfig
 
     log = _write(tmp_path / "log.csv", ["7,42,4.5,1000\n"], header="uid,movie,stars,when\n")
-    (row,) = read_interactions(log, LogColumns("uid", "movie", "stars", "when"))
+    (row,) = read_interactions(
+        log, LogColumnsConfig(user="uid", item="movie", rating="stars", timestamp="when")
+    )
     assert (row.user, row.item, row.rating, row.timestamp) == ("7", "42", 4.5, 1000)
 
 

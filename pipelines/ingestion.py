@@ -1,0 +1,56 @@
+"""Where a run's ingested examples live, and when an earlier ingestion can be reused.
+
+Image folders and interaction logs are turned into per-split TFRecords by a Beam job
+before the pipeline (pipelines/image_input.py, pipelines/history_input.py). The output
+goes to `<output>/ingested/<key>`, keyed by the input files (names, sizes, modification
+times) and the settings that shape the examples, and is reused when nothing changed, so
+a re-run reads the same examples and TFX's cache holds for every component after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import tensorflow as tf
+
+REPORT_FILE = "ingestion_report.json"  # written last: marks a complete ingestion
+
+
+def ingestion_folder(output_root: str, data_path: Path, settings: dict) -> Path:
+    """`<output_root>/ingested/<key>` for `data_path` (a file or a folder) and `settings`."""
+    files = [data_path] if data_path.is_file() else sorted(data_path.rglob("*"))
+    identity = {
+        "data": str(data_path),
+        "files": [
+            (str(path.relative_to(data_path.parent)), path.stat().st_size, path.stat().st_mtime_ns)
+            for path in files
+            if path.is_file()
+        ],
+        **settings,
+    }
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(output_root) / "ingested" / key
+
+
+def completed_report(folder: Path) -> dict | None:
+    """The report of a complete ingestion in `folder`, or None; the remains of an
+    interrupted one (no report) are removed so that it starts again."""
+    report = folder / REPORT_FILE
+    if report.is_file():
+        return json.loads(report.read_text())
+    if folder.exists():
+        shutil.rmtree(folder)
+    return None
+
+
+def read_report(folder: str) -> dict:
+    """The report of the ingestion whose examples a pipeline reads."""
+    with tf.io.gfile.GFile(f"{folder}/{REPORT_FILE}") as report:
+        return json.load(report)
+
+
+def write_report(folder: Path, report: dict) -> None:
+    (folder / REPORT_FILE).write_text(json.dumps(report))

@@ -1,0 +1,116 @@
+"""Signatures exported with a recommender.
+
+- `serving_default` (what TF Serving clients call): `history`, a user's recent item ids
+  oldest first, and `exclude`, item ids not to recommend (e.g. the history itself), both
+  [batch, n] strings padded with '' (TF Serving batches rectangular tensors). Returns the
+  `serving.top_k` best `items` with their `scores`, how many history ids the model did
+  not know (`unknown_items`: dropped, not a failure) and `fallback`: true where no known
+  item was left and the answer is the most popular items.
+- `serve_examples`: the ingested tf.Examples (TFMA). Returns the full score vectors of
+  the model (`scores`) and of the two baselines (`most_popular`, `co_occurrence`), with
+  the history's items excluded when `evaluation.exclude_seen`, so the Evaluator ranks
+  all three the same way.
+- `transform_features`: the Transform graph alone (TFMA reads the target's id there).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components.features import transformed_name
+from components.interaction_histories import HISTORY_ITEMS
+from components.models.sasrec import SequentialRecommender, history_lengths, mask_items
+from components.preprocessing import ITEM_VOCABULARY
+from components.ranking_metrics import MASKED_SCORE
+from components.recommendation_baselines import RECOMMENDER_OUTPUT, Baselines, baseline_scores
+from pipelines.config import DomainConfig
+
+
+class ItemCatalogue(tf.Module):
+    """Item id strings <-> the model's ids (0: padding or '', last: unknown)."""
+
+    def __init__(self, vocabulary: list[bytes]) -> None:
+        super().__init__()
+        self.unknown_id = len(vocabulary) + 1
+        self.names = tf.constant([b"", *vocabulary, b""])
+        self.table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(vocabulary), tf.range(1, len(vocabulary) + 1, dtype=tf.int64)
+            ),
+            default_value=self.unknown_id,
+        )
+
+    def ids(self, items: tf.RaggedTensor) -> tf.RaggedTensor:
+        """Ids of `items`, with '' dropped and unknown items as `unknown_id`."""
+        items = tf.ragged.boolean_mask(items, items != "")
+        return tf.ragged.map_flat_values(self.table.lookup, items)
+
+
+def make_ranking_signatures(
+    model: SequentialRecommender,
+    tf_transform_output: tft.TFTransformOutput,
+    config: DomainConfig,
+    baselines: Baselines,
+) -> dict:
+    model.tft_layer = tf_transform_output.transform_features_layer()
+    model.catalogue = catalogue = ItemCatalogue(
+        tf_transform_output.vocabulary_by_name(ITEM_VOCABULARY)
+    )
+    exclude_seen = config.evaluation.exclude_seen
+
+    def known_history(items: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The model's input for `items` ('' and unknown items dropped), the ids of all
+        known items (0-padded), and how many were unknown."""
+        items = tf.ragged.boolean_mask(items, items != "")
+        ids = tf.ragged.map_flat_values(catalogue.table.lookup, items)
+        is_known = ids != catalogue.unknown_id
+        known = tf.ragged.boolean_mask(items, is_known)
+        transformed = model.tft_layer({HISTORY_ITEMS: known.to_sparse()})
+        history = tf.cast(transformed[transformed_name(HISTORY_ITEMS)], tf.int64)
+        unknown = tf.reduce_sum(tf.cast(tf.logical_not(is_known), tf.int32), axis=1)
+        return history, tf.ragged.boolean_mask(ids, is_known).to_tensor(0), unknown
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(serialized: tf.Tensor) -> dict:
+        parsed = tf.io.parse_example(serialized, {HISTORY_ITEMS: tf.io.RaggedFeature(tf.string)})
+        history, seen, _ = known_history(parsed[HISTORY_ITEMS])
+        excluded = seen if exclude_seen else None
+        scores = {
+            RECOMMENDER_OUTPUT: model.item_scores(history),
+            **baseline_scores(history, baselines),
+        }
+        return {name: mask_items(values, excluded) for name, values in scores.items()}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(serialized: tf.Tensor) -> dict:
+        raw = tf.io.parse_example(serialized, tf_transform_output.raw_feature_spec())
+        return model.tft_layer(raw)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.string, name="history"),
+            tf.TensorSpec([None, None], tf.string, name="exclude"),
+        ]
+    )
+    def recommend(history_items: tf.Tensor, exclude: tf.Tensor) -> dict:
+        history, _, unknown = known_history(tf.RaggedTensor.from_tensor(history_items))
+        fallback = history_lengths(history) == 0
+        popular = baseline_scores(history, baselines)["most_popular"]
+        scores = tf.where(fallback[:, tf.newaxis], popular, model.item_scores(history))
+        excluded = catalogue.ids(tf.RaggedTensor.from_tensor(exclude)).to_tensor(0)
+        scores = mask_items(scores, excluded)
+        best = tf.math.top_k(scores, k=tf.minimum(config.serving.top_k, tf.shape(scores)[1]))
+        real = best.values > MASKED_SCORE / 2
+        return {
+            "items": tf.where(real, tf.gather(catalogue.names, best.indices), b""),
+            "scores": tf.where(real, best.values, 0.0),
+            "unknown_items": unknown,
+            "fallback": fallback,
+        }
+
+    return {
+        "serving_default": recommend,
+        "serve_examples": serve_examples,
+        "transform_features": transform_features,
+    }
