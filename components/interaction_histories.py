@@ -161,4 +161,9 @@ def build_histories(
     report.catalogue = len(training_items)
     with tf.io.gfile.GFile(os.path.join(output_dir, ".skipped")) as skipped:
         report.skipped_users = int(skipped.read().strip() or 0)
+    if not report.users["train"]:
+        raise InteractionLogError(
+            f"no user has {min_interactions} or more interactions "
+            f"({report.skipped_users} users skipped): lower data.min_interactions"
+        )
     return report

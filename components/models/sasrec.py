@@ -162,8 +162,11 @@ class SequentialRecommender(tf.keras.Model):
             tf.cast(labels, tf.int64), tf.maximum(history_lengths(history) - 1, 0), batch_dims=1
         )
         scores = mask_items(self.item_scores(history), history if self.exclude_seen else None)
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(target, scores))
-        self.loss_tracker.update_state(loss)
+        # A target the model cannot name (an item first seen after training) is a miss
+        # for the metrics, but has no finite loss: the loss averages the others.
+        rankable = tf.gather(scores, target, batch_dims=1) > MASKED_SCORE / 2
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(target, scores)
+        self.loss_tracker.update_state(tf.boolean_mask(losses, rankable))
         self.hit_rate.update_state(target, scores)
         self.ndcg.update_state(target, scores)
         return {metric.name: metric.result() for metric in self.metrics}

@@ -56,6 +56,7 @@ def test_histories_are_time_ordered_and_split_leave_last_out(tmp_path: Path) -> 
 
     assert report.users == {"train": 1, "eval": 1, "test": 1}
     assert report.skipped_users == 1 and report.interactions == 7
+    assert report.catalogue == 3  # the training split holds u1's i1, i2 (history) and i3
     assert _read(output, "test")["u1"]["history"] == ["i1", "i2", "i3", "i4"]
     assert _read(output, "test")["u1"]["target"] == "i5"
     assert _read(output, "eval")["u1"] == {

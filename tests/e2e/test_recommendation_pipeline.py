@@ -1,0 +1,153 @@
+"""recommendation end to end with the local runner: MovieLens 100K (the default data)
+and a small log of another shape each go from interactions to a pushed model that
+returns top-k items for a history; a malformed log fails before any component runs."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.e2e.conftest import CliRun, assert_succeeded, run_aet
+
+pytestmark = pytest.mark.e2e
+
+TINY_TRAINING = [
+    "--set", "training.train_steps=16",
+    "--set", "evaluation.thresholds={ndcg: {lower: 0.0}}",
+]  # fmt: skip
+CYCLE = 12  # the synthetic log's catalogue: users walk through it in order
+
+
+@pytest.fixture(scope="module")
+def movielens_run(tmp_path_factory) -> CliRun:
+    run = run_aet("run", "recommendation", *TINY_TRAINING, output=tmp_path_factory.mktemp("ml"))
+    assert_succeeded(run)
+    return run
+
+
+def _walk_log(path: Path, users: int = 80) -> None:
+    """Users who each watch items c0, c1, ... in a cycle from a random start: the next
+    item follows from the last one, which a sequence model can learn and popularity
+    cannot. Columns named differently from MovieLens, and comma-separated."""
+    rng = random.Random(0)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["customer", "product", "stars", "when"])
+        for user in range(users):
+            start = rng.randrange(CYCLE)
+            for step in range(rng.randrange(6, 12)):
+                writer.writerow([f"u{user}", f"c{(start + step) % CYCLE}", 4, 1000 + step])
+
+
+@pytest.fixture(scope="module")
+def walk_run(tmp_path_factory) -> CliRun:
+    folder = tmp_path_factory.mktemp("walk")
+    log = folder / "walks.csv"
+    _walk_log(log)
+    run = run_aet(
+        "run", "recommendation", "--data", str(log),
+        "--set", "data.columns={user: customer, item: product, rating: stars, timestamp: when}",
+        "--set", "features.sequence.max_length=12",
+        "--set", "model.embedding_dim=16",
+        "--set", "model.num_layers=1",
+        "--set", "training.batch_size=16",
+        "--set", "training.steps_per_epoch=5",
+        "--set", "training.train_steps=150",
+        "--set", "training.eval_steps=5",
+        "--set", "training.sampled_softmax=5",
+        "--set", "training.learning_rate=0.005",
+        "--set", "training.elastic.learning_rate.warmup_steps=5",
+        "--set", "training.elastic.attention_monitor.probe_examples=8",
+        "--set", "evaluation.thresholds={ndcg: {lower: 0.3}}",
+        "--set", "evaluation.sampled_negatives=5",
+        output=folder / "run",
+    )  # fmt: skip
+    assert_succeeded(run)
+    return run
+
+
+def _recommend(pushed: str, histories: list[list[str]], exclude: list[list[str]]) -> dict:
+    """The pushed model's serving_default, as TF Serving calls it: '' pads the rows."""
+
+    def padded(rows: list[list[str]]) -> tf.Tensor:
+        width = max(1, *(len(row) for row in rows))
+        return tf.constant([row + [""] * (width - len(row)) for row in rows])
+
+    serve = tf.saved_model.load(pushed).signatures["serving_default"]
+    return {
+        k: v.numpy() for k, v in serve(history=padded(histories), exclude=padded(exclude)).items()
+    }
+
+
+def test_movielens_run_scores_the_model_beside_both_baselines(movielens_run: CliRun) -> None:
+    summary = movielens_run.summary
+    assert summary["status"] == "succeeded" and summary["blessed"] is True
+    assert summary["ingestion"]["users"] == {"train": 943, "eval": 943, "test": 943}
+    assert summary["ingestion"]["skipped_users"] == 0
+    assert summary["ingestion"]["interactions"] == 100000
+    overall = summary["metrics"]["overall"]
+    for metric in ("ndcg", "hit_rate", "ndcg_sampled", "hit_rate_sampled", "coverage"):
+        for output in ("", "[most_popular]", "[co_occurrence]"):
+            assert 0.0 <= overall[metric + output] <= 1.0
+    for output in ("", "[most_popular]", "[co_occurrence]"):
+        assert overall["example_count" + output] == 943  # every test user, for all three
+    # The baselines are what they say: popularity recommends the same 10 films to all.
+    assert overall["coverage[most_popular]"] < 0.02
+    # The sampled protocol is the easier one: 100 negatives instead of ~1600 items.
+    assert overall["ndcg_sampled[most_popular]"] > overall["ndcg[most_popular]"]
+
+
+def test_pushed_model_returns_top_k_and_excludes_what_it_is_asked_to(
+    movielens_run: CliRun,
+) -> None:
+    pushed = movielens_run.summary["pushed_model_dir"]
+    history = ["50", "172", "133", "181"]  # Star Wars, Empire, Gone with the Wind, Jedi
+    plain = _recommend(pushed, [history], [[]])
+    assert plain["items"].shape == (1, 10) and (plain["items"] != b"").all()
+    assert np.all(np.diff(plain["scores"][0]) <= 0)  # best first
+    excluding = _recommend(pushed, [history], [history])
+    assert not set(history) & {item.decode() for item in excluding["items"][0]}
+    assert not excluding["fallback"][0] and excluding["unknown_items"][0] == 0
+
+
+def test_unknown_items_and_an_empty_history_get_an_answer(movielens_run: CliRun) -> None:
+    pushed = movielens_run.summary["pushed_model_dir"]
+    answer = _recommend(
+        pushed,
+        [["50", "no-such-film", "172"], ["no-such-film"], []],
+        [[], [], []],
+    )
+    assert answer["unknown_items"].tolist() == [1, 1, 0]
+    # Unknown ids are dropped, not fed to the model: the same answer as without them.
+    known_only = _recommend(pushed, [["50", "172"]], [[]])
+    assert answer["items"][0].tolist() == known_only["items"][0].tolist()
+    # Nothing known left: the most popular items, flagged as a fallback.
+    assert answer["fallback"].tolist() == [False, True, True]
+    assert answer["items"][1].tolist() == answer["items"][2].tolist()
+    assert (answer["items"] != b"").all()
+
+
+def test_a_sequence_model_beats_popularity_on_a_log_of_another_shape(walk_run: CliRun) -> None:
+    summary = walk_run.summary
+    assert summary["blessed"] is True and summary["pushed_model_dir"]
+    assert summary["ingestion"]["catalogue"] == CYCLE
+    overall = summary["metrics"]["overall"]
+    assert overall["ndcg"] >= 0.3
+    assert overall["ndcg"] > 2 * overall["ndcg[most_popular]"]
+    # The next item of a walk follows its last item, so the model names it.
+    answer = _recommend(summary["pushed_model_dir"], [["c3", "c4", "c5"]], [[]])
+    assert answer["items"][0][0] == b"c6"
+
+
+def test_a_malformed_log_fails_before_the_pipeline_naming_the_line(tmp_path: Path) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("user_id,item_id,rating,timestamp\nu1,i1,4,100\nu1,i2,four,101\n")
+    run = run_aet("run", "recommendation", "--data", str(log), output=tmp_path / "run")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"{log}:3: rating 'four' or timestamp '101' is not a number" in run.stderr
+    assert not (tmp_path / "run" / "tfx").exists()  # no component ran
