@@ -104,11 +104,12 @@ def kubeflow_pipeline(
     from pipelines.data_sources import default_data_path, schema_path
     from pipelines.factory import create_pipeline, run_layout
 
-    if config.data.format == "images" and not data_path:
+    if config.data.format in ("images", "interactions") and not data_path:
         raise RunnerError(
-            f"'{config.name}' reads images, which `aet run` ingests before the pipeline: "
-            "for Kubeflow, pass --data with a folder of ingested examples the cluster can "
-            "reach (Split-<name>/*.tfrecord.gz, as written under <output>/ingested/)"
+            f"'{config.name}' reads {config.data.format}, which `aet run` ingests before the "
+            "pipeline: for Kubeflow, pass --data with a folder of ingested examples the "
+            "cluster can reach (Split-<name>/*.tfrecord.gz and ingestion_report.json, as "
+            "written under <output>/ingested/)"
         )
 
     return create_pipeline(

@@ -193,3 +193,31 @@ def test_an_image_domain_compiles_on_ingested_examples_only(
     tasks = _spec_tasks(json.loads((tmp_path / "aet-medical-imaging.json").read_text()))
     assert _parameter(tasks["ImportExampleGen"], "input_base") == ingested
     assert "HeatMaps" in tasks
+
+
+def test_a_recommendation_domain_compiles_on_its_ingested_histories(
+    tmp_path: Path, capsys, isolated_logging
+):
+    from pipelines.cli import main
+    from pipelines.ingestion import write_report
+
+    code = main(["run", "recommendation", "--runner", "kubeflow", "--output", str(tmp_path)])
+    assert code == 2
+    assert "reads interactions" in capsys.readouterr().err
+
+    ingested = tmp_path / "ingested" / "0123456789abcdef"
+    ingested.mkdir(parents=True)
+    write_report(ingested, {"users": {}, "skipped_users": 0, "interactions": 9, "catalogue": 42})
+    argv = ["run", "recommendation", "--runner", "kubeflow", "--data", str(ingested)]
+    assert main([*argv, "--output", str(tmp_path / "spec")]) == 0
+    spec = json.loads((tmp_path / "spec" / "aet-recommendation.json").read_text())
+    tasks = _spec_tasks(spec)
+    assert _parameter(tasks["ImportExampleGen"], "input_base") == str(ingested)
+    # The Evaluator's coverage metric is sized by the ingestion's catalogue: 42 items.
+    eval_config = json.loads(_parameter(tasks["Evaluator"], "eval_config"))
+    (coverage,) = [
+        json.loads(metric["config"])
+        for metric in eval_config["metrics_specs"][0]["metrics"]
+        if metric["class_name"] == "CatalogueCoverage"
+    ]
+    assert coverage["num_items"] == 42 and coverage["num_scores"] == 44
