@@ -543,6 +543,12 @@ class DomainConfig(_Strict):
             for name in TRAINING_METRICS[task]
             if name not in VALIDATION_ONLY_METRICS.get(task, ())
         ]
+        if task == "ranking" and values["training"].warm_start:
+            raise _FieldError(
+                "training.warm_start",
+                "is not supported for recommenders yet: item ids follow each run's "
+                "vocabulary, so an earlier model's item embeddings would not line up",
+            )
         elastic = values["training"].elastic
         if elastic.monitor not in monitorable:
             raise _FieldError(
