@@ -26,11 +26,8 @@ A quick smoke run (nothing written to the results file):
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,7 +40,15 @@ import tensorflow as tf
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from benchmarks.reporting import REPO, command_line, machine, mean_std, run_pipeline
+from benchmarks.reporting import (
+    REPO,
+    command_line,
+    machine,
+    mean_std,
+    run_pipeline,
+    seeded_arguments,
+    work_folder,
+)
 from pipelines.domains import load_domain
 
 NPZ = REPO.parent / "shared" / "datasets" / "pneumoniamnist" / "pneumoniamnist.npz"
@@ -184,25 +189,13 @@ def report(results: Sequence[SeedResult], threshold: float, extra_set: Sequence[
     return "\n".join(lines) + "\n"
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="FIELD=VALUE", help="config override"
-    )
-    parser.add_argument("--output-md", type=Path, default=RESULTS)
-    parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: temp, removed)")
-    return parser.parse_args(argv)
-
-
 def main() -> None:
-    args = parse_args()
+    args = seeded_arguments(__doc__.splitlines()[0], RESULTS)
     if not NPZ.is_file():
         raise SystemExit(f"{NPZ}: not found; the benchmark reads PneumoniaMNIST from there")
     threshold = load_domain(DOMAIN, args.set).evaluation.decision_threshold
-    work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="aet-medmnist-"))
     results = []
-    try:
+    with work_folder(args.work_dir, "aet-medmnist-") as work_dir:
         for seed in args.seeds:
             results.append(run_seed(seed, work_dir, args.set, threshold))
             latest = results[-1]
@@ -211,9 +204,6 @@ def main() -> None:
                 f" ({latest.accuracy_at_half:.4f} at 0.5), {latest.wall_time_s:.0f} s",
                 flush=True,
             )
-    finally:
-        if args.work_dir is None:
-            shutil.rmtree(work_dir, ignore_errors=True)
     args.output_md.parent.mkdir(parents=True, exist_ok=True)
     args.output_md.write_text(report(results, threshold, args.set))
     print(f"wrote {args.output_md}")

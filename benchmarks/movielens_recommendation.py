@@ -29,11 +29,8 @@ A quick smoke run (nothing written to the results file):
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +41,14 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 
-from benchmarks.reporting import command_line, machine, mean_std, run_pipeline
+from benchmarks.reporting import (
+    command_line,
+    machine,
+    mean_std,
+    run_pipeline,
+    seeded_arguments,
+    work_folder,
+)
 from components.interaction_histories import HISTORY_ITEMS, TARGET_ITEM
 from components.split_records import SPLIT_FOLDER
 
@@ -71,7 +75,7 @@ class SeedResult:
     wall_time_s: float
 
 
-def test_histories(examples_dir: str) -> tuple[list[list[str]], list[str]]:
+def held_out_histories(examples_dir: str) -> tuple[list[list[str]], list[str]]:
     """Each test user's history (oldest first) and target, from the pipeline's examples."""
     files = tf.io.gfile.glob(os.path.join(examples_dir, SPLIT_FOLDER.format("test"), "*"))
     histories, targets = [], []
@@ -107,7 +111,7 @@ def run_seed(seed: int, work_dir: Path, extra_set: Sequence[str]) -> SeedResult:
     )
     if not summary["pushed_model_dir"]:
         raise RuntimeError(f"seed {seed}: no model pushed ({summary.get('not_blessed_because')})")
-    histories, targets = test_histories(summary["examples_dir"])
+    histories, targets = held_out_histories(summary["examples_dir"])
     served_hit_rate, served_ndcg = ranking_from_lists(
         served_top_k(summary["pushed_model_dir"], histories), targets
     )
@@ -176,22 +180,10 @@ def report(results: Sequence[SeedResult], extra_set: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="FIELD=VALUE", help="config override"
-    )
-    parser.add_argument("--output-md", type=Path, default=RESULTS)
-    parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: temp, removed)")
-    return parser.parse_args(argv)
-
-
 def main() -> None:
-    args = parse_args()
-    work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="aet-movielens-"))
+    args = seeded_arguments(__doc__.splitlines()[0], RESULTS)
     results = []
-    try:
+    with work_folder(args.work_dir, "aet-movielens-") as work_dir:
         for seed in args.seeds:
             results.append(run_seed(seed, work_dir, args.set))
             latest = results[-1]
@@ -201,9 +193,6 @@ def main() -> None:
                 f"{latest.metrics['ndcg[co_occurrence]']:.4f}), {latest.wall_time_s:.0f} s",
                 flush=True,
             )
-    finally:
-        if args.work_dir is None:
-            shutil.rmtree(work_dir, ignore_errors=True)
     args.output_md.parent.mkdir(parents=True, exist_ok=True)
     args.output_md.write_text(report(results, args.set))
     print(f"wrote {args.output_md}")

@@ -3,15 +3,19 @@ run) and describing the machine, the command and mean ± spread in the results f
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import tensorflow as tf
@@ -60,3 +64,29 @@ def command_line() -> str:
     spec = getattr(sys.modules["__main__"], "__spec__", None)
     script = ["-m", spec.name] if spec else sys.argv[:1]
     return shlex.join([str(python), *script, *sys.argv[1:]])
+
+
+def seeded_arguments(
+    description: str, results: Path, argv: Sequence[str] | None = None
+) -> argparse.Namespace:
+    """The options of a benchmark that runs a domain once per seed: `--seeds`, `--set`
+    config overrides, `--output-md` (the results table) and `--work-dir` (keep the runs)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE", help="config override"
+    )
+    parser.add_argument("--output-md", type=Path, default=results)
+    parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: temp, removed)")
+    return parser.parse_args(argv)
+
+
+@contextmanager
+def work_folder(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """`keep`, or a temporary folder removed afterwards, for a benchmark's runs."""
+    folder = keep or Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        if keep is None:
+            shutil.rmtree(folder, ignore_errors=True)

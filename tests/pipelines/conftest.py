@@ -13,6 +13,7 @@ import pytest
 import yaml
 from absl import logging as absl_logging
 
+from pipelines.config import ConfigError, load_config
 from tests.penguins_domain import write_penguins_config
 
 # What the factory builds for a domain without a curated schema (SchemaGen infers one).
@@ -28,6 +29,25 @@ INFERRED_SCHEMA_COMPONENTS = {
     "Evaluator",
     "Pusher",
 }
+
+
+def shipped_raw_config(domain: str) -> dict:
+    """A shipped domain's config as YAML reads it, to be changed by a test."""
+    from pipelines.domains import shipped_domains
+
+    return copy.deepcopy(yaml.safe_load(shipped_domains()[domain].read_text()))
+
+
+def config_error_line(raw: dict, folder: Path, field: str) -> str:
+    """Writes `raw` as a config in `folder`, loads it expecting a ConfigError and returns
+    the error's line that names `field` (fails when none does)."""
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    named = [line for line in str(caught.value).splitlines() if f"field '{field}'" in line]
+    assert named, str(caught.value)
+    return named[0]
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ that apply only to the default data, and image-specific mistakes named by field.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,13 +10,13 @@ import pytest
 import yaml
 
 from pipelines.config import ConfigError, load_config
-from pipelines.domains import load_domain, shipped_domains
+from pipelines.domains import load_domain
+from tests.pipelines.conftest import config_error_line, shipped_raw_config
 
 
 @pytest.fixture
 def imaging_raw() -> dict:
-    path = shipped_domains()["medical_imaging"]
-    return copy.deepcopy(yaml.safe_load(path.read_text()))
+    return shipped_raw_config("medical_imaging")
 
 
 def test_shipped_medical_imaging_config_loads() -> None:
@@ -122,14 +121,7 @@ BAD_IMAGE_CONFIGS: dict[str, tuple[Callable[[dict], None], str, str]] = {
 def test_bad_image_config_names_the_field(case: str, imaging_raw: dict, tmp_path: Path) -> None:
     mutate, field, problem = BAD_IMAGE_CONFIGS[case]
     mutate(imaging_raw)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(imaging_raw, sort_keys=False))
-
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-
-    named = [line for line in str(caught.value).splitlines() if f"field '{field}'" in line]
-    assert named and problem in named[0], str(caught.value)
+    assert problem in config_error_line(imaging_raw, tmp_path, field)
 
 
 def test_a_default_set_that_is_not_a_list_is_refused(imaging_raw: dict, tmp_path: Path) -> None:

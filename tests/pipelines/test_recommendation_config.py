@@ -3,21 +3,18 @@ mix a recommender with a classifier's settings, named by field."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
-from pipelines.config import ConfigError, load_config
-from pipelines.domains import load_domain, shipped_domains
+from pipelines.domains import load_domain
+from tests.pipelines.conftest import config_error_line, shipped_raw_config
 
 
 @pytest.fixture
 def recommendation_raw() -> dict:
-    path = shipped_domains()["recommendation"]
-    return copy.deepcopy(yaml.safe_load(path.read_text()))
+    return shipped_raw_config("recommendation")
 
 
 def test_shipped_recommendation_config_loads() -> None:
@@ -97,20 +94,11 @@ def test_bad_recommendation_config_names_the_field(
 ) -> None:
     mutate, field, problem = BAD_RECOMMENDATION_CONFIGS[case]
     mutate(recommendation_raw)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(recommendation_raw, sort_keys=False))
-
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-
-    named = [line for line in str(caught.value).splitlines() if f"field '{field}'" in line]
-    assert named and problem in named[0], str(caught.value)
+    assert problem in config_error_line(recommendation_raw, tmp_path, field)
 
 
-def test_a_classifier_is_refused_a_ranking_metric(finance_config, tmp_path: Path) -> None:
-    raw = yaml.safe_load((finance_config.source_dir / "config.yaml").read_text())
+def test_a_classifier_is_refused_a_ranking_metric(tmp_path: Path) -> None:
+    raw = shipped_raw_config("finance_risk")
     raw["evaluation"]["metrics"].append("ndcg")
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    with pytest.raises(ConfigError, match=r"evaluation\.metrics.*\['ndcg'\] score recommenders"):
-        load_config(path)
+    line = config_error_line(raw, tmp_path, "evaluation.metrics")
+    assert "['ndcg'] score recommenders" in line
