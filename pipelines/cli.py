@@ -265,9 +265,21 @@ def _prepare_input(
     return [f"input checked: {check_csv_input(data_path, config)} rows"], data_path, None
 
 
+def metric_lines(overall: dict[str, float]) -> list[str]:
+    """The held-out metrics, one line per model or class: a recommender's baselines
+    ('ndcg[most_popular]') and a class's one-vs-rest figures ('auc[class=x]') each get
+    their own line after the model's."""
+    groups: dict[str, list[str]] = {}
+    for label, value in overall.items():
+        name, _, group = label.partition("[")
+        groups.setdefault(group.rstrip("]"), []).append(f"{name}={value:.4f}")
+    return [
+        f"{group or 'model'}: {', '.join(values)}"
+        for group, values in sorted(groups.items(), key=lambda item: item[0] != "")
+    ]
+
+
 def _print_summary(summary: dict, path: str) -> None:
-    overall = summary["metrics"].get("overall", {})
-    shown = ", ".join(f"{name}={value:.4f}" for name, value in overall.items())
     cached = [name for name, state in summary["components"].items() if state == "cached"]
     print(f"\n{summary['domain']}: {summary['status']} in {summary['wall_time_s']} s")
     if cached:
@@ -275,8 +287,11 @@ def _print_summary(summary: dict, path: str) -> None:
     print(f"  blessed: {'yes' if summary['blessed'] else 'no'}")
     for reason in summary.get("not_blessed_because", []):
         print(f"    {reason}")
-    if shown:
-        print(f"  metrics (held-out split): {shown}")
+    lines = metric_lines(summary["metrics"].get("overall", {}))
+    if lines:
+        print("  metrics (held-out split):")
+        for line in lines:
+            print(f"    {line}")
     for line in training_lines(summary.get("training")):
         print(f"  {line}")
     if summary.get("heat_maps"):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli import EXIT_BAD_INPUT, EXIT_OK, main, training_lines
+from pipelines.cli import EXIT_BAD_INPUT, EXIT_OK, main, metric_lines, training_lines
 from pipelines.domains import load_domain
 
 
@@ -191,3 +191,22 @@ def test_training_lines_say_what_the_elastic_callbacks_did() -> None:
     ]
     assert training_lines({"epochs_run": 3, "events": []}) == ["training: 3 epochs; events: none"]
     assert training_lines(None) == []
+
+
+def test_metric_lines_put_the_model_first_then_each_baseline_or_class() -> None:
+    overall = {
+        "coverage": 0.2,
+        "coverage[most_popular]": 0.05,
+        "ndcg": 0.11,
+        "ndcg[co_occurrence]": 0.09,
+        "ndcg[most_popular]": 0.04,
+    }
+    assert metric_lines(overall) == [
+        "model: coverage=0.2000, ndcg=0.1100",
+        "most_popular: coverage=0.0500, ndcg=0.0400",
+        "co_occurrence: ndcg=0.0900",
+    ]
+    assert metric_lines({"auc[class=Adelie]": 0.9, "accuracy": 0.8}) == [
+        "model: accuracy=0.8000",
+        "class=Adelie: auc=0.9000",
+    ]
