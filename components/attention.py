@@ -61,15 +61,19 @@ class TransformerBlock(tf.keras.layers.Layer):
         self.attention._build_from_signature(query=input_shape, value=input_shape)
         super().build(input_shape)
 
-    def call(self, inputs: tf.Tensor, training: bool | None = None):
+    def attend(self, inputs: tf.Tensor, training: bool | None = None) -> tuple:
+        """Self-attention over the normalised `inputs`: (attended values, weights)."""
         normed = self.attention_norm(inputs)
-        attended, scores = self.attention(
+        return self.attention(
             normed,
             normed,
             return_attention_scores=True,
             training=training,
             use_causal_mask=self.causal,
         )
+
+    def call(self, inputs: tf.Tensor, training: bool | None = None):
+        attended, scores = self.attend(inputs, training=training)
         self.last_attention_scores = scores
         x = inputs + self.attention_output_dropout(attended, training=training)
         return x + self.ffn_output_dropout(self.ffn(self.ffn_norm(x)), training=training)

@@ -45,14 +45,7 @@ def attention_entropies(
         block_inputs = [block_inputs]
     entropies = {}
     for block, block_input in zip(blocks, block_inputs, strict=True):
-        normed = block.attention_norm(block_input)
-        _, scores = block.attention(
-            normed,
-            normed,
-            return_attention_scores=True,
-            training=False,
-            use_causal_mask=block.causal,
-        )
+        _, scores = block.attend(block_input, training=False)
         entropies[block.name] = [float(value) for value in normalised_entropy(scores)]
     return entropies
 
