@@ -20,7 +20,7 @@ TINY_TRAINING = [
     "--set", "training.train_steps=16",
     "--set", "evaluation.thresholds={ndcg: {lower: 0.0}}",
 ]  # fmt: skip
-CYCLE = 12  # the synthetic log's catalogue: users walk through it in order
+CYCLE = 40  # the synthetic log's catalogue: users walk through it in order
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +96,9 @@ def test_movielens_run_scores_the_model_beside_both_baselines(movielens_run: Cli
             assert 0.0 <= overall[metric + output] <= 1.0
     for output in ("", "[most_popular]", "[co_occurrence]"):
         assert overall["example_count" + output] == 943  # every test user, for all three
-    # The baselines are what they say: popularity recommends the same 10 films to all.
-    assert overall["coverage[most_popular]"] < 0.02
+    # The baselines are what they say: popularity recommends the same few films to all
+    # (less what each user has seen), co-occurrence follows each user's last films.
+    assert overall["coverage[most_popular]"] < 0.1 < overall["coverage[co_occurrence]"]
     # The sampled protocol is the easier one: 100 negatives instead of ~1600 items.
     assert overall["ndcg_sampled[most_popular]"] > overall["ndcg[most_popular]"]
 
