@@ -149,7 +149,7 @@ def report(results: Sequence[SeedResult], extra_set: Sequence[str]) -> str:
         "  validation target, the rest train; items already in the user's history are not",
         "  ranked; *full*: the target against every other catalogue item; *sampled*: against",
         "  100 negatives drawn per user (the same for all three rows); coverage: share of the",
-        "  1682 films in some top-10 list",
+        "  1678 films of the training split (the catalogue) in some top-10 list",
         "- target: NDCG@10 (full) at least twice most popular and above co-occurrence:"
         f" **{verdict}**",
         "",
