@@ -22,6 +22,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from scipy import sparse
 
+from components.models.sasrec import history_lengths
 from components.preprocessing import ITEM_COUNTS, ITEM_VOCABULARY
 
 RECOMMENDER_OUTPUT = "scores"  # the model's output in the evaluation signature
@@ -85,19 +86,23 @@ def fit_baselines(
     return Baselines(popularity, followers, follower_counts)
 
 
+def most_popular_scores(batch_size: tf.Tensor, baselines: Baselines) -> tf.Tensor:
+    """[batch_size, ids] popularity scores in [0, 1], the same for every row."""
+    popularity = tf.constant(baselines.popularity / max(baselines.popularity.max(), 1.0))
+    return tf.tile(popularity[tf.newaxis, :], [batch_size, 1])
+
+
 def baseline_scores(history: tf.Tensor, baselines: Baselines) -> dict[str, tf.Tensor]:
     """[batch, positions] left-aligned, 0-padded item ids -> {'most_popular',
     'co_occurrence'}: [batch, ids] scores (unmasked; mask them like the model's)."""
-    popularity = tf.constant(baselines.popularity / max(baselines.popularity.max(), 1.0))
     batch = tf.shape(history)[0]
-    most_popular = tf.tile(popularity[tf.newaxis, :], [batch, 1])
-    lengths = tf.reduce_sum(tf.cast(history > 0, tf.int32), axis=1)
-    recent = lengths[:, tf.newaxis] - tf.range(1, WINDOW + 1)[tf.newaxis, :]  # [batch, WINDOW]
+    most_popular = most_popular_scores(batch, baselines)
+    recent = history_lengths(history)[:, tf.newaxis] - tf.range(1, WINDOW + 1)[tf.newaxis, :]
     recent_items = tf.where(
         recent >= 0,
         tf.gather(history, tf.maximum(recent, 0), batch_dims=1),
         tf.zeros_like(history[:, :1]),
-    )
+    )  # [batch, WINDOW]
     followers = tf.gather(tf.constant(baselines.followers), recent_items)  # [batch, W, N]
     counts = tf.gather(tf.constant(baselines.follower_counts), recent_items)
     rows = tf.broadcast_to(tf.range(batch)[:, tf.newaxis, tf.newaxis], tf.shape(followers))

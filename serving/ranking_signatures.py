@@ -23,8 +23,14 @@ from components.interaction_histories import HISTORY_ITEMS
 from components.models.sasrec import SequentialRecommender, history_lengths, mask_items
 from components.preprocessing import ITEM_VOCABULARY
 from components.ranking_metrics import MASKED_SCORE
-from components.recommendation_baselines import RECOMMENDER_OUTPUT, Baselines, baseline_scores
+from components.recommendation_baselines import (
+    RECOMMENDER_OUTPUT,
+    Baselines,
+    baseline_scores,
+    most_popular_scores,
+)
 from pipelines.config import DomainConfig
+from serving.signatures import transform_features_signature
 
 
 class ItemCatalogue(tf.Module):
@@ -62,14 +68,14 @@ def make_ranking_signatures(
     def known_history(items: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """The model's input for `items` ('' and unknown items dropped), the ids of all
         known items (0-padded), and how many were unknown."""
-        items = tf.ragged.boolean_mask(items, items != "")
-        ids = tf.ragged.map_flat_values(catalogue.table.lookup, items)
+        ids = catalogue.ids(items)
         is_known = ids != catalogue.unknown_id
-        known = tf.ragged.boolean_mask(items, is_known)
+        known_ids = tf.ragged.boolean_mask(ids, is_known)
+        known = tf.ragged.map_flat_values(tf.gather, catalogue.names, known_ids)
         transformed = model.tft_layer({HISTORY_ITEMS: known.to_sparse()})
         history = tf.cast(transformed[transformed_name(HISTORY_ITEMS)], tf.int64)
         unknown = tf.reduce_sum(tf.cast(tf.logical_not(is_known), tf.int32), axis=1)
-        return history, tf.ragged.boolean_mask(ids, is_known).to_tensor(0), unknown
+        return history, known_ids.to_tensor(0), unknown
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized: tf.Tensor) -> dict:
@@ -82,11 +88,6 @@ def make_ranking_signatures(
         }
         return {name: mask_items(values, excluded) for name, values in scores.items()}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def transform_features(serialized: tf.Tensor) -> dict:
-        raw = tf.io.parse_example(serialized, tf_transform_output.raw_feature_spec())
-        return model.tft_layer(raw)
-
     @tf.function(
         input_signature=[
             tf.TensorSpec([None, None], tf.string, name="history"),
@@ -96,7 +97,7 @@ def make_ranking_signatures(
     def recommend(history_items: tf.Tensor, exclude: tf.Tensor) -> dict:
         history, _, unknown = known_history(tf.RaggedTensor.from_tensor(history_items))
         fallback = history_lengths(history) == 0
-        popular = baseline_scores(history, baselines)["most_popular"]
+        popular = most_popular_scores(tf.shape(history)[0], baselines)
         scores = tf.where(fallback[:, tf.newaxis], popular, model.item_scores(history))
         excluded = catalogue.ids(tf.RaggedTensor.from_tensor(exclude)).to_tensor(0)
         scores = mask_items(scores, excluded)
@@ -112,5 +113,5 @@ def make_ranking_signatures(
     return {
         "serving_default": recommend,
         "serve_examples": serve_examples,
-        "transform_features": transform_features,
+        "transform_features": transform_features_signature(model, tf_transform_output),
     }

@@ -39,6 +39,20 @@ def undo_class_weights(probabilities: tf.Tensor, class_weights: dict[int, float]
     return adjusted / tf.reduce_sum(adjusted, axis=-1, keepdims=True)
 
 
+def transform_features_signature(
+    model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput
+) -> tf.types.experimental.GenericFunction:
+    """The Transform graph alone on serialized raw examples (through `model.tft_layer`,
+    which the caller has attached): where TFMA reads the transformed label and slices."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(serialized: tf.Tensor) -> dict:
+        raw = tf.io.parse_example(serialized, tf_transform_output.raw_feature_spec())
+        return model.tft_layer(raw)
+
+    return transform_features
+
+
 def make_signatures(
     model: tf.keras.Model,
     tf_transform_output: tft.TFTransformOutput,
@@ -64,12 +78,10 @@ def make_signatures(
     def serve_examples(serialized: tf.Tensor) -> dict:
         return predict(_parse_inputs(serialized, tf_transform_output, config))
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def transform_features(serialized: tf.Tensor) -> dict:
-        raw = tf.io.parse_example(serialized, tf_transform_output.raw_feature_spec())
-        return model.tft_layer(raw)
-
-    signatures = {"serve_examples": serve_examples, "transform_features": transform_features}
+    signatures = {
+        "serve_examples": serve_examples,
+        "transform_features": transform_features_signature(model, tf_transform_output),
+    }
     if config.features.image is None:
         return {"serving_default": serve_examples, **signatures}
 
