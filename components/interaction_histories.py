@@ -27,6 +27,8 @@ from components.split_records import split_records, write_splits
 from pipelines.config import LogColumnsConfig
 
 SPLITS = ("train", "eval", "test")
+TAB_SEPARATED_SUFFIXES = (".inter", ".tsv")  # RecBole's atomic files; others are CSV
+LOG_SUFFIXES = (*TAB_SEPARATED_SUFFIXES, ".csv")
 # The features of each example, as Transform and the serving signatures read them.
 USER_ID = "user_id"
 HISTORY_ITEMS = "history_items"
@@ -58,7 +60,7 @@ def read_interactions(path: str, columns: LogColumnsConfig | None = None) -> Ite
     """Rows of a tab-separated `.inter` file or a CSV, with their file and line on error;
     `columns` names the log's columns (default: user_id, item_id, rating, timestamp)."""
     columns = columns or LogColumnsConfig()
-    delimiter = "\t" if path.endswith((".inter", ".tsv")) else ","
+    delimiter = "\t" if path.endswith(TAB_SEPARATED_SUFFIXES) else ","
     with tf.io.gfile.GFile(path) as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         header = [name.split(":", 1)[0] for name in next(reader, [])]
@@ -151,13 +153,15 @@ def build_histories(
             >> beam.io.WriteToText(os.path.join(output_dir, ".skipped"), shard_name_template="")
         )
     report = HistoryReport(interactions=len(interactions))
-    for split in SPLITS:
-        report.users[split] = sum(1 for _ in split_records(output_dir, split))
     training_items = set()
-    for record in split_records(output_dir, "train").as_numpy_iterator():
-        features = tf.train.Example.FromString(record).features.feature
-        training_items.update(features[HISTORY_ITEMS].bytes_list.value)
-        training_items.update(features[TARGET_ITEM].bytes_list.value)
+    for split in SPLITS:
+        report.users[split] = 0
+        for record in split_records(output_dir, split).as_numpy_iterator():
+            report.users[split] += 1
+            if split == "train":  # one pass: count the users and collect the catalogue
+                features = tf.train.Example.FromString(record).features.feature
+                training_items.update(features[HISTORY_ITEMS].bytes_list.value)
+                training_items.update(features[TARGET_ITEM].bytes_list.value)
     report.catalogue = len(training_items)
     with tf.io.gfile.GFile(os.path.join(output_dir, ".skipped")) as skipped:
         report.skipped_users = int(skipped.read().strip() or 0)

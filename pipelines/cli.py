@@ -245,7 +245,7 @@ def _prepare_input(
     """Checks a CSV input, or ingests images or an interaction log into TFRecords (a Beam
     job): returns the lines to print, the path the pipeline reads, and the ingestion
     report, if any."""
-    if config.data.format in ("images", "interactions"):
+    if config.data.ingested:
         from dataclasses import asdict
 
         from pipelines.history_input import ingest_histories

@@ -173,6 +173,12 @@ class DataConfig(_Strict):
     )
     splits: dict[str, float] = {"train": 0.7, "eval": 0.15, "test": 0.15}
 
+    @property
+    def ingested(self) -> bool:
+        """Images and interaction logs are turned into per-split TFRecords by a Beam job
+        before the pipeline (pipelines/ingestion.py), which ImportExampleGen then reads."""
+        return self.format in ("images", "interactions")
+
     @validator("splits")
     def _splits_sum_to_one(cls, splits: dict[str, float]) -> dict[str, float]:
         missing = {"train", "eval"} - set(splits)

@@ -10,10 +10,9 @@ import importlib.util
 import os
 from pathlib import Path
 
+from components.interaction_histories import LOG_SUFFIXES
 from pipelines.config import DomainConfig, PackageData
 from pipelines.domains import SHIPPED_DOMAINS_DIR
-
-LOG_SUFFIXES = (".inter", ".tsv", ".csv")  # tab-separated, or comma-separated for .csv
 
 
 class DataSourceError(ValueError):

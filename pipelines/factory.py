@@ -47,7 +47,7 @@ def evaluation_split(config: DomainConfig) -> str:
 
 
 def _example_gen(config: DomainConfig, data_path: str) -> BaseComponent:
-    if config.data.format in ("images", "interactions"):  # already split by the ingestion
+    if config.data.ingested:  # already split by the ingestion
         return tfx.components.ImportExampleGen(
             input_base=data_path,
             input_config=example_gen_pb2.Input(

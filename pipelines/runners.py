@@ -104,7 +104,7 @@ def kubeflow_pipeline(
     from pipelines.data_sources import default_data_path, schema_path
     from pipelines.factory import create_pipeline, run_layout
 
-    if config.data.format in ("images", "interactions") and not data_path:
+    if config.data.ingested and not data_path:
         raise RunnerError(
             f"'{config.name}' reads {config.data.format}, which `aet run` ingests before the "
             "pipeline: for Kubeflow, pass --data with a folder of ingested examples the "
