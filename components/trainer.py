@@ -36,7 +36,7 @@ from components.recommendation_baselines import fit_baselines
 from components.warm_start import warm_start
 from pipelines.config import TRAINING_METRICS, DomainConfig
 from serving.ranking_signatures import make_ranking_signatures
-from serving.signatures import make_signatures
+from serving.signatures import make_signatures, save_for_serving
 
 HISTORY_FILE = "history.json"
 
@@ -320,7 +320,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         signatures = make_ranking_signatures(model, tf_transform_output, config, baselines)
     else:
         signatures = make_signatures(model, tf_transform_output, config, class_weights=weights)
-    model.save(export_dir, save_format="tf", signatures=signatures)
+    save_for_serving(model, export_dir, signatures)
     if not chief:
         for scratch in (export_dir, log_dir):
             tf.io.gfile.rmtree(scratch)

@@ -508,9 +508,38 @@ class EvaluationConfig(_Strict):
         return values
 
 
+class ServingCheckConfig(_Strict):
+    """The in-process serving check between the Evaluator and the Pusher."""
+
+    warmup_examples: int = Field(
+        8, ge=1, le=100, description="held-out examples the warm-up requests are built from"
+    )
+    latency_budget_ms: float = Field(
+        250.0, gt=0, description="p99 of one-example serving_default requests, in process"
+    )
+
+
+class BatchingConfig(_Strict):
+    """TF Serving's batching parameters file (--enable_batching): fields of its
+    BatchingParameters proto."""
+
+    max_batch_size: int = Field(64, ge=1)
+    batch_timeout_micros: int = Field(2000, ge=0)
+    num_batch_threads: int = Field(4, ge=1)
+    max_enqueued_batches: int = Field(100, ge=1)
+
+
 class ServingConfig(_Strict):
     model_name: str
     top_k: int = Field(10, ge=1, description="ranking: items a recommendation returns")
+    versions: int = Field(
+        2, ge=1, description="latest versions TF Serving keeps loaded (models.config policy)"
+    )
+    server_root: str = Field(
+        "/models", description="where the model server sees the serving folder (models.config)"
+    )
+    check: ServingCheckConfig = ServingCheckConfig()
+    batching: BatchingConfig = BatchingConfig()
 
     @validator("model_name")
     def _path_safe(cls, name: str) -> str:

@@ -2,7 +2,9 @@
 
 CsvExampleGen | ImportExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen
 -> ExampleValidator -> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs latest
-blessed) -> Pusher; image domains add HeatMaps (Grad-CAM overlays) after the Trainer.
+blessed) -> ServingCheck (loads and answers as TF Serving would) -> Pusher ->
+ServerConfigWriter (models.config, batching file); image domains add HeatMaps (Grad-CAM
+overlays) after the Trainer.
 
 CSV domains read their files directly; image and interaction-log domains read the
 per-split TFRecords that pipelines/image_input.py and pipelines/history_input.py ingest
@@ -25,6 +27,8 @@ from components.evaluation import build_eval_config, custom_eval_shared_model
 from components.features import to_custom_config
 from components.heat_maps_component import HeatMaps
 from components.preprocessing import preprocessing_fn
+from components.server_config_writer import ServerConfigWriter
+from components.serving_check import ServingCheck
 from components.split_records import SPLIT_FOLDER
 from components.trainer import run_fn
 from pipelines.config import DomainConfig
@@ -160,12 +164,25 @@ def create_pipeline(
         if config.features.image is not None and config.evaluation.heat_maps
         else []
     )
-    pusher = tfx.components.Pusher(
+    serving_check = ServingCheck(
         model=trainer.outputs["model"],
+        examples=example_gen.outputs["examples"],
         model_blessing=evaluator.outputs["blessing"],
+        domain_config=config.json(),
+        split="eval",
+    )
+    # The model comes from the check's blessing: the one staged with its warm-up requests.
+    pusher = tfx.components.Pusher(
+        model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=serving_check.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
         ),
+    )
+    server_configs = ServerConfigWriter(
+        pushed_model=pusher.outputs["pushed_model"],
+        domain_config=config.json(),
+        serving_root=os.path.dirname(serving_dir.rstrip("/")),
     )
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name(config),
@@ -181,7 +198,9 @@ def create_pipeline(
             trainer,
             evaluator,
             *heat_maps,
+            serving_check,
             pusher,
+            server_configs,
         ],
         enable_cache=enable_cache,
         metadata_connection_config=(
@@ -193,11 +212,17 @@ def create_pipeline(
     )
 
 
-def run_layout(root: str | Path, config: DomainConfig) -> dict[str, str]:
-    """Where a run keeps its artifacts, metadata and pushed models under one root."""
+def run_layout(
+    root: str | Path, config: DomainConfig, serving_root: str | Path | None = None
+) -> dict[str, str]:
+    """Where a run keeps its artifacts and metadata under one root, and where it pushes
+    models: `<serving_root>/<model name>/<version>/` (default `<root>/serving`; domains
+    that share a serving root share one models.config)."""
     root = str(root)
     return {
         "pipeline_root": os.path.join(root, "tfx"),
         "metadata_path": os.path.join(root, "metadata.sqlite"),
-        "serving_dir": os.path.join(root, "serving", config.serving.model_name),
+        "serving_dir": os.path.join(
+            str(serving_root or os.path.join(root, "serving")), config.serving.model_name
+        ),
     }

@@ -1,11 +1,14 @@
 """Signatures exported with a recommender.
 
-- `serving_default` (what TF Serving clients call): `history`, a user's recent item ids
-  oldest first, and `exclude`, item ids not to recommend (e.g. the history itself), both
-  [batch, n] strings padded with '' (TF Serving batches rectangular tensors). Returns the
-  `serving.top_k` best `items` with their `scores`, how many history ids the model did
-  not know (`unknown_items`: dropped, not a failure) and `fallback`: true where no known
-  item was left and the answer is the most popular items.
+- `serving_default` (what TF Serving's Predict API calls, and what the warm-up requests
+  and `serving.client` send): serialized tf.Examples holding `history_items`, a user's
+  recent item ids oldest first, and optionally `exclude_items`, ids not to recommend
+  (e.g. the history itself). Returns the `serving.top_k` best `items` with their
+  `scores`, how many history ids the model did not know (`unknown_items`: dropped, not
+  a failure) and `fallback`: true where no known item was left and the answer is the
+  most popular items.
+- `recommend`: the same, JSON-friendly for REST `instances`: `history` and `exclude`,
+  [batch, n] strings padded with '' (TF Serving batches rectangular tensors).
 - `serve_examples`: the ingested tf.Examples (TFMA). Returns the full score vectors of
   the model (`scores`) and of the two baselines (`most_popular`, `co_occurrence`), with
   the history's items excluded when `evaluation.exclude_seen`, so the Evaluator ranks
@@ -31,6 +34,9 @@ from components.recommendation_baselines import (
 )
 from pipelines.config import DomainConfig
 from serving.signatures import transform_features_signature
+
+# The tf.Example feature of item ids a client asks not to be recommended.
+EXCLUDE_ITEMS = "exclude_items"
 
 
 class ItemCatalogue(tf.Module):
@@ -88,19 +94,13 @@ def make_ranking_signatures(
         }
         return {name: mask_items(values, excluded) for name, values in scores.items()}
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, None], tf.string, name="history"),
-            tf.TensorSpec([None, None], tf.string, name="exclude"),
-        ]
-    )
-    def recommend(history_items: tf.Tensor, exclude: tf.Tensor) -> dict:
-        history, _, unknown = known_history(tf.RaggedTensor.from_tensor(history_items))
+    def top_items(history_items: tf.RaggedTensor, exclude: tf.RaggedTensor) -> dict:
+        """What both client-facing signatures return, from ragged item-id strings."""
+        history, _, unknown = known_history(history_items)
         fallback = history_lengths(history) == 0
         popular = most_popular_scores(tf.shape(history)[0], baselines)
         scores = tf.where(fallback[:, tf.newaxis], popular, model.item_scores(history))
-        excluded = catalogue.ids(tf.RaggedTensor.from_tensor(exclude)).to_tensor(0)
-        scores = mask_items(scores, excluded)
+        scores = mask_items(scores, catalogue.ids(exclude).to_tensor(0))
         best = tf.math.top_k(scores, k=tf.minimum(config.serving.top_k, tf.shape(scores)[1]))
         real = best.values > MASKED_SCORE / 2
         return {
@@ -110,8 +110,26 @@ def make_ranking_signatures(
             "fallback": fallback,
         }
 
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def recommend_examples(serialized: tf.Tensor) -> dict:
+        items = tf.io.RaggedFeature(tf.string)
+        parsed = tf.io.parse_example(serialized, {HISTORY_ITEMS: items, EXCLUDE_ITEMS: items})
+        return top_items(parsed[HISTORY_ITEMS], parsed[EXCLUDE_ITEMS])
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.string, name="history"),
+            tf.TensorSpec([None, None], tf.string, name="exclude"),
+        ]
+    )
+    def recommend(history_items: tf.Tensor, exclude: tf.Tensor) -> dict:
+        return top_items(
+            tf.RaggedTensor.from_tensor(history_items), tf.RaggedTensor.from_tensor(exclude)
+        )
+
     return {
-        "serving_default": recommend,
+        "serving_default": recommend_examples,
+        "recommend": recommend,
         "serve_examples": serve_examples,
         "transform_features": transform_features_signature(model, tf_transform_output),
     }

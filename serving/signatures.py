@@ -1,12 +1,16 @@
-"""Signatures exported with every model.
+"""Signatures exported with every classifier (recommenders: serving/ranking_signatures.py).
 
-`serve_examples` takes serialized tf.Examples of *raw* features (label not needed),
-applies the Transform graph and returns class probabilities: the signature TFMA
-evaluates, and `serving_default` for tabular domains. Image domains serve encoded image
-bytes instead (`serve_image_bytes`, their `serving_default`), so a REST client sends
-a PNG or JPEG as base64 and gets the same preprocessing. `transform_features` exposes
-the Transform graph alone, so TFMA can read the transformed label and the derived
-slicing features.
+- `serving_default`: serialized tf.Examples of *raw* features (no label needed) -> the
+  class probabilities. What TF Serving's Predict API calls, what the warm-up requests
+  replay, and what `serving.client` sends for every domain.
+- `classification`: the same examples -> `classes` and `scores`, the outputs TF
+  Serving's Classify API reads (its method name is set by `set_method_names`).
+- the JSON-friendly signature a REST client can write by hand as `instances`:
+  `predict_features` (one named input per raw feature) for tabular domains,
+  `predict_image` (the encoded PNG/JPEG, sent as base64) for image domains.
+- `serve_examples`: the examples again, for TFMA (its EvalConfig names it), and
+  `transform_features`: the Transform graph alone, where TFMA reads the transformed
+  label and the derived slicing features.
 
 A model trained with class weights w_k learns probabilities inflated in proportion to
 w_k (balanced weights make a 30 % class look like 50 %). The served probabilities undo
@@ -16,11 +20,18 @@ not an artefact of the training loss; ranking (AUC) is unchanged.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 import tensorflow as tf
 import tensorflow_transform as tft
+from tensorflow.core.protobuf import saved_model_pb2
 
 from components.features import model_inputs
 from pipelines.config import DomainConfig
+
+CLASSIFICATION = "classification"
+CLASSIFY_METHOD = "tensorflow/serving/classify"
 
 
 def _parse_inputs(
@@ -53,6 +64,27 @@ def transform_features_signature(
     return transform_features
 
 
+def _feature_inputs(
+    tf_transform_output: tft.TFTransformOutput, config: DomainConfig
+) -> tuple[dict[str, tf.TensorSpec], Callable[..., dict]]:
+    """`predict_features`' inputs, one [batch] tensor per raw model input named after
+    it, and the function that turns them into what the Transform graph parses from a
+    tf.Example (a [batch, 1] tensor, or a sparse one for a feature that may be absent)."""
+    spec = tf_transform_output.raw_feature_spec()
+    names = model_inputs(config)
+    specs = {name: tf.TensorSpec([None], spec[name].dtype, name=name) for name in names}
+
+    def as_parsed(**values: tf.Tensor) -> dict:
+        parsed = {}
+        for name in names:
+            column = tf.reshape(values[name], [-1, 1])
+            fixed = isinstance(spec[name], tf.io.FixedLenFeature)
+            parsed[name] = column if fixed else tf.sparse.from_dense(column)
+        return parsed
+
+    return specs, as_parsed
+
+
 def make_signatures(
     model: tf.keras.Model,
     tf_transform_output: tft.TFTransformOutput,
@@ -62,14 +94,19 @@ def make_signatures(
     """The exported signatures; `class_weights` are those training used, if any."""
     model.tft_layer = tf_transform_output.transform_features_layer()
     input_keys = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
+    classes = tf.constant(config.features.label.classes)
 
-    def predict(raw: dict) -> dict:
+    def probabilities_of(raw: dict) -> tf.Tensor:
         transformed = model.tft_layer(raw)
         probabilities = model({key: transformed[key] for key in input_keys}, training=False)
         if config.is_binary:
             probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)
         if class_weights:
             probabilities = undo_class_weights(probabilities, class_weights)
+        return probabilities
+
+    def predict(raw: dict) -> dict:
+        probabilities = probabilities_of(raw)
         if config.is_binary:
             return {"probability": probabilities[:, 1]}
         return {"probabilities": probabilities}
@@ -78,15 +115,50 @@ def make_signatures(
     def serve_examples(serialized: tf.Tensor) -> dict:
         return predict(_parse_inputs(serialized, tf_transform_output, config))
 
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def classification(serialized: tf.Tensor) -> dict:
+        scores = probabilities_of(_parse_inputs(serialized, tf_transform_output, config))
+        return {"classes": tf.tile(classes[tf.newaxis], [tf.shape(scores)[0], 1]), "scores": scores}
+
     signatures = {
+        "serving_default": serve_examples,
         "serve_examples": serve_examples,
+        CLASSIFICATION: classification,
         "transform_features": transform_features_signature(model, tf_transform_output),
     }
     if config.features.image is None:
-        return {"serving_default": serve_examples, **signatures}
+        specs, as_parsed = _feature_inputs(tf_transform_output, config)
+
+        @tf.function
+        def predict_features(**values: tf.Tensor) -> dict:
+            return predict(as_parsed(**values))
+
+        return {**signatures, "predict_features": predict_features.get_concrete_function(**specs)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
-    def serve_image_bytes(encoded: tf.Tensor) -> dict:
+    def predict_image(encoded: tf.Tensor) -> dict:
         return predict({config.features.image.name: tf.reshape(encoded, [-1, 1])})
 
-    return {"serving_default": serve_image_bytes, **signatures}
+    return {**signatures, "predict_image": predict_image}
+
+
+def save_for_serving(model: tf.keras.Model, export_dir: str, signatures: dict) -> None:
+    """Saves `model` with `signatures` as TF Serving reads it: a SavedModel whose
+    classification signature (if any) is marked for the Classify API."""
+    model.save(export_dir, save_format="tf", signatures=signatures)
+    if CLASSIFICATION in signatures:
+        set_method_names(export_dir, {CLASSIFICATION: CLASSIFY_METHOD})
+
+
+def set_method_names(export_dir: str, method_names: dict[str, str]) -> None:
+    """Marks signatures for TF Serving's Classify or Regress API (TF 2 saves every
+    signature as Predict): rewrites their method names in `export_dir`'s saved_model.pb."""
+    path = os.path.join(export_dir, tf.saved_model.SAVED_MODEL_FILENAME_PB)
+    saved_model = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        saved_model.ParseFromString(handle.read())
+    for meta_graph in saved_model.meta_graphs:
+        for name, method in method_names.items():
+            meta_graph.signature_def[name].method_name = method
+    with tf.io.gfile.GFile(path, "wb") as handle:
+        handle.write(saved_model.SerializeToString())

@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from components.features import transformed_name
-from components.trainer import build_model
 from serving.signatures import make_signatures, undo_class_weights
+from tests.exported_model import export, train_briefly
 from tests.transform_fixture import UNSEEN_CATEGORY, to_example
 
 ROWS = 8
@@ -18,17 +18,9 @@ ROWS = 8
 @pytest.fixture(scope="module")
 def exported(transform_run, tmp_path_factory):
     """(in-memory model, SavedModel path) of a briefly trained model with its signatures."""
-    config = transform_run.config
-    output = transform_run.tf_transform_output
-    tf.keras.utils.set_random_seed(0)
-    model = build_model(config, output)
-    rows = transform_run.train_transformed
-    x = {key: np.stack([row[key] for row in rows]) for key in model.input}
-    y = np.stack([row[transformed_name("creditability")] for row in rows]).astype(np.float32)
-    model.fit(x, y, epochs=2, batch_size=16, verbose=0)  # move the weights off their init
+    model = train_briefly(transform_run)
     path = tmp_path_factory.mktemp("export") / "serving_model"
-    model.save(path, save_format="tf", signatures=make_signatures(model, output, config))
-    return model, str(path)
+    return model, export(model, transform_run, path)
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +36,15 @@ def _beam_outputs(transform_run, key: str, n: int = ROWS) -> np.ndarray:
     return np.stack([row[key] for row in transform_run.train_transformed[:n]])
 
 
-def test_both_signatures_take_serialized_examples(loaded):
-    assert set(loaded.signatures) == {"serving_default", "serve_examples", "transform_features"}
-    for name in ("serving_default", "transform_features"):
+def test_the_example_signatures_take_serialized_examples(loaded):
+    assert set(loaded.signatures) == {
+        "serving_default",
+        "serve_examples",
+        "classification",
+        "predict_features",
+        "transform_features",
+    }
+    for name in ("serving_default", "serve_examples", "transform_features"):
         _, kwargs = loaded.signatures[name].structured_input_signature
         assert kwargs == {"examples": tf.TensorSpec([None], tf.string, name="examples")}
 
@@ -72,6 +70,38 @@ def test_serving_applies_the_same_transform_as_training(exported, loaded, transf
     expected = model(batch, training=False).numpy()[:, 0]
     np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-6)
     assert np.ptp(expected) > 0  # the rows are told apart, so the comparison means something
+
+
+def test_predict_features_takes_named_raw_features_and_agrees(loaded, transform_run):
+    """The JSON-friendly signature: one [batch] input per raw feature, as REST
+    `instances` of {feature: value} arrive."""
+    config = transform_run.config
+    rows = transform_run.train_rows[:ROWS]
+    serve = loaded.signatures["predict_features"]
+    _, specs = serve.structured_input_signature
+    assert set(specs) == set(config.features.input_names)
+    assert specs["age_in_years"].dtype == tf.int64 and specs["purpose"].dtype == tf.string
+    features = {
+        name: tf.constant([row[name] for row in rows], spec.dtype) for name, spec in specs.items()
+    }
+    by_features = serve(**features)["probability"].numpy()
+    label = config.features.label.name
+    by_examples = loaded.signatures["serving_default"](examples=_serialized(rows, omit=(label,)))[
+        "probability"
+    ].numpy()
+    np.testing.assert_allclose(by_features, by_examples, rtol=1e-6)
+
+
+def test_classification_returns_every_class_and_its_probability(loaded, transform_run):
+    """What TF Serving's Classify API reads: `classes` and `scores`, one column per class."""
+    label = transform_run.config.features.label.name
+    examples = _serialized(transform_run.train_rows[:ROWS], omit=(label,))
+    outputs = loaded.signatures["classification"](inputs=examples)
+    assert outputs["classes"].numpy().tolist() == [[b"good", b"bad"]] * ROWS
+    scores = outputs["scores"].numpy()
+    probability = loaded.signatures["serving_default"](examples=examples)["probability"]
+    np.testing.assert_allclose(scores[:, 1], probability.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-6)
 
 
 def test_serving_accepts_an_unseen_category(loaded, transform_run):

@@ -1,0 +1,255 @@
+"""The in-process serving check: proves a candidate model will load and answer on TF
+Serving before the Pusher may push it.
+
+TFX's InfraValidator does this by starting a real model server, which needs Docker or
+Kubernetes. This check loads the SavedModel as a server does (its signatures, without
+the Python classes that trained it), replays the warm-up requests it will ship with
+through every client-facing signature, and checks what comes back:
+
+- every signature answers, with the outputs the domain promises and a batch dimension
+  equal to the request's;
+- values in range: probabilities in [0, 1] summing to 1, classes as the config names
+  them, finite scores, top-k lists no longer than `serving.top_k`;
+- the JSON-friendly and Classify signatures agree with `serving_default`;
+- the classification signature is marked for TF Serving's Classify API;
+- `serving_default` answers one example within `serving.check.latency_budget_ms` (p99).
+
+It emits the InfraBlessing the Pusher requires; a model that passes and that the
+Evaluator blessed is staged in it with its warm-up file, which is what gets pushed.
+`serving_check.json` in the artifact says what was checked and why a model failed.
+"""
+
+# No `from __future__ import annotations`: TFX reads the component's type hints at runtime.
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+from tfx.components.util import model_utils
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.io import fileio
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils, path_utils
+
+from components.split_records import split_records
+from pipelines.config import DomainConfig
+from serving.signatures import CLASSIFICATION, CLASSIFY_METHOD
+from serving.warmup import build_warmup_requests, replayed, write_warmup_file
+
+REPORT_FILE = "serving_check.json"
+LATENCY_CALLS = 30
+_TOLERANCE = 1e-4
+
+
+@dataclass
+class ServingCheckReport:
+    passed: bool = False
+    problems: list = field(default_factory=list)
+    signatures: dict = field(default_factory=dict)  # name -> warm-up requests replayed
+    warmup_requests: int = 0
+    latency_ms: dict = field(default_factory=dict)
+    evaluator_blessed: bool = False
+    staged: bool = False
+
+
+def expected_outputs(config: DomainConfig, signature: str) -> set:
+    if config.task == "ranking":
+        return {"items", "scores", "unknown_items", "fallback"}
+    if signature == CLASSIFICATION:
+        return {"classes", "scores"}
+    return {"probability"} if config.is_binary else {"probabilities"}
+
+
+def _probability_problems(name: str, values: np.ndarray, classes: int) -> list:
+    problems = []
+    if np.any((values < 0) | (values > 1)):
+        problems.append(f"'{name}' has values outside [0, 1]")
+    if values.ndim == 2:
+        if values.shape[1] != classes:
+            problems.append(f"'{name}' has {values.shape[1]} columns for {classes} classes")
+        elif not np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
+            problems.append(f"'{name}' rows do not sum to 1")
+    return problems
+
+
+def output_problems(config: DomainConfig, signature: str, outputs: dict, batch: int) -> list:
+    """What is wrong with one signature's answer to a request of `batch` examples."""
+    expected = expected_outputs(config, signature)
+    if set(outputs) != expected:
+        return [f"returned {sorted(outputs)}, expected {sorted(expected)}"]
+    problems = []
+    for name, values in outputs.items():
+        if values.shape[:1] != (batch,):
+            problems.append(f"'{name}' has shape {values.shape} for {batch} examples")
+        elif values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+            problems.append(f"'{name}' is not finite")
+    if problems:
+        return problems
+    if config.task == "ranking":
+        if outputs["items"].shape[1] > config.serving.top_k:
+            problems.append(f"'items' lists more than serving.top_k={config.serving.top_k}")
+        if np.any(outputs["unknown_items"] < 0):
+            problems.append("'unknown_items' is negative")
+        return problems
+    classes = config.features.label.classes
+    if signature == CLASSIFICATION:
+        served = [[c.decode() for c in row] for row in outputs["classes"]]
+        if any(row != classes for row in served):
+            problems.append(f"'classes' are not {classes}")
+    for name in {"probability", "probabilities", "scores"} & set(outputs):
+        problems += _probability_problems(name, outputs[name], len(classes))
+    return problems
+
+
+def _comparable(config: DomainConfig, signature: str, outputs: dict) -> dict:
+    """A signature's answer in `serving_default`'s terms, for the agreement check."""
+    if signature != CLASSIFICATION:
+        return outputs
+    scores = outputs["scores"]
+    return {"probability": scores[:, 1]} if config.is_binary else {"probabilities": scores}
+
+
+def _disagreements(reference: dict, answer: dict) -> list:
+    return [
+        name
+        for name, values in answer.items()
+        if not (
+            np.allclose(values, reference[name], atol=_TOLERANCE)
+            if values.dtype.kind == "f"
+            else np.array_equal(values, reference[name])
+        )
+    ]
+
+
+def method_name_problems(model_dir: str, signatures: set) -> list:
+    """The Classify signature must say so, or TF Serving's Classify API refuses it when
+    the server checks method names."""
+    if CLASSIFICATION not in signatures:
+        return []
+    saved_model = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(os.path.join(model_dir, "saved_model.pb"), "rb") as handle:
+        saved_model.ParseFromString(handle.read())
+    method = saved_model.meta_graphs[0].signature_def[CLASSIFICATION].method_name
+    if method != CLASSIFY_METHOD:
+        return [f"signature '{CLASSIFICATION}' has method '{method}', not '{CLASSIFY_METHOD}'"]
+    return []
+
+
+def measure_latency(serve, examples: list, calls: int = LATENCY_CALLS) -> dict:
+    """p50 and p99 of `calls` one-example requests to `serve`, in milliseconds."""
+    timings = []
+    for call in range(calls):
+        example = tf.constant([examples[call % len(examples)]])
+        started = time.perf_counter()
+        serve(examples=example)
+        timings.append((time.perf_counter() - started) * 1000)
+    return {
+        "p50": round(float(np.percentile(timings, 50)), 3),
+        "p99": round(float(np.percentile(timings, 99)), 3),
+        "calls": calls,
+        "batch_size": 1,
+    }
+
+
+def check_model(
+    model_dir: str, config: DomainConfig, examples: list
+) -> tuple[ServingCheckReport, list]:
+    """(report, warm-up PredictionLogs) for the SavedModel at `model_dir`, checked on
+    serialized raw `examples`."""
+    report = ServingCheckReport()
+    if not examples:
+        report.problems.append("no held-out examples to build warm-up requests from")
+        return report, []
+    try:
+        loaded = tf.saved_model.load(model_dir)
+    except Exception as exc:  # any load failure is the finding, not a crash
+        report.problems.append(f"the SavedModel does not load: {_reason(exc)}")
+        return report, []
+    logs = build_warmup_requests(config, config.serving.model_name, examples, loaded.signatures)
+    report.warmup_requests = len(logs)
+    report.problems += method_name_problems(model_dir, set(loaded.signatures))
+    reference: dict = {}
+    for request in replayed(logs):
+        name = request.signature
+        report.signatures[name] = report.signatures.get(name, 0) + 1
+        if name not in loaded.signatures:
+            report.problems.append(f"{name}: the model has no such signature")
+            continue
+        try:
+            answer = loaded.signatures[name](**request.inputs)
+        except Exception as exc:  # a signature that rejects its request fails the check
+            report.problems.append(f"{name} rejected a warm-up request: {_reason(exc)}")
+            continue
+        outputs = {key: value.numpy() for key, value in answer.items()}
+        found = output_problems(config, name, outputs, request.batch_size)
+        report.problems += [f"{name}: {problem}" for problem in found]
+        if found:
+            continue
+        comparable = _comparable(config, name, outputs)
+        if name == "serving_default":
+            reference[request.batch_size] = comparable
+        elif request.batch_size in reference:
+            differ = _disagreements(reference[request.batch_size], comparable)
+            if differ:
+                report.problems.append(f"{name}: {differ} differ from serving_default's")
+    if "serving_default" in loaded.signatures and not report.problems:
+        report.latency_ms = measure_latency(loaded.signatures["serving_default"], examples)
+        report.latency_ms["budget"] = config.serving.check.latency_budget_ms
+        if report.latency_ms["p99"] > config.serving.check.latency_budget_ms:
+            report.problems.append(
+                f"serving_default took {report.latency_ms['p99']} ms (p99 of "
+                f"{LATENCY_CALLS} one-example requests), over the budget of "
+                f"{config.serving.check.latency_budget_ms} ms (serving.check.latency_budget_ms)"
+            )
+    report.passed = not report.problems
+    return report, logs
+
+
+def _reason(exc: Exception) -> str:
+    """The line of an error that says what went wrong: TF's graph errors wrap it in
+    'Graph execution error', node names and stack-trace markers."""
+    noise = ("Graph execution error", "Detected at node", "<stack traces", "[[", "File ")
+    lines = [line.strip() for line in getattr(exc, "message", str(exc)).splitlines()]
+    meaningful = [line for line in lines if line and not line.startswith(noise)]
+    return (meaningful[-1] if meaningful else type(exc).__name__)[:300]
+
+
+def read_report(blessing_uri: str) -> dict | None:
+    path = os.path.join(blessing_uri, REPORT_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as handle:
+        return json.load(handle)
+
+
+@component
+def ServingCheck(
+    model: InputArtifact[standard_artifacts.Model],
+    examples: InputArtifact[standard_artifacts.Examples],
+    model_blessing: InputArtifact[standard_artifacts.ModelBlessing],
+    blessing: OutputArtifact[standard_artifacts.InfraBlessing],
+    domain_config: Parameter[str],
+    split: Parameter[str],
+) -> None:
+    config = DomainConfig.parse_raw(domain_config)
+    model_dir = path_utils.serving_model_path(model.uri)
+    count = config.serving.check.warmup_examples
+    records = [record.numpy() for record in split_records(examples.uri, split).take(count)]
+    report, logs = check_model(model_dir, config, records)
+    report.evaluator_blessed = model_utils.is_model_blessed(model_blessing)
+    if report.passed and report.evaluator_blessed:
+        staged = path_utils.stamped_model_path(blessing.uri)
+        io_utils.copy_dir(model_dir, staged)
+        write_warmup_file(path_utils.warmup_file_path(staged), logs)
+        blessing.set_int_custom_property("has_model", 1)
+        report.staged = True
+    blessing.set_int_custom_property("blessed", int(report.passed))
+    io_utils.write_string_file(
+        os.path.join(blessing.uri, "INFRA_BLESSED" if report.passed else "INFRA_NOT_BLESSED"), ""
+    )
+    with fileio.open(os.path.join(blessing.uri, REPORT_FILE), "w") as handle:
+        json.dump(asdict(report), handle, indent=2)

@@ -1,0 +1,152 @@
+"""Warm-up requests: what TF Serving replays when it loads a model, built from real
+held-out examples, one small and one larger request per client-facing signature.
+
+TF Serving reads them from `assets.extra/tf_serving_warmup_requests` (a TFRecord file of
+PredictionLog protos) and runs each before it marks the version available, so the first
+client does not pay for graph initialisation. The in-process serving check
+(components/serving_check.py) replays the same records, so what it checked is exactly
+what the server will run first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    classification_pb2,
+    model_pb2,
+    predict_pb2,
+    prediction_log_pb2,
+)
+
+from components.features import model_inputs
+from components.interaction_histories import HISTORY_ITEMS
+from pipelines.config import DomainConfig
+from serving.signatures import CLASSIFICATION
+
+
+@dataclass(frozen=True)
+class ReplayedRequest:
+    """A warm-up record as a Python call: the signature and its input tensors."""
+
+    signature: str
+    inputs: dict[str, tf.Tensor]
+    batch_size: int
+
+
+def _first_values(examples: list[bytes], feature: str, dtype: tf.DType) -> np.ndarray:
+    """Each example's first value of `feature` ('' or 0 where it is absent)."""
+    parsed = tf.io.parse_example(examples, {feature: tf.io.RaggedFeature(dtype)})[feature]
+    return parsed.to_tensor(shape=[len(examples), 1])[:, 0].numpy()
+
+
+def _padded_items(examples: list[bytes], feature: str) -> np.ndarray:
+    parsed = tf.io.parse_example(examples, {feature: tf.io.RaggedFeature(tf.string)})[feature]
+    return parsed.to_tensor(b"").numpy()
+
+
+def json_friendly_inputs(
+    config: DomainConfig, signatures: Mapping[str, tf.types.experimental.ConcreteFunction]
+) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:
+    """The domain's JSON-friendly signature and how to fill its inputs from raw examples:
+    `predict_features` (one input per raw feature, typed as the loaded model's
+    `signatures` declare), `predict_image` or `recommend`."""
+    if config.task == "ranking":
+        return "recommend", lambda examples: {
+            "history": _padded_items(examples, HISTORY_ITEMS),
+            "exclude": _padded_items(examples, HISTORY_ITEMS),
+        }
+    if config.features.image is not None:
+        image = config.features.image.name
+        return "predict_image", lambda examples: {
+            "image_bytes": _first_values(examples, image, tf.string)
+        }
+    _, specs = signatures["predict_features"].structured_input_signature
+    return "predict_features", lambda examples: {
+        name: _first_values(examples, name, specs[name].dtype) for name in model_inputs(config)
+    }
+
+
+def _predict_log(model_name: str, signature: str, inputs: dict[str, np.ndarray]):
+    request = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
+    )
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    return prediction_log_pb2.PredictionLog(
+        predict_log=prediction_log_pb2.PredictLog(request=request)
+    )
+
+
+def _classify_log(model_name: str, examples: list[bytes]):
+    request = classification_pb2.ClassificationRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=CLASSIFICATION)
+    )
+    for serialized in examples:
+        request.input.example_list.examples.add().ParseFromString(serialized)
+    return prediction_log_pb2.PredictionLog(
+        classify_log=prediction_log_pb2.ClassifyLog(request=request)
+    )
+
+
+def build_warmup_requests(
+    config: DomainConfig,
+    model_name: str,
+    examples: list[bytes],
+    signatures: Mapping[str, tf.types.experimental.ConcreteFunction],
+) -> list[prediction_log_pb2.PredictionLog]:
+    """For each client-facing signature, a request of one example and one of all of
+    them: `serving_default` on tf.Examples, the JSON-friendly signature, and for
+    classifiers TF Serving's Classify API."""
+    json_signature, json_inputs = json_friendly_inputs(config, signatures)
+    logs = []
+    for batch in (examples[:1], examples):
+        logs.append(
+            _predict_log(model_name, "serving_default", {"examples": np.array(batch, dtype=object)})
+        )
+        logs.append(_predict_log(model_name, json_signature, json_inputs(batch)))
+        if config.task != "ranking":
+            logs.append(_classify_log(model_name, batch))
+    return logs
+
+
+def write_warmup_file(path: str, logs: list[prediction_log_pb2.PredictionLog]) -> None:
+    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
+    with tf.io.TFRecordWriter(path) as writer:
+        for log in logs:
+            writer.write(log.SerializeToString())
+
+
+def read_warmup_file(path: str) -> list[prediction_log_pb2.PredictionLog]:
+    """The PredictionLog records of a warm-up file (what TF Serving parses)."""
+    return [
+        prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        for record in tf.data.TFRecordDataset(path)
+    ]
+
+
+def replayed(logs: list[prediction_log_pb2.PredictionLog]) -> Iterator[ReplayedRequest]:
+    """Each record as the call a model server makes: Predict's tensors as they are,
+    Classify's examples serialized into the signature's one string input."""
+    for log in logs:
+        kind = log.WhichOneof("log_type")
+        if kind == "predict_log":
+            request = log.predict_log.request
+            inputs = {
+                name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()
+            }
+            size = int(next(iter(inputs.values())).shape[0])
+            yield ReplayedRequest(request.model_spec.signature_name, inputs, size)
+        elif kind == "classify_log":
+            request = log.classify_log.request
+            serialized = [e.SerializeToString() for e in request.input.example_list.examples]
+            yield ReplayedRequest(
+                request.model_spec.signature_name,
+                {"inputs": tf.constant(serialized)},
+                len(serialized),
+            )
+        else:
+            raise ValueError(f"warm-up record of an unsupported kind: {kind}")

@@ -1,0 +1,39 @@
+"""A finance_risk model trained for two epochs on the session's Transform run and
+exported as the Trainer exports it: what the serving tests load, check and call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from components.features import transformed_name
+from components.trainer import build_model
+from serving.signatures import make_signatures, save_for_serving
+from tests.transform_fixture import TransformRun
+
+
+def train_briefly(transform_run: TransformRun) -> tf.keras.Model:
+    """Two epochs move the weights off their initial values, so rows score apart."""
+    tf.keras.utils.set_random_seed(0)
+    model = build_model(transform_run.config, transform_run.tf_transform_output)
+    rows = transform_run.train_transformed
+    x = {key: np.stack([row[key] for row in rows]) for key in model.input}
+    label = transformed_name(transform_run.config.features.label.name)
+    y = np.stack([row[label] for row in rows]).astype(np.float32)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    return model
+
+
+def export(
+    model: tf.keras.Model,
+    transform_run: TransformRun,
+    path: Path,
+    signatures: dict | None = None,
+) -> str:
+    """Saves `model` with the Trainer's signatures (or `signatures`, to break one)."""
+    if signatures is None:
+        signatures = make_signatures(model, transform_run.tf_transform_output, transform_run.config)
+    save_for_serving(model, str(path), signatures)
+    return str(path)
