@@ -8,7 +8,7 @@ For each seed it runs the shipped domain exactly as a user would,
 
 (ingestion, validation, Transform, training with the elastic callbacks, TFMA, push), then
 sends every one of the 624 test images, PNG-encoded, to the pushed model's
-`serving_default` (raw image bytes, what a REST client sends) and scores the answers:
+`predict_image` (raw image bytes, what a REST client sends) and scores the answers:
 AUC, and accuracy at 0.5 and at the config's decision threshold. It checks that these
 agree with the Evaluator's (TFMA) figures for the same split, and writes one row per
 seed, the mean ± standard deviation, and the published rows to
@@ -98,7 +98,7 @@ def test_split(path: Path) -> tuple[list[bytes], np.ndarray]:
 
 
 def served_probabilities(model_dir: str, images: list[bytes], batch: int = 128) -> np.ndarray:
-    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+    serve = tf.saved_model.load(model_dir).signatures["predict_image"]
     return np.concatenate(
         [
             serve(image_bytes=tf.constant(images[start : start + batch]))["probability"].numpy()
@@ -157,7 +157,7 @@ def report(results: Sequence[SeedResult], threshold: float, extra_set: Sequence[
         f"- target: AUC ≥ {TARGET_AUC} and accuracy ≥ {TARGET_ACCURACY} (mean over seeds):"
         f" **{verdict}**",
         "",
-        "Scores come from the pushed model's `serving_default` on PNG bytes (AUC exact, by",
+        "Scores come from the pushed model's `predict_image` on PNG bytes (AUC exact, by",
         "scikit-learn); the Evaluator's (TFMA) AUC, over 1000 thresholds, and accuracy on the",
         "same split are checked to agree and shown per seed.",
         "",

@@ -11,8 +11,8 @@ the validation target, the rest train); the items already in a user's history ar
 ranked; HR@10 and NDCG@10 over the whole catalogue and over 100 negatives sampled per
 user (the same negatives for the model and the baselines), and catalogue coverage.
 
-It then sends every test user's history to the pushed model's `serving_default` (what a
-TF Serving client calls), asking it to exclude that history, and checks that HR@10 and
+It then sends every test user's history to the pushed model's `recommend` signature
+(what a REST client calls), asking it to exclude that history, and checks that HR@10 and
 NDCG@10 computed from the served top-10 lists equal the Evaluator's. It writes the
 mean ± standard deviation over seeds, and each seed's figures, to
 benchmarks/results/movielens_recommendation.md (overwritten: the latest measurement).
@@ -88,7 +88,7 @@ def held_out_histories(examples_dir: str) -> tuple[list[list[str]], list[str]]:
 
 def served_top_k(model_dir: str, histories: list[list[str]], batch: int = 128) -> list[list[str]]:
     """The pushed model's top-k for each history, excluding the history itself."""
-    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+    serve = tf.saved_model.load(model_dir).signatures["recommend"]
     answers = []
     for start in range(0, len(histories), batch):
         rows = histories[start : start + batch]

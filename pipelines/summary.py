@@ -21,8 +21,10 @@ from tfx import v1 as tfx
 from components.evaluation import PER_CLASS_METRICS, tfma_metric_name
 from components.heat_maps_component import INDEX_FILE as HEAT_MAPS_INDEX
 from components.recommendation_baselines import RECOMMENDER_OUTPUT
+from components.serving_check import read_report as read_serving_check
 from components.trainer import HISTORY_FILE
 from pipelines.config import DomainConfig
+from serving.server_config import BATCHING_FILE, MODELS_CONFIG
 
 SUMMARY_FILE = "run_summary.json"
 _STATES = {
@@ -175,6 +177,8 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
                 summary["pushed_model_dir"] = pushed.custom_properties[
                     "pushed_destination"
                 ].string_value
+        elif node == "ServingCheck" and outputs.get("blessing"):
+            summary["serving_check"] = read_serving_check(outputs["blessing"][0].uri)
         elif node == "HeatMaps" and outputs.get("heat_maps"):
             summary["heat_maps"] = {"dir": outputs["heat_maps"][0].uri}
         elif node == "Trainer" and outputs.get("model_run"):
@@ -182,7 +186,18 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             if tf.io.gfile.exists(history_path):
                 with tf.io.gfile.GFile(history_path) as handle:
                     summary["training"] = training_section(json.load(handle), history_path)
+    if summary["pushed_model_dir"]:
+        summary["server_config"] = server_config_files(summary["pushed_model_dir"])
     return summary
+
+
+def server_config_files(pushed_model_dir: str) -> dict[str, str]:
+    """models.config and the batching file, two levels above a pushed version."""
+    serving_root = os.path.dirname(os.path.dirname(pushed_model_dir.rstrip("/")))
+    return {
+        "models_config": os.path.join(serving_root, MODELS_CONFIG),
+        "batching_parameters": os.path.join(serving_root, BATCHING_FILE),
+    }
 
 
 def publish_heat_maps(summary: dict, output_dir: str) -> None:

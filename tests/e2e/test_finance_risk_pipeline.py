@@ -1,10 +1,13 @@
 """finance_risk end to end with the local runner: every component runs, the pushed
-SavedModel scores raw German Credit rows, a re-run reuses the cache, and drifted data
-stops the run before training without touching the pushed model."""
+SavedModel scores raw German Credit rows and ships warm-up requests beside the server's
+models.config, a re-run reuses the cache, and neither drifted data nor a model that
+fails the serving check touches the pushed model."""
 
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,8 @@ import tensorflow as tf
 import tensorflow_data_validation as tfdv
 
 from serving.examples import serialize_records
+from serving.server_config import read_models_config
+from serving.warmup import read_warmup_file
 from tests.e2e.conftest import SMALL_TRAINING, CliRun, assert_succeeded, run_aet
 from tests.pipelines.conftest import INFERRED_SCHEMA_COMPONENTS
 
@@ -39,7 +44,7 @@ def test_every_component_executes_and_the_summary_is_written(finance_run: CliRun
     # Slices by age band and foreign worker are reported beside the overall metrics.
     assert any(name.startswith("age_band=") for name in summary["metrics"])
     assert any(name.startswith("foreign_worker=") for name in summary["metrics"])
-    for line in ("[ 1/10]", "Trainer", "blessed: yes", "pushed model:"):
+    for line in ("[ 1/12]", "Trainer", "blessed: yes", "serving check: passed", "pushed model:"):
         assert line in finance_run.stdout
 
 
@@ -62,6 +67,68 @@ def test_pushed_model_is_in_serving_layout_and_scores_raw_rows(
     assert scores.shape == (50,)
     assert np.all((scores > 0) & (scores < 1))
     assert np.unique(scores.round(6)).size > 10, "the model gives (nearly) one score to all"
+
+
+def test_pushed_model_lists_its_signatures_and_ships_warmup_requests(finance_run: CliRun) -> None:
+    pushed = Path(finance_run.summary["pushed_model_dir"])
+    shown = subprocess.run(
+        [str(Path(sys.executable).parent / "saved_model_cli"), "show", "--all", "--dir", pushed],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for signature in ("serving_default", "classification", "predict_features"):
+        assert f"signature_def['{signature}']" in shown
+    assert "Method name is: tensorflow/serving/classify" in shown
+
+    logs = read_warmup_file(str(pushed / "assets.extra" / "tf_serving_warmup_requests"))
+    kinds = [log.WhichOneof("log_type") for log in logs]
+    assert kinds.count("predict_log") == 4 and kinds.count("classify_log") == 2
+    assert {
+        log.predict_log.request.model_spec.name
+        for log in logs
+        if log.predict_log.request.model_spec.name
+    } == {"finance_risk"}
+
+    check = finance_run.summary["serving_check"]
+    assert check["passed"] and check["staged"] and check["problems"] == []
+    assert check["signatures"] == {"serving_default": 2, "predict_features": 2, "classification": 2}
+    assert 0 < check["latency_ms"]["p99"] <= check["latency_ms"]["budget"]
+
+
+def test_the_push_writes_the_model_servers_config(finance_run: CliRun) -> None:
+    serving_root = finance_run.output / "serving"
+    assert finance_run.summary["server_config"] == {
+        "models_config": str(serving_root / "models.config"),
+        "batching_parameters": str(serving_root / "batching_parameters.txt"),
+    }
+    (entry,) = read_models_config(str(serving_root)).model_config_list.config
+    assert (entry.name, entry.base_path) == ("finance_risk", "/models/finance_risk")
+    assert entry.model_version_policy.latest.num_versions == 2
+    assert "max_batch_size { value: 64 }" in (serving_root / "batching_parameters.txt").read_text()
+
+
+def test_a_model_that_fails_the_serving_check_is_not_pushed(finance_run: CliRun) -> None:
+    before = finance_run.pushed_versions("finance_risk")
+    models_config = (finance_run.output / "serving" / "models.config").read_text()
+
+    blocked = run_aet(
+        "run",
+        "finance_risk",
+        *SMALL_TRAINING,
+        "--set",
+        "serving.check.latency_budget_ms=0.000001",
+        output=finance_run.output,
+    )
+
+    assert_succeeded(blocked)  # the run worked; its model is not fit to serve
+    check = blocked.summary["serving_check"]
+    assert not check["passed"] and not check["staged"]
+    assert "serving.check.latency_budget_ms" in check["problems"][0]
+    assert blocked.summary["pushed_model_dir"] is None
+    assert "serving check: failed" in blocked.stdout and "over the budget" in blocked.stdout
+    assert finance_run.pushed_versions("finance_risk") == before
+    assert (finance_run.output / "serving" / "models.config").read_text() == models_config
 
 
 def test_second_run_reuses_cached_components(finance_run: CliRun, tmp_path: Path) -> None:

@@ -88,10 +88,10 @@ def test_default_run_pushes_a_model_that_answers_raw_jpeg_bytes(default_run: Cli
     folder = default_data_path(load_domain("medical_imaging"))
     xrays = sorted(folder.glob("*.jpeg"))[:3]
     signatures = _served(summary["pushed_model_dir"])
-    by_bytes = signatures["serving_default"](
+    by_bytes = signatures["predict_image"](
         image_bytes=tf.constant([path.read_bytes() for path in xrays])
     )["probability"].numpy()
-    by_example = signatures["serve_examples"](
+    by_example = signatures["serving_default"](
         examples=tf.constant([_example(path.read_bytes()) for path in xrays])
     )["probability"].numpy()
     assert by_bytes.shape == (3,) and np.all((by_bytes >= 0) & (by_bytes <= 1))
@@ -129,7 +129,7 @@ def test_npz_run_keeps_its_splits_and_serves_png_bytes(npz_run) -> None:
         buffer = io.BytesIO()
         Image.fromarray(image).save(buffer, format="PNG")
         encoded.append(buffer.getvalue())
-    probability = _served(summary["pushed_model_dir"])["serving_default"](
+    probability = _served(summary["pushed_model_dir"])["predict_image"](
         image_bytes=tf.constant(encoded)
     )["probability"].numpy()
     assert probability.shape == (16,)

@@ -72,13 +72,13 @@ def walk_run(tmp_path_factory) -> CliRun:
 
 
 def _recommend(pushed: str, histories: list[list[str]], exclude: list[list[str]]) -> dict:
-    """The pushed model's serving_default, as TF Serving calls it: '' pads the rows."""
+    """The pushed model's `recommend` (JSON-friendly) signature: '' pads the rows."""
 
     def padded(rows: list[list[str]]) -> tf.Tensor:
         width = max(1, *(len(row) for row in rows))
         return tf.constant([row + [""] * (width - len(row)) for row in rows])
 
-    serve = tf.saved_model.load(pushed).signatures["serving_default"]
+    serve = tf.saved_model.load(pushed).signatures["recommend"]
     return {
         k: v.numpy() for k, v in serve(history=padded(histories), exclude=padded(exclude)).items()
     }

@@ -27,7 +27,9 @@ INFERRED_SCHEMA_COMPONENTS = {
     "Trainer",
     "latest_blessed_model_resolver",
     "Evaluator",
+    "ServingCheck",
     "Pusher",
+    "ServerConfigWriter",
 }
 
 

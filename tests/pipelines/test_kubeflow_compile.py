@@ -81,7 +81,10 @@ def test_tasks_are_wired_as_the_factory_wires_components(compiled) -> None:
         upstream = {node.id for node in component.upstream_nodes if not _is_resolver(node)}
         assert upstream <= set(tasks[component.id].get("dependentTasks", [])), component.id
     assert "AnomaliesGate" in tasks["Transform"]["dependentTasks"]  # the gate blocks Transform
-    assert {"Trainer", "Evaluator"} <= set(tasks["Pusher"]["dependentTasks"])
+    # The Pusher pushes the model the serving check staged, once the Evaluator blessed it.
+    assert {"ServingCheck", "Evaluator"} <= set(tasks["Pusher"]["dependentTasks"])
+    assert {"Trainer", "Evaluator"} <= set(tasks["ServingCheck"]["dependentTasks"])
+    assert tasks["ServerConfigWriter"]["dependentTasks"] == ["Pusher"]
 
 
 def test_every_container_runs_the_given_image(compiled) -> None:
