@@ -55,9 +55,10 @@ def json_friendly_inputs(
     `predict_features` (one input per raw feature, typed as the loaded model's
     `signatures` declare), `predict_image` or `recommend`."""
     if config.task == "ranking":
+        # Nothing excluded, as in the held-out examples serving_default is sent.
         return "recommend", lambda examples: {
             "history": _padded_items(examples, HISTORY_ITEMS),
-            "exclude": _padded_items(examples, HISTORY_ITEMS),
+            "exclude": np.full((len(examples), 1), b"", dtype=object),
         }
     if config.features.image is not None:
         image = config.features.image.name

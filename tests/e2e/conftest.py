@@ -56,6 +56,33 @@ def assert_succeeded(run: CliRun) -> None:
     assert run.returncode == 0, f"aet failed:\n{run.stdout}\n{run.stderr[-3000:]}"
 
 
+def saved_model_cli_show(model_dir: Path) -> str:
+    """What `saved_model_cli show --all` prints for a SavedModel."""
+    command = [str(Path(sys.executable).parent / "saved_model_cli"), "show", "--all", "--dir"]
+    return subprocess.run(
+        [*command, str(model_dir)], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def assert_ready_for_tf_serving(run: CliRun, signatures: dict[str, int]) -> list:
+    """The pushed model passed the serving check with `signatures` ({name: warm-up
+    requests}) replayed, `saved_model_cli` lists them, and it ships those warm-up
+    requests as PredictionLog records; returns the records."""
+    from serving.warmup import read_warmup_file
+
+    check = run.summary["serving_check"]
+    assert check["passed"] and check["staged"] and check["problems"] == [], check
+    assert check["signatures"] == signatures
+    assert 0 < check["latency_ms"]["p99"] <= check["latency_ms"]["budget"]
+    pushed = Path(run.summary["pushed_model_dir"])
+    shown = saved_model_cli_show(pushed)
+    for signature in signatures:
+        assert f"signature_def['{signature}']" in shown
+    logs = read_warmup_file(str(pushed / "assets.extra" / "tf_serving_warmup_requests"))
+    assert len(logs) == check["warmup_requests"] == sum(signatures.values())
+    return logs
+
+
 @pytest.fixture(scope="session")
 def finance_run(tmp_path_factory) -> CliRun:
     """One small finance_risk run with the local runner, shared by the e2e tests."""

@@ -16,7 +16,7 @@ from PIL import Image
 from pipelines.data_sources import default_data_path
 from pipelines.domains import load_domain
 from tests.conftest import SHARED_DATASETS
-from tests.e2e.conftest import CliRun, assert_succeeded, run_aet
+from tests.e2e.conftest import CliRun, assert_ready_for_tf_serving, assert_succeeded, run_aet
 
 pytestmark = pytest.mark.e2e
 
@@ -96,6 +96,9 @@ def test_default_run_pushes_a_model_that_answers_raw_jpeg_bytes(default_run: Cli
     )["probability"].numpy()
     assert by_bytes.shape == (3,) and np.all((by_bytes >= 0) & (by_bytes <= 1))
     np.testing.assert_allclose(by_bytes, by_example, rtol=1e-5)
+    assert_ready_for_tf_serving(
+        default_run, {"serving_default": 2, "predict_image": 2, "classification": 2}
+    )
 
 
 def test_heat_maps_are_png_overlays_beside_the_summary(default_run: CliRun) -> None:

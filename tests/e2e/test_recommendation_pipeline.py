@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.e2e.conftest import CliRun, assert_succeeded, run_aet
+from tests.e2e.conftest import CliRun, assert_ready_for_tf_serving, assert_succeeded, run_aet
 
 pytestmark = pytest.mark.e2e
 
@@ -114,6 +114,7 @@ def test_pushed_model_returns_top_k_and_excludes_what_it_is_asked_to(
     excluding = _recommend(pushed, [history], [history])
     assert not set(history) & {item.decode() for item in excluding["items"][0]}
     assert not excluding["fallback"][0] and excluding["unknown_items"][0] == 0
+    assert_ready_for_tf_serving(movielens_run, {"serving_default": 2, "recommend": 2})
 
 
 def test_unknown_items_and_an_empty_history_get_an_answer(movielens_run: CliRun) -> None:
