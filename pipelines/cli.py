@@ -1,4 +1,4 @@
-"""The `aet` command line: list domains, validate configs, run pipelines.
+"""The `aet` command line: list domains, validate configs, run pipelines, score records.
 
 Heavy imports (TensorFlow, TFX) happen inside the commands, after logging is set up,
 so `aet --help` is instant and library chatter goes to a log file, not the terminal.
@@ -7,6 +7,7 @@ so `aet --help` is instant and library chatter goes to a log file, not the termi
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -197,7 +198,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if note:
         print(f"  note: {note}")
     print(f"  output: {output}  (log: {log_file})")
-    layout = run_layout(output, config)
+    layout = run_layout(output, config, args.serving_dir and Path(args.serving_dir).resolve())
     pipeline = create_pipeline(
         config,
         data_path=pipeline_input,
@@ -287,6 +288,8 @@ def _print_summary(summary: dict, path: str) -> None:
     print(f"  blessed: {'yes' if summary['blessed'] else 'no'}")
     for reason in summary.get("not_blessed_because", []):
         print(f"    {reason}")
+    for line in serving_check_lines(summary.get("serving_check")):
+        print(f"  {line}")
     lines = metric_lines(summary["metrics"].get("overall", {}))
     if lines:
         print("  metrics (held-out split):")
@@ -300,6 +303,19 @@ def _print_summary(summary: dict, path: str) -> None:
         print(f"  note: {summary['data_note']}")
     print(f"  pushed model: {summary['pushed_model_dir'] or 'none'}")
     print(f"  summary: {path}")
+
+
+def serving_check_lines(check: dict | None) -> list[str]:
+    """Whether the model answers as TF Serving will call it, and if not, why."""
+    if check is None:
+        return []
+    if check["passed"]:
+        latency = check["latency_ms"]
+        return [
+            f"serving check: passed ({check['warmup_requests']} warm-up requests replayed; "
+            f"p99 {latency['p99']} ms for one example, budget {latency['budget']} ms)"
+        ]
+    return ["serving check: failed", *(f"  {problem}" for problem in check["problems"])]
 
 
 def training_lines(training: dict | None) -> list[str]:
@@ -318,6 +334,67 @@ def training_lines(training: dict | None) -> list[str]:
     if training.get("resumed_from"):
         lines.append(f"resumed from checkpoint {training['resumed_from']}")
     return lines
+
+
+def _jsonable(value: object) -> object:
+    """A numpy output value as plain JSON: arrays as lists, bytes as text."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="backslashreplace")
+    if hasattr(value, "tolist"):
+        return _jsonable(value.tolist())
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def prediction_lines(ids: list, outputs: dict) -> list[str]:
+    """One JSON line per input record: its id, then each output's value for it."""
+    names = sorted(outputs)
+    return [
+        json.dumps({"id": record_id, **{name: _jsonable(outputs[name][row]) for name in names}})
+        for row, record_id in enumerate(ids)
+    ]
+
+
+def _read_tls_ca(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"--tls-ca {path}: {exc.strerror}") from exc
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from pipelines.config import ConfigError
+    from pipelines.domains import load_domain
+    from serving.client import ServingClient
+    from serving.errors import ServingError
+    from serving.requests import RequestError, read_input
+
+    try:
+        config = load_domain(args.domain)
+        request = read_input(config, args.input)
+        client = ServingClient(
+            args.server,
+            args.model_name or config.serving.model_name,
+            version=args.version,
+            version_label=args.version_label,
+            timeout_s=args.timeout,
+            retries=args.retries,
+            batch_size=args.batch_size,
+            root_certificates=_read_tls_ca(args.tls_ca),
+        )
+    except (ConfigError, RequestError, ValueError) as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+    with client:
+        try:
+            outputs = client.predict_examples(request.examples, args.signature)
+        except ServingError as exc:
+            return _fail(str(exc), EXIT_FAILED)
+    for line in prediction_lines(request.ids, outputs):
+        print(line)
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -343,6 +420,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--output", help="run folder (default: runs/<domain>)")
     run.add_argument(
+        "--serving-dir",
+        help="push to <serving-dir>/<model name>/ (default: <output>/serving); domains that "
+        "share one are listed in one models.config",
+    )
+    run.add_argument(
         "--set",
         action="append",
         default=[],
@@ -367,6 +449,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--pipeline-root", help="Kubeflow: artifact root the cluster can reach (gs://...)"
     )
     run.set_defaults(func=cmd_run)
+
+    predict = commands.add_parser(
+        "predict",
+        help="score records with a served model (TF Serving over REST or gRPC)",
+        description="Sends every record of --input to the model's serving_default signature "
+        "and prints one JSON line per record: its id (line number or image path) and the "
+        "outputs. Exit 2: bad input, nothing sent; exit 1: the server failed or was unreachable.",
+    )
+    predict.add_argument("domain", help="a shipped domain name, or the path of a config.yaml")
+    predict.add_argument(
+        "--server",
+        required=True,
+        help="http(s)://HOST:PORT (REST), grpc://HOST:PORT or grpcs://HOST:PORT (gRPC over TLS)",
+    )
+    predict.add_argument(
+        "--input",
+        required=True,
+        help="CSV or JSON-lines file of records (recommendation: JSON lines of "
+        '{"history": [...], "exclude": [...]}); image domains: an image file or folder',
+    )
+    predict.add_argument("--model-name", help="default: the config's serving.model_name")
+    version = predict.add_mutually_exclusive_group()
+    version.add_argument("--version", type=int, help="a model version (default: the latest)")
+    version.add_argument("--version-label", help="a version label, e.g. stable")
+    predict.add_argument("--signature", default="serving_default")
+    predict.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    predict.add_argument(
+        "--retries", type=int, default=3, help="retries of transient failures (503, timeouts)"
+    )
+    predict.add_argument("--batch-size", type=int, default=64, help="records per request")
+    predict.add_argument("--tls-ca", metavar="FILE", help="PEM root certificates to trust")
+    predict.set_defaults(func=cmd_predict)
     return parser
 
 

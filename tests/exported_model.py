@@ -37,3 +37,19 @@ def export(
         signatures = make_signatures(model, transform_run.tf_transform_output, transform_run.config)
     save_for_serving(model, str(path), signatures)
     return str(path)
+
+
+_SHARED: dict[str, tuple[tf.keras.Model, str]] = {}
+
+
+def shared_exported_model(
+    transform_run: TransformRun, tmp_path_factory
+) -> tuple[tf.keras.Model, str]:
+    """(model, SavedModel path) trained and exported once per session and domain; the
+    path is a version folder (`.../1`), as a model server expects it."""
+    name = transform_run.config.name
+    if name not in _SHARED:
+        model = train_briefly(transform_run)
+        path = tmp_path_factory.mktemp(f"exported_{name}") / "1"
+        _SHARED[name] = model, export(model, transform_run, path)
+    return _SHARED[name]

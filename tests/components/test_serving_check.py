@@ -9,18 +9,18 @@ import tensorflow as tf
 from components.serving_check import check_model
 from serving.signatures import make_signatures
 from serving.warmup import read_warmup_file, replayed, write_warmup_file
-from tests.exported_model import export, train_briefly
+from tests.exported_model import export, shared_exported_model
 from tests.transform_fixture import to_example
 
 
 @pytest.fixture(scope="module")
-def model(transform_run) -> tf.keras.Model:
-    return train_briefly(transform_run)
+def model(transform_run, tmp_path_factory) -> tf.keras.Model:
+    return shared_exported_model(transform_run, tmp_path_factory)[0]
 
 
 @pytest.fixture(scope="module")
-def good_model(model, transform_run, tmp_path_factory) -> str:
-    return export(model, transform_run, tmp_path_factory.mktemp("good") / "model")
+def good_model(transform_run, tmp_path_factory) -> str:
+    return shared_exported_model(transform_run, tmp_path_factory)[1]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.e2e.conftest import assert_succeeded, run_aet
+from serving.server_config import read_models_config
+from tests.e2e.conftest import assert_ready_for_tf_serving, assert_succeeded, run_aet
 from tests.penguins_domain import write_penguins_config
 
 pytestmark = pytest.mark.e2e
@@ -31,6 +32,8 @@ def test_penguins_domain_written_as_config_only_runs_end_to_end(
         "training.elastic.regularisation.metric=accuracy",  # switches the section on
         "--set",
         "training.elastic.regularisation.weight_decay_factor=2",
+        "--serving-dir",
+        str(tmp_path / "serving_root"),
         output=tmp_path / "run",
     )
 
@@ -41,6 +44,13 @@ def test_penguins_domain_written_as_config_only_runs_end_to_end(
     assert "accuracy" in summary["metrics"]["overall"]
     # The elastic callbacks ran inside the Trainer: their values are in the history.
     assert {"learning_rate", "dropout_rate", "weight_decay"} <= set(summary["training"]["final"])
+    # Pushed under the shared serving root, checked with the inferred schema's types.
+    assert Path(summary["pushed_model_dir"]).parent == tmp_path / "serving_root" / "penguins"
+    assert_ready_for_tf_serving(
+        run, {"serving_default": 2, "predict_features": 2, "classification": 2}
+    )
+    (entry,) = read_models_config(str(tmp_path / "serving_root")).model_config_list.config
+    assert entry.name == "penguins"
     model = tf.saved_model.load(summary["pushed_model_dir"])
     example = tf.train.Example()
     for name in ("culmen_length_mm", "culmen_depth_mm", "flipper_length_mm", "body_mass_g"):

@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli import EXIT_BAD_INPUT, EXIT_OK, main, metric_lines, training_lines
+from pipelines.cli import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    main,
+    metric_lines,
+    serving_check_lines,
+    training_lines,
+)
 from pipelines.domains import load_domain
 
 
@@ -210,3 +217,27 @@ def test_metric_lines_put_the_model_first_then_each_baseline_or_class() -> None:
         "model: accuracy=0.8000",
         "class=Adelie: auc=0.9000",
     ]
+
+
+def test_serving_check_lines_say_it_passed_or_why_it_failed() -> None:
+    passed = {
+        "passed": True,
+        "problems": [],
+        "warmup_requests": 6,
+        "latency_ms": {"p50": 1.2, "p99": 1.6, "budget": 250.0},
+    }
+    assert serving_check_lines(passed) == [
+        "serving check: passed (6 warm-up requests replayed; p99 1.6 ms for one example, "
+        "budget 250.0 ms)"
+    ]
+    failed = {
+        "passed": False,
+        "problems": ["serving_default rejected a warm-up request: no_such_feature"],
+        "warmup_requests": 6,
+        "latency_ms": {},
+    }
+    assert serving_check_lines(failed) == [
+        "serving check: failed",
+        "  serving_default rejected a warm-up request: no_such_feature",
+    ]
+    assert serving_check_lines(None) == []  # the run stopped before the check

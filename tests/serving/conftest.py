@@ -5,9 +5,73 @@ from __future__ import annotations
 
 import pytest
 
+from tests.exported_model import shared_exported_model
 from tests.transform_fixture import TransformRun, shared_transform_run
 
 
 @pytest.fixture(scope="session")
 def transform_run(tmp_path_factory, finance_config, german_credit_csv) -> TransformRun:
     return shared_transform_run(tmp_path_factory, finance_config, german_credit_csv)
+
+
+@pytest.fixture(scope="session")
+def serving_model_dir(transform_run, tmp_path_factory) -> str:
+    """A finance_risk SavedModel exported as the Trainer exports it (version folder 1)."""
+    return shared_exported_model(transform_run, tmp_path_factory)[1]
+
+
+def export_toy_ranking_model(path: str) -> str:
+    """A SavedModel with a recommender's serving interface (`history_items` and
+    `exclude_items` in; `items` [batch, 3] strings, `scores` float, `unknown_items` int32,
+    `fallback` bool out) computing something trivial and exact: the first 3 history items,
+    their lengths / 8 (exact in float32), the count of excluded ids (so a test sees
+    `exclude` arrive) and whether the history is empty. For the string, int and bool
+    outputs no tabular model has, without training a recommender."""
+    import tensorflow as tf
+
+    from components.interaction_histories import HISTORY_ITEMS
+    from serving.ranking_signatures import EXCLUDE_ITEMS
+
+    class ToyRecommender(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def serve(self, serialized: tf.Tensor) -> dict:
+            items = tf.io.RaggedFeature(tf.string)
+            parsed = tf.io.parse_example(serialized, {HISTORY_ITEMS: items, EXCLUDE_ITEMS: items})
+            history = parsed[HISTORY_ITEMS]
+            top = history.to_tensor(b"", shape=[None, 3])
+            return {
+                "items": top,
+                "scores": tf.cast(tf.strings.length(top), tf.float32) / 8.0,
+                "unknown_items": tf.cast(parsed[EXCLUDE_ITEMS].row_lengths(), tf.int32),
+                "fallback": history.row_lengths() == 0,
+            }
+
+    module = ToyRecommender()
+    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+    return path
+
+
+def export_toy_image_model(path: str, image_feature: str) -> str:
+    """A SavedModel with an image domain's serving interface: `probability` is the mean
+    grey level / 256 (exact in float32) of the encoded image under `image_feature`."""
+    import tensorflow as tf
+
+    def brightness(encoded: tf.Tensor) -> tf.Tensor:
+        pixels = tf.io.decode_image(encoded, channels=1, expand_animations=False)
+        return tf.reduce_mean(tf.cast(pixels, tf.float32)) / 256.0
+
+    class ToyImageModel(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def serve(self, serialized: tf.Tensor) -> dict:
+            spec = {image_feature: tf.io.FixedLenFeature([], tf.string)}
+            encoded = tf.io.parse_example(serialized, spec)[image_feature]
+            return {"probability": tf.map_fn(brightness, encoded, fn_output_signature=tf.float32)}
+
+    module = ToyImageModel()
+    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+    return path
+
+
+@pytest.fixture(scope="session")
+def toy_ranking_model_dir(tmp_path_factory) -> str:
+    return export_toy_ranking_model(str(tmp_path_factory.mktemp("toy_ranking") / "1"))

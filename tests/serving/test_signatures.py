@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from components.features import transformed_name
 from serving.signatures import make_signatures, undo_class_weights
-from tests.exported_model import export, train_briefly
+from tests.exported_model import shared_exported_model
 from tests.transform_fixture import UNSEEN_CATEGORY, to_example
 
 ROWS = 8
@@ -18,9 +18,7 @@ ROWS = 8
 @pytest.fixture(scope="module")
 def exported(transform_run, tmp_path_factory):
     """(in-memory model, SavedModel path) of a briefly trained model with its signatures."""
-    model = train_briefly(transform_run)
-    path = tmp_path_factory.mktemp("export") / "serving_model"
-    return model, export(model, transform_run, path)
+    return shared_exported_model(transform_run, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
