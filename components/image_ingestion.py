@@ -33,6 +33,7 @@ from PIL import Image, UnidentifiedImageError
 from components.split_records import split_records, write_splits
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_FORMATS = ("PNG", "JPEG")
 
 
 class IngestionError(ValueError):
@@ -139,7 +140,7 @@ def decode(image: ImageFile) -> tuple[int, int, int]:
         raise ValueError(f"not a PNG or JPEG file (suffix '{Path(image.source).suffix}')")
     try:
         with Image.open(io.BytesIO(image.data)) as opened:
-            if opened.format not in ("PNG", "JPEG"):
+            if opened.format not in IMAGE_FORMATS:
                 raise ValueError(f"a {opened.format} image, not PNG or JPEG")
             opened.load()
             channels = len(opened.getbands())

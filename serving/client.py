@@ -99,10 +99,10 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-def _jsonable(value: object) -> object:
+def _rest_values(value: object) -> object:
     """TF Serving's JSON for a tensor's values: binary strings as {"b64": ...}."""
     if isinstance(value, list):
-        return [_jsonable(item) for item in value]
+        return [_rest_values(item) for item in value]
     if isinstance(value, bytes):
         return {"b64": base64.b64encode(value).decode("ascii")}
     return value
@@ -224,7 +224,7 @@ class RestTransport:
         dtypes = self._output_dtypes(signature_name, timeout_s)
         body = {
             "signature_name": signature_name,
-            "inputs": {name: _jsonable(value.tolist()) for name, value in inputs.items()},
+            "inputs": {name: _rest_values(value.tolist()) for name, value in inputs.items()},
         }
         outputs = self._call("POST", ":predict", timeout_s, body)["outputs"]
         if len(dtypes) == 1 and not (isinstance(outputs, dict) and set(outputs) == set(dtypes)):

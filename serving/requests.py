@@ -31,15 +31,13 @@ from google.protobuf import text_format
 from PIL import Image, UnidentifiedImageError
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from components.image_ingestion import IMAGE_FORMATS, IMAGE_SUFFIXES
 from components.interaction_histories import HISTORY_ITEMS
 from pipelines.config import DomainConfig
 from pipelines.data_sources import schema_path
 from serving.examples import RecordError, to_example
 from serving.ranking_signatures import EXCLUDE_ITEMS
 
-# What image ingestion reads (components/image_ingestion.py), so what the model was fit on.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-IMAGE_FORMATS = ("PNG", "JPEG")
 CSV_SUFFIXES = (".csv",)
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson", ".json")
 HISTORY_FIELDS = ("history", "exclude")

@@ -6,6 +6,7 @@ before any component runs, naming them."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,12 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from pipelines.cli import main
 from pipelines.data_sources import default_data_path
 from pipelines.domains import load_domain
 from tests.conftest import SHARED_DATASETS
 from tests.e2e.conftest import CliRun, assert_ready_for_tf_serving, assert_succeeded, run_aet
+from tests.serving.stand_in_server import StandInServer
 
 pytestmark = pytest.mark.e2e
 
@@ -99,6 +102,30 @@ def test_default_run_pushes_a_model_that_answers_raw_jpeg_bytes(default_run: Cli
     assert_ready_for_tf_serving(
         default_run, {"serving_default": 2, "predict_image": 2, "classification": 2}
     )
+
+
+def test_aet_predict_through_a_model_server_answers_as_the_model_does(
+    default_run: CliRun, tmp_path: Path, capsys
+) -> None:
+    """An image folder -> tf.Examples -> serving_default over REST (a stand-in TF Serving
+    holding the pushed version) gives what `predict_image` gives in process."""
+    pushed = Path(default_run.summary["pushed_model_dir"])
+    folder = tmp_path / "xrays"
+    folder.mkdir()
+    xrays = sorted(default_data_path(load_domain("medical_imaging")).glob("*.jpeg"))[:3]
+    for path in xrays:
+        (folder / path.name).write_bytes(path.read_bytes())
+    with StandInServer(str(pushed), "medical_imaging", version=int(pushed.name)) as server:
+        code = main(
+            ["predict", "medical_imaging", "--server", server.rest_url, "--input", str(folder)]
+        )
+    assert code == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [Path(line["id"]).name for line in printed] == [path.name for path in xrays]
+    in_process = _served(str(pushed))["predict_image"](
+        image_bytes=tf.constant([path.read_bytes() for path in xrays])
+    )["probability"].numpy()
+    np.testing.assert_allclose([line["probability"] for line in printed], in_process, rtol=1e-5)
 
 
 def test_heat_maps_are_png_overlays_beside_the_summary(default_run: CliRun) -> None:

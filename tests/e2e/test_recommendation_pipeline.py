@@ -5,6 +5,7 @@ returns top-k items for a history; a malformed log fails before any component ru
 from __future__ import annotations
 
 import csv
+import json
 import random
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from pipelines.cli import main
 from tests.e2e.conftest import CliRun, assert_ready_for_tf_serving, assert_succeeded, run_aet
+from tests.serving.stand_in_server import StandInServer
 
 pytestmark = pytest.mark.e2e
 
@@ -115,6 +118,34 @@ def test_pushed_model_returns_top_k_and_excludes_what_it_is_asked_to(
     assert not set(history) & {item.decode() for item in excluding["items"][0]}
     assert not excluding["fallback"][0] and excluding["unknown_items"][0] == 0
     assert_ready_for_tf_serving(movielens_run, {"serving_default": 2, "recommend": 2})
+
+
+def test_aet_predict_through_a_model_server_answers_as_the_model_does(
+    movielens_run: CliRun, tmp_path: Path, capsys
+) -> None:
+    """Histories as JSON lines -> tf.Examples -> serving_default over gRPC (a stand-in
+    TF Serving holding the pushed version) give the `recommend` signature's answers."""
+    pushed = Path(movielens_run.summary["pushed_model_dir"])
+    records = [
+        {"history": ["50", "172", "133"]},
+        {"history": ["50", "172", "133"], "exclude": ["50", "172", "133"]},
+        {"history": ["no-such-film"]},
+    ]
+    users = tmp_path / "users.jsonl"
+    users.write_text("".join(json.dumps(record) + "\n" for record in records))
+    with StandInServer(str(pushed), "recommendation", version=int(pushed.name)) as server:
+        code = main(
+            ["predict", "recommendation", "--server", server.grpc_url, "--input", str(users)]
+        )
+    assert code == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["id"] for line in printed] == [1, 2, 3]
+    for line, record in zip(printed, records, strict=True):
+        expected = _recommend(str(pushed), [record["history"]], [record.get("exclude", [])])
+        assert line["items"] == [item.decode() for item in expected["items"][0]]
+        assert line["fallback"] == bool(expected["fallback"][0])
+    assert printed[0]["items"] != printed[1]["items"]  # the exclusion reached the model
+    assert printed[2]["unknown_items"] == 1 and printed[2]["fallback"] is True
 
 
 def test_unknown_items_and_an_empty_history_get_an_answer(movielens_run: CliRun) -> None:
