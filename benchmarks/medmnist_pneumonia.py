@@ -48,6 +48,7 @@ from benchmarks.reporting import (
     run_pipeline,
     seeded_arguments,
     work_folder,
+    write_results,
 )
 from pipelines.domains import load_domain
 
@@ -204,9 +205,7 @@ def main() -> None:
                 f" ({latest.accuracy_at_half:.4f} at 0.5), {latest.wall_time_s:.0f} s",
                 flush=True,
             )
-    args.output_md.parent.mkdir(parents=True, exist_ok=True)
-    args.output_md.write_text(report(results, threshold, args.set))
-    print(f"wrote {args.output_md}")
+    write_results(args.output_md, report(results, threshold, args.set))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from benchmarks.reporting import (
     run_pipeline,
     seeded_arguments,
     work_folder,
+    write_results,
 )
 from components.interaction_histories import HISTORY_ITEMS, TARGET_ITEM
 from components.split_records import SPLIT_FOLDER
@@ -193,9 +194,7 @@ def main() -> None:
                 f"{latest.metrics['ndcg[co_occurrence]']:.4f}), {latest.wall_time_s:.0f} s",
                 flush=True,
             )
-    args.output_md.parent.mkdir(parents=True, exist_ok=True)
-    args.output_md.write_text(report(results, args.set))
-    print(f"wrote {args.output_md}")
+    write_results(args.output_md, report(results, args.set))
 
 
 if __name__ == "__main__":

@@ -81,6 +81,13 @@ def seeded_arguments(
     return parser.parse_args(argv)
 
 
+def write_results(path: Path, table: str) -> None:
+    """Writes a benchmark's results file (replacing the last measurement) and says where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(table)
+    print(f"wrote {path}")
+
+
 @contextmanager
 def work_folder(keep: Path | None, prefix: str) -> Iterator[Path]:
     """`keep`, or a temporary folder removed afterwards, for a benchmark's runs."""

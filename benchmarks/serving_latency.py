@@ -35,7 +35,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 
-from benchmarks.reporting import command_line, machine, run_pipeline, work_folder
+from benchmarks.reporting import command_line, machine, run_pipeline, work_folder, write_results
 from components.split_records import split_records
 
 RESULTS = Path(__file__).parent / "results" / "serving_latency.md"
@@ -137,9 +137,7 @@ def main() -> None:
                 f" {latest.throughput:,.0f} examples/s at batch {BATCH}",
                 flush=True,
             )
-    args.output_md.parent.mkdir(parents=True, exist_ok=True)
-    args.output_md.write_text(report(results))
-    print(f"wrote {args.output_md}")
+    write_results(args.output_md, report(results))
 
 
 if __name__ == "__main__":
