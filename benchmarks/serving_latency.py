@@ -4,7 +4,8 @@ tf.Examples).
 
 For each domain it runs the shipped config as a user would, with training cut short
 (latency depends on the architecture and the catalogue or image size, not on how long
-the weights were trained; every other setting is the shipped one):
+the weights were trained; the recommender's blessing threshold is lowered so that its
+two-epoch model is pushed; every other setting is the shipped one):
 
     aet run DOMAIN --set training.train_steps=... (default data)
 
@@ -41,9 +42,10 @@ from components.split_records import split_records
 RESULTS = Path(__file__).parent / "results" / "serving_latency.md"
 # Short training per domain; the model's shape is the shipped config's.
 SHORT_TRAINING = {
-    "finance_risk": ["training.train_steps=22"],
+    "finance_risk": ["training.train_steps=110"],  # 10 epochs: enough to be blessed
     "medical_imaging": [],  # the default 16-image sample already trains 15 steps
-    "recommendation": ["training.train_steps=16"],
+    # Two epochs do not reach the blessing threshold; the latency does not depend on it.
+    "recommendation": ["training.train_steps=16", "evaluation.thresholds={ndcg: {lower: 0.0}}"],
 }
 SINGLE_CALLS, SINGLE_WARMUP = 300, 30
 BATCH, BATCH_CALLS, BATCH_WARMUP = 64, 40, 5
