@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 
 from benchmarks.reporting import command_line, machine, run_pipeline, work_folder, write_results
-from components.split_records import split_records
+from components.split_records import first_records
 
 RESULTS = Path(__file__).parent / "results" / "serving_latency.md"
 # Short training per domain; the model's shape is the shipped config's.
@@ -92,7 +92,7 @@ def run_domain(domain: str, work_dir: Path) -> DomainLatency:
     summary, _ = run_pipeline(domain, work_dir / domain, SHORT_TRAINING[domain])
     if not summary["pushed_model_dir"]:
         raise RuntimeError(f"{domain}: the run pushed no model ({work_dir / domain})")
-    examples = [r.numpy() for r in split_records(summary["examples_dir"], "eval").take(64)]
+    examples = first_records(summary["examples_dir"], "eval", BATCH)
     return measure(domain, summary["pushed_model_dir"], examples)
 
 

@@ -23,7 +23,7 @@ from tfx.utils import path_utils
 
 from components.evaluation import load_keras_model
 from components.heatmaps import grad_cam, overlay
-from components.split_records import split_records
+from components.split_records import first_records
 from pipelines.config import DomainConfig
 
 INDEX_FILE = "heat_maps.json"
@@ -33,10 +33,6 @@ class HeatMapImages(artifact.Artifact):
     """PNG overlays of Grad-CAM heat maps, and heat_maps.json describing each."""
 
     TYPE_NAME = "aet.HeatMapImages"  # <namespace>.<Title>, as Kubeflow v2 requires
-
-
-def _read_examples(examples: standard_artifacts.Examples, split: str, count: int) -> list[bytes]:
-    return [record.numpy() for record in split_records(examples.uri, split).take(count)]
 
 
 def write_heat_maps(
@@ -95,7 +91,7 @@ def HeatMaps(
     write_heat_maps(
         path_utils.serving_model_path(model.uri),
         transform_graph.uri,
-        _read_examples(examples, split, count),
+        first_records(examples.uri, split, count),
         config,
         heat_maps.uri,
     )

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
 from tfx.components.util import model_utils
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -35,9 +34,9 @@ from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils, path_utils
 
-from components.split_records import split_records
+from components.split_records import first_records
 from pipelines.config import DomainConfig
-from serving.signatures import CLASSIFICATION, CLASSIFY_METHOD
+from serving.signatures import CLASSIFICATION, CLASSIFY_METHOD, read_saved_model
 from serving.warmup import build_warmup_requests, replayed, write_warmup_file
 
 REPORT_FILE = "serving_check.json"
@@ -130,10 +129,7 @@ def method_name_problems(model_dir: str, signatures: set) -> list:
     the server checks method names."""
     if CLASSIFICATION not in signatures:
         return []
-    saved_model = saved_model_pb2.SavedModel()
-    with tf.io.gfile.GFile(os.path.join(model_dir, "saved_model.pb"), "rb") as handle:
-        saved_model.ParseFromString(handle.read())
-    method = saved_model.meta_graphs[0].signature_def[CLASSIFICATION].method_name
+    method = read_saved_model(model_dir).meta_graphs[0].signature_def[CLASSIFICATION].method_name
     if method != CLASSIFY_METHOD:
         return [f"signature '{CLASSIFICATION}' has method '{method}', not '{CLASSIFY_METHOD}'"]
     return []
@@ -237,8 +233,7 @@ def ServingCheck(
 ) -> None:
     config = DomainConfig.parse_raw(domain_config)
     model_dir = path_utils.serving_model_path(model.uri)
-    count = config.serving.check.warmup_examples
-    records = [record.numpy() for record in split_records(examples.uri, split).take(count)]
+    records = first_records(examples.uri, split, config.serving.check.warmup_examples)
     report, logs = check_model(model_dir, config, records)
     report.evaluator_blessed = model_utils.is_model_blessed(model_blessing)
     if report.passed and report.evaluator_blessed:

@@ -36,3 +36,8 @@ def split_records(output_dir: str, split: str) -> tf.data.TFRecordDataset:
     """The serialized records of one split folder."""
     files = tf.io.gfile.glob(os.path.join(output_dir, SPLIT_FOLDER.format(split), "*"))
     return tf.data.TFRecordDataset(sorted(files), compression_type="GZIP")
+
+
+def first_records(output_dir: str, split: str, count: int) -> list[bytes]:
+    """The first `count` serialized records of one split folder."""
+    return [record.numpy() for record in split_records(output_dir, split).take(count)]

@@ -153,12 +153,21 @@ def save_for_serving(model: tf.keras.Model, export_dir: str, signatures: dict) -
 def set_method_names(export_dir: str, method_names: dict[str, str]) -> None:
     """Marks signatures for TF Serving's Classify or Regress API (TF 2 saves every
     signature as Predict): rewrites their method names in `export_dir`'s saved_model.pb."""
-    path = os.path.join(export_dir, tf.saved_model.SAVED_MODEL_FILENAME_PB)
-    saved_model = saved_model_pb2.SavedModel()
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        saved_model.ParseFromString(handle.read())
+    saved_model = read_saved_model(export_dir)
     for meta_graph in saved_model.meta_graphs:
         for name, method in method_names.items():
             meta_graph.signature_def[name].method_name = method
-    with tf.io.gfile.GFile(path, "wb") as handle:
+    with tf.io.gfile.GFile(_saved_model_pb(export_dir), "wb") as handle:
         handle.write(saved_model.SerializeToString())
+
+
+def _saved_model_pb(export_dir: str) -> str:
+    return os.path.join(export_dir, tf.saved_model.SAVED_MODEL_FILENAME_PB)
+
+
+def read_saved_model(export_dir: str) -> saved_model_pb2.SavedModel:
+    """The SavedModel proto (signature defs and their method names) of `export_dir`."""
+    saved_model = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(_saved_model_pb(export_dir), "rb") as handle:
+        saved_model.ParseFromString(handle.read())
+    return saved_model
