@@ -41,7 +41,7 @@ from serving.signatures import make_signatures, save_for_serving
 HISTORY_FILE = "history.json"
 
 
-def _dataset(
+def input_dataset(
     fn_args: tfx.components.FnArgs,
     files: list[str],
     tf_transform_output: tft.TFTransformOutput,
@@ -276,10 +276,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             else None
         )
     input_keys = list(model.input.keys())
-    train = _dataset(
+    train = input_dataset(
         fn_args, fn_args.train_files, tf_transform_output, config, input_keys, training=True
     )
-    evaluation = _dataset(
+    evaluation = input_dataset(
         fn_args, fn_args.eval_files, tf_transform_output, config, input_keys, training=False
     )
     weights = (
