@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Mapping
 
 import keras_tuner as kt
 import tensorflow as tf
@@ -46,14 +45,6 @@ def hyperparameters(tuning: TuningConfig) -> kt.HyperParameters:
         else:
             space.Float(name, dimension.min, dimension.max, step=step, sampling=sampling)
     return space
-
-
-def tuned_config(config: DomainConfig, values: Mapping[str, object]) -> DomainConfig:
-    """`config` with the hyperparameter `values` set in their sections, validated again."""
-    raw = config.dict()
-    for name, value in values.items():
-        raw[TUNABLE[name][0]][name] = value
-    return DomainConfig.parse_obj(raw)
 
 
 class _Deadline:
@@ -120,10 +111,10 @@ class DomainHyperModel(kt.HyperModel):
         self.deadline = deadline
 
     def build(self, hp: kt.HyperParameters) -> tf.keras.Model:
-        return build_model(tuned_config(self.config, hp.values), self.tf_transform_output)
+        return build_model(self.config.with_hyperparameters(hp.values), self.tf_transform_output)
 
     def fit(self, hp: kt.HyperParameters, model: tf.keras.Model, *args, **kwargs):
-        trial = tuned_config(self.config, hp.values)
+        trial = self.config.with_hyperparameters(hp.values)
         training = trial.training
         keys = list(model.input.keys())
         output, fn_args = self.tf_transform_output, self.fn_args

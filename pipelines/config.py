@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -726,6 +727,14 @@ class DomainConfig(_Strict):
             )
         _check_search_space(values["tuning"], values["model"], values["training"])
         return values
+
+    def with_hyperparameters(self, values: Mapping[str, object]) -> DomainConfig:
+        """This config with tuned `values` (TUNABLE names) set in their sections,
+        validated again."""
+        raw = self.dict()
+        for name, value in values.items():
+            raw[TUNABLE[name][0]][name] = value
+        return DomainConfig.parse_obj(raw)
 
     @property
     def task(self) -> Literal["binary", "multiclass", "ranking"]:

@@ -9,7 +9,7 @@ import pytest
 from tfx import v1 as tfx
 
 from components.features import to_custom_config
-from components.tuning import hyperparameters, tuned_config, tuner_fn
+from components.tuning import hyperparameters, tuner_fn
 from pipelines.config import TuningConfig
 from tests.components.trainer_worker import dataset_factory
 
@@ -34,8 +34,8 @@ def test_the_search_space_becomes_typed_hyperparameters() -> None:
     assert type(by_name["batch_size"].values[0]) is int
 
 
-def test_tuned_config_sets_each_value_in_its_section(transform_run) -> None:
-    config = tuned_config(transform_run.config, {"embedding_dim": 8, "batch_size": 16})
+def test_tuned_values_are_set_in_their_config_sections(transform_run) -> None:
+    config = transform_run.config.with_hyperparameters({"embedding_dim": 8, "batch_size": 16})
     assert (config.model.embedding_dim, config.training.batch_size) == (8, 16)
     assert config.model.num_heads == transform_run.config.model.num_heads
 
