@@ -149,7 +149,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     tuner = kt.Tuner(
         oracle=make_oracle(tuning, objective, config.training.seed, deadline),
         hypermodel=DomainHyperModel(
-            config, fn_args, tft.TFTransformOutput(fn_args.transform_output), deadline
+            config, fn_args, tft.TFTransformOutput(fn_args.transform_graph_path), deadline
         ),
         directory=fn_args.working_dir,
         project_name=f"aet-{config.name}",

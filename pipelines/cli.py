@@ -37,7 +37,8 @@ class ProgressPrinter(logging.Handler):
         self.finished: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not record.args:
+        # A record logged with one dict argument holds the dict itself as its args.
+        if not isinstance(record.args, tuple) or not record.args:
             return
         node = str(record.args[0])
         if record.msg in self._STARTED:

@@ -51,7 +51,7 @@ def _fn_args(transform_run, tuning: TuningConfig, working_dir: str) -> tfx.compo
     return tfx.components.FnArgs(
         train_files=["train"],
         eval_files=["eval"],
-        transform_output=transform_run.transform_output_dir,
+        transform_graph_path=transform_run.transform_output_dir,
         working_dir=working_dir,
         train_steps=4,
         eval_steps=1,
