@@ -14,6 +14,7 @@ budget by more than one epoch.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 
@@ -140,13 +141,27 @@ class DomainHyperModel(kt.HyperModel):
         )
 
 
+class DomainTuner(kt.Tuner):
+    """keras-tuner's Tuner, with the summaries TFX's Tuner prints sent to the log: the
+    terminal belongs to `aet run`'s progress lines."""
+
+    def search_space_summary(self, extended: bool = False) -> None:
+        logging.info("search space: %s", [hp.get_config() for hp in self.oracle.get_space().space])
+
+    def results_summary(self, num_trials: int = 10) -> None:
+        for trial in self.oracle.get_best_trials(num_trials):
+            logging.info(
+                "trial %s: score %s, %s", trial.trial_id, trial.score, trial.hyperparameters.values
+            )
+
+
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     config = from_custom_config(fn_args.custom_config)
     tuning = config.tuning
     monitor = config.training.elastic.monitor
     objective = kt.Objective(monitor, direction=monitor_mode(monitor))
     deadline = time.monotonic() + tuning.max_wall_clock_s
-    tuner = kt.Tuner(
+    tuner = DomainTuner(
         oracle=make_oracle(tuning, objective, config.training.seed, deadline),
         hypermodel=DomainHyperModel(
             config, fn_args, tft.TFTransformOutput(fn_args.transform_graph_path), deadline
@@ -155,4 +170,5 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
         project_name=f"aet-{config.name}",
         overwrite=True,
     )
-    return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={})
+    # verbose=0: no per-trial tables on the terminal.
+    return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={"verbose": 0})

@@ -326,15 +326,24 @@ def tuning_lines(tuning: dict | None, training: dict | None) -> list[str]:
     """What the search tried and what the Trainer then used."""
     used = (training or {}).get("hyperparameters")
     if not tuning:
-        return [f"hyperparameters (last tuned): {used}"] if used else []
+        return [f"hyperparameters (last tuned): {_compact(used)}"] if used else []
     trials = tuning["trials"]
     lines = [
         f"tuning ({tuning['strategy']}, {tuning['objective']}): {len(trials)} trials completed"
     ]
-    lines += [f"  trial {trial['trial_id']}: score {trial['score']:.4f}" for trial in trials]
+    for trial in trials:
+        values = {k: v for k, v in trial.items() if k not in ("trial_id", "score")}
+        lines.append(f"  trial {trial['trial_id']}: {trial['score']:.4f} {_compact(values)}")
     if used:
-        lines.append(f"  trained with: {used}")
+        lines.append(f"  trained with: {_compact(used)}")
     return lines
+
+
+def _compact(values: dict) -> str:
+    return ", ".join(
+        f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in sorted(values.items())
+    )
 
 
 def training_lines(training: dict | None) -> list[str]:
