@@ -170,6 +170,7 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
         "metrics": {},
         "pushed_model_dir": None,
         "components": {},
+        "component_seconds": {},
     }
     if run is None:
         return summary
@@ -177,6 +178,8 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
     for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
         node = _node_id(store, execution.id)
         summary["components"][node] = _STATES.get(execution.last_known_state, "other")
+        seconds = execution.last_update_time_since_epoch - execution.create_time_since_epoch
+        summary["component_seconds"][node] = round(seconds / 1000, 1)
         outputs = _outputs(store, execution.id)
         if node.endswith("ExampleGen") and outputs.get("examples"):
             summary["examples_dir"] = outputs["examples"][0].uri
