@@ -9,6 +9,7 @@ import logging
 import os
 import tempfile
 
+import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -41,7 +42,7 @@ from serving.signatures import make_signatures, save_for_serving
 HISTORY_FILE = "history.json"
 
 
-def _dataset(
+def input_dataset(
     fn_args: tfx.components.FnArgs,
     files: list[str],
     tf_transform_output: tft.TFTransformOutput,
@@ -218,6 +219,7 @@ def write_history(
     events: EventLog,
     resumed_from: str | None = None,
     replicas: int = 1,
+    hyperparameters: dict | None = None,
 ) -> str:
     """history.json: the per-epoch metrics (of every epoch, those before a resume
     included) and what the elastic callbacks changed, for the run summary."""
@@ -231,6 +233,7 @@ def write_history(
                 "events": events.events,
                 "resumed_from": resumed_from,
                 "replicas": replicas,
+                "hyperparameters": hyperparameters or {},
             },
             out,
         )
@@ -239,8 +242,9 @@ def write_history(
 
 def resume_directory(fn_args: tfx.components.FnArgs) -> str:
     """Where this training's checkpoints live: keyed by everything that defines the
-    training (config, input artifacts, steps, base model), so a restarted Trainer with
-    the same inputs finds them and one with new data or a new config starts afresh."""
+    training (config, input artifacts, steps, base model, tuned hyperparameters), so a
+    restarted Trainer with the same inputs finds them and one with new data or a new
+    config starts afresh."""
     root = fn_args.custom_config.get(RESUME_ROOT_KEY) or os.path.join(
         fn_args.model_run_dir, "resume"
     )
@@ -251,13 +255,23 @@ def resume_directory(fn_args: tfx.components.FnArgs) -> str:
         "transform_output": fn_args.transform_output,
         "train_steps": fn_args.train_steps,
         "base_model": getattr(fn_args, "base_model", None),
+        "hyperparameters": getattr(fn_args, "hyperparameters", None),
     }
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     return os.path.join(root, key)
 
 
+def tuned_values(fn_args: tfx.components.FnArgs) -> dict:
+    """The hyperparameters the Tuner (or the last tuning) chose, if it gave any: TFX
+    hands them over as keras-tuner's HyperParameters config."""
+    if not getattr(fn_args, "hyperparameters", None):
+        return {}
+    return dict(kt.HyperParameters.from_config(fn_args.hyperparameters).values)
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    config = from_custom_config(fn_args.custom_config)
+    tuned = tuned_values(fn_args)
+    config = from_custom_config(fn_args.custom_config).with_hyperparameters(tuned)
     training = config.training
     tf.keras.utils.set_random_seed(training.seed)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -276,10 +290,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             else None
         )
     input_keys = list(model.input.keys())
-    train = _dataset(
+    train = input_dataset(
         fn_args, fn_args.train_files, tf_transform_output, config, input_keys, training=True
     )
-    evaluation = _dataset(
+    evaluation = input_dataset(
         fn_args, fn_args.eval_files, tf_transform_output, config, input_keys, training=False
     )
     weights = (
@@ -332,6 +346,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         events,
         resume.restored_from if resume else None,
         strategy.num_replicas_in_sync,
+        tuned,
     )
     if resume:
         resume.discard()

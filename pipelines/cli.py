@@ -37,7 +37,8 @@ class ProgressPrinter(logging.Handler):
         self.finished: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not record.args:
+        # A record logged with one dict argument holds the dict itself as its args.
+        if not isinstance(record.args, tuple) or not record.args:
             return
         node = str(record.args[0])
         if record.msg in self._STARTED:
@@ -176,7 +177,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # ValueError also covers components.image_ingestion.IngestionError.
     bad_input = (ConfigError, DataSourceError, InputDataError, RunnerError, ValueError)
     try:
-        config = load_domain(args.domain, args.set, default_data=args.data is None)
+        overrides = [*args.set, *(["tuning.enabled=true"] if args.tune else [])]
+        config = load_domain(args.domain, overrides, default_data=args.data is None)
         beam_args = beam_pipeline_args(
             args.beam_preset, _parse_options(args.beam_option), args.beam_arg
         )
@@ -295,6 +297,8 @@ def _print_summary(summary: dict, path: str) -> None:
         print("  metrics (held-out split):")
         for line in lines:
             print(f"    {line}")
+    for line in tuning_lines(summary.get("tuning"), summary.get("training")):
+        print(f"  {line}")
     for line in training_lines(summary.get("training")):
         print(f"  {line}")
     if summary.get("heat_maps"):
@@ -316,6 +320,30 @@ def serving_check_lines(check: dict | None) -> list[str]:
             f"p99 {latency['p99']} ms for one example, budget {latency['budget']} ms)"
         ]
     return ["serving check: failed", *(f"  {problem}" for problem in check["problems"])]
+
+
+def tuning_lines(tuning: dict | None, training: dict | None) -> list[str]:
+    """What the search tried and what the Trainer then used."""
+    used = (training or {}).get("hyperparameters")
+    if not tuning:
+        return [f"hyperparameters (last tuned): {_compact(used)}"] if used else []
+    trials = tuning["trials"]
+    lines = [
+        f"tuning ({tuning['strategy']}, {tuning['objective']}): {len(trials)} trials completed"
+    ]
+    for trial in trials:
+        values = {k: v for k, v in trial.items() if k not in ("trial_id", "score")}
+        lines.append(f"  trial {trial['trial_id']}: {trial['score']:.4f} {_compact(values)}")
+    if used:
+        lines.append(f"  trained with: {_compact(used)}")
+    return lines
+
+
+def _compact(values: dict) -> str:
+    return ", ".join(
+        f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in sorted(values.items())
+    )
 
 
 def training_lines(training: dict | None) -> list[str]:
@@ -430,6 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="FIELD=VALUE",
         help="override a config field, e.g. --set training.train_steps=50",
+    )
+    run.add_argument(
+        "--tune",
+        action="store_true",
+        help="search the config's tuning.search_space (keras-tuner) before training",
     )
     run.add_argument("--no-cache", action="store_true", help="re-run every component")
     presets = "; ".join(f"{name}: {preset.description}" for name, preset in BEAM_PRESETS.items())

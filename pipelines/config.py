@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -548,6 +549,131 @@ class ServingConfig(_Strict):
         return name
 
 
+# What a search space may tune: the config section each lives in, and its type.
+TUNABLE = {
+    "embedding_dim": ("model", int),
+    "num_layers": ("model", int),
+    "num_heads": ("model", int),
+    "dropout": ("model", float),
+    "attention_dropout": ("model", float),
+    "learning_rate": ("training", float),
+    "weight_decay": ("training", float),
+    "batch_size": ("training", int),
+}
+
+
+class SearchDimension(_Strict):
+    """One hyperparameter's candidates: `choices`, or a range from `min` to `max`
+    (stepped by `step`, or sampled on a log scale with `log`)."""
+
+    choices: list[float] | None = Field(None, min_items=1)
+    min: float | None = None
+    max: float | None = None
+    step: float | None = Field(None, gt=0)
+    log: bool = False
+
+    @root_validator(skip_on_failure=True)
+    def _choices_or_range(cls, values: dict) -> dict:
+        ranged = values["min"] is not None or values["max"] is not None
+        if values["choices"] is not None:
+            if ranged or values["step"] is not None or values["log"]:
+                raise ValueError("give either choices or min/max (with step or log), not both")
+            return values
+        if values["min"] is None or values["max"] is None:
+            raise ValueError("give choices, or both min and max")
+        if values["min"] >= values["max"]:
+            raise _FieldError("max", f"must be above min ({values['min']})")
+        if values["log"] and values["step"] is not None:
+            raise _FieldError("log", "a range is either stepped or on a log scale, not both")
+        if values["log"] and values["min"] <= 0:
+            raise _FieldError("min", "must be > 0 on a log scale")
+        return values
+
+    def extremes(self) -> list[float]:
+        """The values that bound what the tuner may pick (checked against the config)."""
+        return list(self.choices) if self.choices is not None else [self.min, self.max]
+
+    def values(self) -> list[float] | None:
+        """Every value the tuner may pick, where there are finitely many."""
+        if self.choices is not None:
+            return list(self.choices)
+        if self.step is None:
+            return None
+        count = int((self.max - self.min) // self.step) + 1
+        return [self.min + index * self.step for index in range(count)]
+
+
+class TuningConfig(_Strict):
+    """keras-tuner through TFX's Tuner component: what to search and how long."""
+
+    enabled: bool = Field(False, description="or `aet run --tune`")
+    strategy: Literal["random", "bayesian", "hyperband"] = "random"
+    search_space: dict[str, SearchDimension] = Field(
+        {}, description=f"hyperparameter -> candidates; tunable: {sorted(TUNABLE)}"
+    )
+    max_trials: int = Field(6, ge=1, description="random and bayesian: models tried")
+    epochs_per_trial: int = Field(5, ge=1, description="hyperband: the most a trial trains")
+    max_wall_clock_s: float = Field(
+        900.0, gt=0, description="the search stops starting trials after this long"
+    )
+    reuse_last: bool = Field(
+        False, description="untuned runs take the last tuned hyperparameters, if any"
+    )
+
+    @validator("search_space")
+    def _known_and_typed(cls, space: dict[str, SearchDimension]) -> dict:
+        for name, dimension in space.items():
+            if name not in TUNABLE:
+                raise _FieldError(name, f"cannot be tuned; choose from {sorted(TUNABLE)}")
+            if TUNABLE[name][1] is int:
+                numbers = [*dimension.extremes(), *([dimension.step] if dimension.step else [])]
+                if any(not float(number).is_integer() for number in numbers):
+                    raise _FieldError(name, f"{name} takes whole numbers")
+        return space
+
+    @root_validator(skip_on_failure=True)
+    def _something_to_search(cls, values: dict) -> dict:
+        if values["enabled"] and not values["search_space"]:
+            raise _FieldError("search_space", "tuning is on but nothing is searched")
+        return values
+
+
+def _check_search_space(tuning: TuningConfig, model: ModelConfig, training: TrainingConfig) -> None:
+    """Every value the tuner may pick is a valid config: each bound passes its field's
+    own rules, and every width it may pick divides by every head count."""
+    sections = {"model": model, "training": training}
+    for name, dimension in tuning.search_space.items():
+        section = sections[TUNABLE[name][0]]
+        for value in dimension.extremes():
+            cast = TUNABLE[name][1](value)
+            try:
+                type(section)(**{**section.dict(), name: cast})
+            except ValidationError as exc:
+                reason = next(
+                    (error["msg"] for error in exc.errors() if error["loc"][:1] == (name,)), None
+                )
+                if reason is not None:
+                    raise _FieldError(
+                        f"tuning.search_space.{name}", f"{value!r} is not a valid {name}: {reason}"
+                    ) from exc
+    space = tuning.search_space
+    widths = space["embedding_dim"].values() if "embedding_dim" in space else [model.embedding_dim]
+    heads = space["num_heads"].values() if "num_heads" in space else [model.num_heads]
+    if widths is None or heads is None:
+        raise _FieldError(
+            "tuning.search_space",
+            "embedding_dim and num_heads need choices or a step: every width must divide by "
+            "every head count",
+        )
+    for width in widths:
+        for count in heads:
+            if int(width) % int(count):
+                raise _FieldError(
+                    "tuning.search_space.num_heads",
+                    f"embedding_dim {int(width)} is not divisible by num_heads {int(count)}",
+                )
+
+
 class DomainConfig(_Strict):
     name: str
     description: str = ""
@@ -557,6 +683,7 @@ class DomainConfig(_Strict):
     training: TrainingConfig = TrainingConfig()
     evaluation: EvaluationConfig
     serving: ServingConfig
+    tuning: TuningConfig = TuningConfig()
     source_dir: Path = Field(
         Path("."), description="set by the loader: the folder holding the config file"
     )
@@ -598,7 +725,16 @@ class DomainConfig(_Strict):
                 f"training a {task} model; choose one of "
                 f"{[name for name in monitorable if not name.startswith('val_')]}",
             )
+        _check_search_space(values["tuning"], values["model"], values["training"])
         return values
+
+    def with_hyperparameters(self, values: Mapping[str, object]) -> DomainConfig:
+        """This config with tuned `values` (TUNABLE names) set in their sections,
+        validated again."""
+        raw = self.dict()
+        for name, value in values.items():
+            raw[TUNABLE[name][0]][name] = value
+        return DomainConfig.parse_obj(raw)
 
     @property
     def task(self) -> Literal["binary", "multiclass", "ranking"]:

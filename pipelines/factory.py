@@ -21,6 +21,7 @@ from pathlib import Path
 from tfx import v1 as tfx
 from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.proto import example_gen_pb2
+from tfx.types import Channel
 
 from components.anomalies_gate import AnomaliesGate
 from components.evaluation import build_eval_config, custom_eval_shared_model
@@ -31,6 +32,7 @@ from components.server_config_writer import ServerConfigWriter
 from components.serving_check import ServingCheck
 from components.split_records import SPLIT_FOLDER
 from components.trainer import run_fn
+from components.tuning import tuner_fn
 from pipelines.config import DomainConfig
 from pipelines.data_sources import schema_path as local_schema_path
 from pipelines.history_input import catalogue_size
@@ -78,6 +80,33 @@ def _example_gen(config: DomainConfig, data_path: str) -> BaseComponent:
             split_config=example_gen_pb2.SplitConfig(splits=buckets)
         ),
     )
+
+
+def _hyperparameters(
+    config: DomainConfig, transform: BaseComponent, schema_gen: BaseComponent
+) -> tuple[list[BaseComponent], Channel | None]:
+    """Where the Trainer's hyperparameters come from, and the components that provide
+    them: the Tuner when tuning is on, the latest tuned ones when the config reuses
+    them, otherwise none (the config's own)."""
+    tuning = config.tuning
+    if tuning.enabled:
+        tuner = tfx.components.Tuner(
+            tuner_fn=dotted_path(tuner_fn),
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(splits=["train"]),
+            eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=config.training.eval_steps),
+            custom_config=to_custom_config(config),
+        )
+        return [tuner], tuner.outputs["best_hyperparameters"]
+    if tuning.reuse_last:
+        resolver = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+            hyperparameters=tfx.dsl.Channel(type=tfx.types.standard_artifacts.HyperParameters),
+        ).with_id("latest_tuned_hyperparameters_resolver")
+        return [resolver], resolver.outputs["hyperparameters"]
+    return [], None
 
 
 def create_pipeline(
@@ -129,6 +158,7 @@ def create_pipeline(
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
+    tuning, hyperparameters = _hyperparameters(config, transform, schema_gen)
     trainer = tfx.components.Trainer(
         run_fn=dotted_path(run_fn),
         examples=transform.outputs["transformed_examples"],
@@ -139,6 +169,7 @@ def create_pipeline(
         custom_config=to_custom_config(config, resume_root=os.path.join(pipeline_root, "resume")),
         # Warm start: the last blessed model (none on a first run) is the base model.
         base_model=baseline_resolver.outputs["model"] if config.training.warm_start else None,
+        hyperparameters=hyperparameters,
     )
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
@@ -195,6 +226,7 @@ def create_pipeline(
             anomalies_gate,
             transform,
             baseline_resolver,
+            *tuning,
             trainer,
             evaluator,
             *heat_maps,

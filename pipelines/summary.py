@@ -123,6 +123,24 @@ def _failed_thresholds(evaluation_uri: str) -> list[str]:
     return reasons
 
 
+def read_tuning(config: DomainConfig, tuner_results_uri: str) -> dict:
+    """Every completed trial's hyperparameters and score, best first (TFX's Tuner writes
+    them as tuner_results.json), and what the search was allowed."""
+    with tf.io.gfile.GFile(os.path.join(tuner_results_uri, "tuner_results.json")) as handle:
+        trials = json.load(handle)
+    tuning = config.tuning
+    return {
+        "strategy": tuning.strategy,
+        "objective": config.training.elastic.monitor,
+        "budget": {
+            "max_trials": tuning.max_trials,
+            "epochs_per_trial": tuning.epochs_per_trial,
+            "max_wall_clock_s": tuning.max_wall_clock_s,
+        },
+        "trials": trials,
+    }
+
+
 def training_section(history: dict, history_file: str) -> dict:
     """The Trainer's history.json, shortened to the last epoch's metrics (the file has
     every epoch); the elastic events stay whole, and `resumed_from` names the checkpoint
@@ -133,6 +151,7 @@ def training_section(history: dict, history_file: str) -> dict:
         "final": {k: round(v[-1], 6) for k, v in history["history"].items()},
         "events": history.get("events", []),
         "resumed_from": history.get("resumed_from"),
+        "hyperparameters": history.get("hyperparameters", {}),
         "history_file": history_file,
     }
 
@@ -151,6 +170,7 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
         "metrics": {},
         "pushed_model_dir": None,
         "components": {},
+        "component_seconds": {},
     }
     if run is None:
         return summary
@@ -158,6 +178,8 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
     for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
         node = _node_id(store, execution.id)
         summary["components"][node] = _STATES.get(execution.last_known_state, "other")
+        seconds = execution.last_update_time_since_epoch - execution.create_time_since_epoch
+        summary["component_seconds"][node] = round(seconds / 1000, 1)
         outputs = _outputs(store, execution.id)
         if node.endswith("ExampleGen") and outputs.get("examples"):
             summary["examples_dir"] = outputs["examples"][0].uri
@@ -177,6 +199,8 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
                 summary["pushed_model_dir"] = pushed.custom_properties[
                     "pushed_destination"
                 ].string_value
+        elif node == "Tuner" and outputs.get("tuner_results"):
+            summary["tuning"] = read_tuning(config, outputs["tuner_results"][0].uri)
         elif node == "ServingCheck" and outputs.get("blessing"):
             summary["serving_check"] = read_serving_check(outputs["blessing"][0].uri)
         elif node == "HeatMaps" and outputs.get("heat_maps"):

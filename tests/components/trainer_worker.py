@@ -21,9 +21,8 @@ from tfx import v1 as tfx
 from components.trainer import run_fn
 
 
-def _dataset_factory(rows_path: str):
-    with open(rows_path, "rb") as handle:
-        rows = pickle.load(handle)
+def dataset_factory(rows: list[dict]):
+    """A DataAccessor's tf_dataset_factory over transformed rows held in memory."""
 
     def tf_dataset_factory(files, options, schema) -> tf.data.Dataset:
         features = {key: np.stack([row[key] for row in rows]) for key in rows[0]}
@@ -34,6 +33,11 @@ def _dataset_factory(rows_path: str):
         return dataset.repeat(options.num_epochs).batch(options.batch_size)
 
     return tf_dataset_factory
+
+
+def _dataset_factory(rows_path: str):
+    with open(rows_path, "rb") as handle:
+        return dataset_factory(pickle.load(handle))
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from pipelines.cli import (
     metric_lines,
     serving_check_lines,
     training_lines,
+    tuning_lines,
 )
 from pipelines.domains import load_domain
 
@@ -136,6 +137,10 @@ def test_run_with_a_bad_csv_fails_fast_naming_the_row(
         (["--beam-preset", "flink"], "--beam-option flink_master="),
         (["--beam-option", "direct_num_workers"], "expected NAME=VALUE"),
         (["--set", "training.bach_size=3"], "'training.bach_size'"),
+        (
+            ["--tune", "--set", "tuning.search_space={depth: {choices: [1, 2]}}"],
+            "field 'tuning.search_space.depth': cannot be tuned",
+        ),
     ],
 )
 def test_run_rejects_bad_input_before_building_a_pipeline(
@@ -241,3 +246,25 @@ def test_serving_check_lines_say_it_passed_or_why_it_failed() -> None:
         "  serving_default rejected a warm-up request: no_such_feature",
     ]
     assert serving_check_lines(None) == []  # the run stopped before the check
+
+
+def test_tuning_lines_list_each_trial_and_what_the_trainer_used() -> None:
+    tuning = {
+        "strategy": "bayesian",
+        "objective": "val_loss",
+        "trials": [
+            {"trial_id": "1", "score": 0.52781, "embedding_dim": 16, "learning_rate": 0.00056104},
+            {"trial_id": "0", "score": 0.65, "embedding_dim": 8, "learning_rate": 0.002},
+        ],
+    }
+    training = {"hyperparameters": {"embedding_dim": 16, "learning_rate": 0.00056104}}
+    assert tuning_lines(tuning, training) == [
+        "tuning (bayesian, val_loss): 2 trials completed",
+        "  trial 1: 0.5278 embedding_dim=16, learning_rate=0.000561",
+        "  trial 0: 0.6500 embedding_dim=8, learning_rate=0.002",
+        "  trained with: embedding_dim=16, learning_rate=0.000561",
+    ]
+    assert tuning_lines(None, training) == [
+        "hyperparameters (last tuned): embedding_dim=16, learning_rate=0.000561"
+    ]
+    assert tuning_lines(None, {"hyperparameters": {}}) == []

@@ -224,3 +224,30 @@ def test_a_recommendation_domain_compiles_on_its_ingested_histories(
         if metric["class_name"] == "CatalogueCoverage"
     ]
     assert coverage["num_items"] == 42 and coverage["num_scores"] == 44
+
+
+@pytest.mark.parametrize(
+    ("tuning", "provider"),
+    [
+        ("tuning.enabled=true", "Tuner"),
+        ("tuning.reuse_last=true", "latest_tuned_hyperparameters_resolver"),
+    ],
+)
+def test_the_trainers_hyperparameters_come_from_the_tuner_or_the_last_tuning(
+    tmp_path, tuning: str, provider: str
+) -> None:
+    from pipelines.domains import load_domain
+    from pipelines.runners import compile_kubeflow, kubeflow_pipeline
+
+    config = load_domain("finance_risk", [tuning])
+    pipeline = kubeflow_pipeline(config, pipeline_root=PIPELINE_ROOT)
+    trainer = next(c for c in pipeline.components if c.id == "Trainer")
+    assert provider in {node.id for node in trainer.upstream_nodes}
+    tasks = _spec_tasks(
+        json.loads(Path(compile_kubeflow(pipeline, str(tmp_path), IMAGE)).read_text())
+    )
+    if provider == "Tuner":
+        assert "Tuner" in tasks["Trainer"]["dependentTasks"]
+        assert _parameter(tasks["Tuner"], "tuner_fn") == "components.tuning.tuner_fn"
+    else:
+        assert any(task.startswith(provider) for task in tasks)

@@ -1,0 +1,174 @@
+"""The generic TFX Tuner `tuner_fn`: a keras-tuner search over the config's search space.
+
+Every trial builds the domain's model exactly as the Trainer does (components/trainer.py)
+from the config with the trial's hyperparameters set, and trains it with the config's
+elastic callbacks (warm-up, plateau cuts, early stopping of a trial that stops
+improving) for at most `tuning.epochs_per_trial` epochs. The objective is the
+callbacks' own monitor (`training.elastic.monitor`), on the validation split.
+
+Budget: `tuning.max_trials` models (random and Bayesian search; Hyperband sizes its
+brackets from `epochs_per_trial`), and `tuning.max_wall_clock_s`: once it has passed no
+trial starts and the running one stops after its epoch, so a Tuner never outlives its
+budget by more than one epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+
+import keras_tuner as kt
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+
+from components.elastic import EventLog, build_callbacks, monitor_mode
+from components.features import from_custom_config
+from components.trainer import build_model, class_weights, input_dataset
+from pipelines.config import TUNABLE, DomainConfig, TuningConfig
+
+
+def hyperparameters(tuning: TuningConfig) -> kt.HyperParameters:
+    """The search space as keras-tuner's HyperParameters, typed as the config fields."""
+    space = kt.HyperParameters()
+    for name, dimension in sorted(tuning.search_space.items()):
+        kind = TUNABLE[name][1]
+        if dimension.choices is not None:
+            space.Choice(name, [kind(value) for value in dimension.choices])
+            continue
+        sampling = "log" if dimension.log else "linear"
+        step = kind(dimension.step) if dimension.step is not None else None
+        if kind is int:
+            space.Int(
+                name, int(dimension.min), int(dimension.max), step=step or 1, sampling=sampling
+            )
+        else:
+            space.Float(name, dimension.min, dimension.max, step=step, sampling=sampling)
+    return space
+
+
+class _Deadline:
+    """Mixed into an oracle: no trial starts once `deadline` (time.monotonic) passed,
+    except the first, so a search always has a best trial."""
+
+    deadline: float = float("inf")
+
+    def populate_space(self, trial_id: str) -> dict:
+        if self.trials and time.monotonic() >= self.deadline:
+            return {"status": kt.engine.trial.TrialStatus.STOPPED}
+        return super().populate_space(trial_id)
+
+
+class StopAtDeadline(tf.keras.callbacks.Callback):
+    """Ends a trial's training after the epoch during which the deadline passed."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if time.monotonic() >= self.deadline:
+            self.model.stop_training = True
+
+
+def make_oracle(tuning: TuningConfig, objective: kt.Objective, seed: int, deadline: float):
+    """The strategy's keras-tuner oracle, stopping at `deadline`."""
+    common = {
+        "objective": objective,
+        "hyperparameters": hyperparameters(tuning),
+        "seed": seed,
+        "tune_new_entries": False,
+        "allow_new_entries": False,
+    }
+    if tuning.strategy == "hyperband":
+        base = kt.oracles.HyperbandOracle
+        arguments = {**common, "max_epochs": tuning.epochs_per_trial, "hyperband_iterations": 1}
+    elif tuning.strategy == "bayesian":
+        base = kt.oracles.BayesianOptimizationOracle
+        arguments = {**common, "max_trials": tuning.max_trials}
+    else:
+        base = kt.oracles.RandomSearchOracle
+        arguments = {**common, "max_trials": tuning.max_trials}
+    oracle = type(f"Deadline{base.__name__}", (_Deadline, base), {})(**arguments)
+    oracle.deadline = deadline
+    return oracle
+
+
+class DomainHyperModel(kt.HyperModel):
+    """Builds and fits one trial's model from the config and the trial's values."""
+
+    def __init__(
+        self,
+        config: DomainConfig,
+        fn_args: tfx.components.FnArgs,
+        tf_transform_output: tft.TFTransformOutput,
+        deadline: float,
+    ) -> None:
+        super().__init__(name=config.name)
+        self.config = config
+        self.fn_args = fn_args
+        self.tf_transform_output = tf_transform_output
+        self.deadline = deadline
+
+    def build(self, hp: kt.HyperParameters) -> tf.keras.Model:
+        return build_model(self.config.with_hyperparameters(hp.values), self.tf_transform_output)
+
+    def fit(self, hp: kt.HyperParameters, model: tf.keras.Model, *args, **kwargs):
+        trial = self.config.with_hyperparameters(hp.values)
+        training = trial.training
+        keys = list(model.input.keys())
+        output, fn_args = self.tf_transform_output, self.fn_args
+        train = input_dataset(fn_args, fn_args.train_files, output, trial, keys, training=True)
+        evaluation = input_dataset(fn_args, fn_args.eval_files, output, trial, keys, training=False)
+        weights = (
+            class_weights(output, trial)
+            if training.class_weight == "balanced" and trial.task != "ranking"
+            else None
+        )
+        # No attention probe or resume checkpoints inside a trial; the adaptations apply.
+        elastic = training.elastic.copy(update={"attention_monitor": None, "resume": None})
+        log_dir = tempfile.mkdtemp(prefix="trial-", dir=fn_args.working_dir)
+        callbacks = build_callbacks(elastic, log_dir, training.learning_rate, EventLog())
+        return model.fit(
+            train,
+            validation_data=evaluation,
+            epochs=self.config.tuning.epochs_per_trial,
+            steps_per_epoch=training.steps_per_epoch,
+            class_weight=weights,
+            callbacks=[*kwargs.pop("callbacks", []), *callbacks, StopAtDeadline(self.deadline)],
+            verbose=0,
+        )
+
+
+class DomainTuner(kt.Tuner):
+    """keras-tuner's Tuner, with the summaries TFX's Tuner prints sent to the log: the
+    terminal belongs to `aet run`'s progress lines."""
+
+    def search_space_summary(self, extended: bool = False) -> None:
+        logging.info("search space: %s", [hp.get_config() for hp in self.oracle.get_space().space])
+
+    def results_summary(self, num_trials: int = 10) -> None:
+        for trial in self.oracle.get_best_trials(num_trials):
+            logging.info(
+                "trial %s: score %s, %s", trial.trial_id, trial.score, trial.hyperparameters.values
+            )
+
+
+def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
+    config = from_custom_config(fn_args.custom_config)
+    tuning = config.tuning
+    monitor = config.training.elastic.monitor
+    objective = kt.Objective(monitor, direction=monitor_mode(monitor))
+    deadline = time.monotonic() + tuning.max_wall_clock_s
+    tuner = DomainTuner(
+        oracle=make_oracle(tuning, objective, config.training.seed, deadline),
+        hypermodel=DomainHyperModel(
+            config, fn_args, tft.TFTransformOutput(fn_args.transform_graph_path), deadline
+        ),
+        directory=fn_args.working_dir,
+        project_name=f"aet-{config.name}",
+        overwrite=True,
+    )
+    # verbose=0: no per-trial tables on the terminal.
+    return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={"verbose": 0})

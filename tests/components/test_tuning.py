@@ -1,0 +1,85 @@
+"""`components.tuning`: the config's search space as keras-tuner's, and a real search
+(tuner_fn as TFX's Tuner calls it) that stays within its trial and wall-clock budgets."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from tfx import v1 as tfx
+
+from components.features import to_custom_config
+from components.tuning import hyperparameters, tuner_fn
+from pipelines.config import TuningConfig
+from tests.components.trainer_worker import dataset_factory
+
+SPACE = {
+    "embedding_dim": {"choices": [8, 16]},
+    "dropout": {"min": 0.0, "max": 0.3, "step": 0.1},
+    "learning_rate": {"min": 0.0005, "max": 0.005, "log": True},
+    "batch_size": {"choices": [8, 16]},
+}
+
+
+def _tuning(**fields) -> TuningConfig:
+    return TuningConfig(enabled=True, search_space=SPACE, **fields)
+
+
+def test_the_search_space_becomes_typed_hyperparameters() -> None:
+    space = hyperparameters(_tuning())
+    by_name = {hp.name: hp for hp in space.space}
+    assert by_name["embedding_dim"].values == [8, 16]
+    assert by_name["dropout"].step == pytest.approx(0.1)
+    assert by_name["learning_rate"].sampling == "log"
+    assert type(by_name["batch_size"].values[0]) is int
+
+
+def test_tuned_values_are_set_in_their_config_sections(transform_run) -> None:
+    config = transform_run.config.with_hyperparameters({"embedding_dim": 8, "batch_size": 16})
+    assert (config.model.embedding_dim, config.training.batch_size) == (8, 16)
+    assert config.model.num_heads == transform_run.config.model.num_heads
+
+
+def _fn_args(transform_run, tuning: TuningConfig, working_dir: str) -> tfx.components.FnArgs:
+    config = transform_run.config
+    config = config.copy(
+        update={
+            "tuning": tuning,
+            "training": config.training.copy(update={"steps_per_epoch": 2, "eval_steps": 1}),
+        }
+    )
+    return tfx.components.FnArgs(
+        train_files=["train"],
+        eval_files=["eval"],
+        transform_graph_path=transform_run.transform_output_dir,
+        working_dir=working_dir,
+        train_steps=4,
+        eval_steps=1,
+        custom_config=to_custom_config(config),
+        data_accessor=tfx.components.DataAccessor(
+            tf_dataset_factory=dataset_factory(transform_run.train_transformed),
+            record_batch_factory=None,
+            data_view_decode_fn=None,
+        ),
+    )
+
+
+@pytest.mark.parametrize("strategy", ["random", "bayesian", "hyperband"])
+def test_a_search_runs_its_trials_and_finds_a_best_trial(transform_run, tmp_path, strategy):
+    tuning = _tuning(strategy=strategy, max_trials=3, epochs_per_trial=2)
+    result = tuner_fn(_fn_args(transform_run, tuning, str(tmp_path)))
+    result.tuner.search(**result.fit_kwargs)
+    trials = result.tuner.oracle.get_best_trials(10)
+    assert 1 <= len(trials) <= (3 if strategy != "hyperband" else 10)
+    best = result.tuner.get_best_hyperparameters()[0].values
+    assert set(best) >= set(SPACE)
+    assert best["embedding_dim"] in (8, 16) and 0.0005 <= best["learning_rate"] <= 0.005
+
+
+def test_the_wall_clock_stops_the_search_after_the_first_trial(transform_run, tmp_path):
+    tuning = _tuning(max_trials=50, epochs_per_trial=2, max_wall_clock_s=0.001)
+    result = tuner_fn(_fn_args(transform_run, tuning, str(tmp_path)))
+    started = time.monotonic()
+    result.tuner.search(**result.fit_kwargs)
+    assert len(result.tuner.oracle.trials) == 1
+    assert time.monotonic() - started < 60
