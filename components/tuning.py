@@ -6,6 +6,9 @@ elastic callbacks (warm-up, plateau cuts, early stopping of a trial that stops
 improving) for at most `tuning.epochs_per_trial` epochs. The objective is the
 callbacks' own monitor (`training.elastic.monitor`), on the validation split.
 
+The first trial is the config's own values (where the search space holds them), so
+the search hands the Trainer other values only when they scored better than those.
+
 Budget: `tuning.max_trials` models (random and Bayesian search; Hyperband sizes its
 brackets from `epochs_per_trial`), and `tuning.max_wall_clock_s`: once it has passed no
 trial starts and the running one stops after its epoch, so a Tuner never outlives its
@@ -60,6 +63,32 @@ class _Deadline:
         return super().populate_space(trial_id)
 
 
+def holds(space: kt.HyperParameters, values: dict) -> bool:
+    """Whether every hyperparameter of `space` can take its value in `values`."""
+    for hp in space.space:
+        value = values.get(hp.name)
+        if isinstance(hp, kt.engine.hyperparameters.Choice):
+            if value not in hp.values:
+                return False
+        elif value is None or not hp.min_value <= value <= hp.max_value:
+            return False
+        elif hp.step is not None:
+            steps = (value - hp.min_value) / hp.step
+            if abs(steps - round(steps)) > 1e-6:
+                return False
+    return True
+
+
+class _ConfigFirst:
+    """Mixed into an oracle: the first values it would draw at random are `first`."""
+
+    first: dict | None = None
+
+    def _random_values(self) -> dict | None:
+        values, self.first = self.first, None
+        return dict(values) if values is not None else super()._random_values()
+
+
 class StopAtDeadline(tf.keras.callbacks.Callback):
     """Ends a trial's training after the epoch during which the deadline passed."""
 
@@ -72,11 +101,21 @@ class StopAtDeadline(tf.keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def make_oracle(tuning: TuningConfig, objective: kt.Objective, seed: int, deadline: float):
-    """The strategy's keras-tuner oracle, stopping at `deadline`."""
+def make_oracle(
+    tuning: TuningConfig,
+    objective: kt.Objective,
+    seed: int,
+    deadline: float,
+    first: dict | None = None,
+):
+    """The strategy's keras-tuner oracle, trying `first` first (when the space holds it)
+    and stopping at `deadline`. Bayesian search draws half its trials at random before
+    its model guides the rest (keras-tuner's default, three per hyperparameter, would
+    leave a small budget nothing to guide)."""
+    space = hyperparameters(tuning)
     common = {
         "objective": objective,
-        "hyperparameters": hyperparameters(tuning),
+        "hyperparameters": space,
         "seed": seed,
         "tune_new_entries": False,
         "allow_new_entries": False,
@@ -86,12 +125,18 @@ def make_oracle(tuning: TuningConfig, objective: kt.Objective, seed: int, deadli
         arguments = {**common, "max_epochs": tuning.epochs_per_trial, "hyperband_iterations": 1}
     elif tuning.strategy == "bayesian":
         base = kt.oracles.BayesianOptimizationOracle
-        arguments = {**common, "max_trials": tuning.max_trials}
+        initial = max(1, tuning.max_trials // 2)
+        arguments = {**common, "max_trials": tuning.max_trials, "num_initial_points": initial}
     else:
         base = kt.oracles.RandomSearchOracle
         arguments = {**common, "max_trials": tuning.max_trials}
-    oracle = type(f"Deadline{base.__name__}", (_Deadline, base), {})(**arguments)
+    mixins = (_Deadline, _ConfigFirst, base)
+    oracle = type(f"Deadline{base.__name__}", mixins, {})(**arguments)
     oracle.deadline = deadline
+    if first is not None and holds(space, first):
+        oracle.first = first
+    elif first is not None:
+        logging.info("the config's values %s are outside the search space: trial 1 is drawn", first)
     return oracle
 
 
@@ -162,7 +207,9 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     objective = kt.Objective(monitor, direction=monitor_mode(monitor))
     deadline = time.monotonic() + tuning.max_wall_clock_s
     tuner = DomainTuner(
-        oracle=make_oracle(tuning, objective, config.training.seed, deadline),
+        oracle=make_oracle(
+            tuning, objective, config.training.seed, deadline, config.searched_values()
+        ),
         hypermodel=DomainHyperModel(
             config, fn_args, tft.TFTransformOutput(fn_args.transform_graph_path), deadline
         ),

@@ -333,7 +333,9 @@ def tuning_lines(tuning: dict | None, training: dict | None) -> list[str]:
     ]
     for trial in trials:
         values = {k: v for k, v in trial.items() if k not in ("trial_id", "score")}
-        lines.append(f"  trial {trial['trial_id']}: {trial['score']:.4f} {_compact(values)}")
+        mark = " (the config's)" if values == tuning.get("config_values") else ""
+        line = f"  trial {trial['trial_id']}: {trial['score']:.4f} {_compact(values)}{mark}"
+        lines.append(line)
     if used:
         lines.append(f"  trained with: {_compact(used)}")
     return lines

@@ -736,6 +736,14 @@ class DomainConfig(_Strict):
             raw[TUNABLE[name][0]][name] = value
         return DomainConfig.parse_obj(raw)
 
+    def searched_values(self) -> dict[str, object]:
+        """This config's own values of the hyperparameters its search space covers: the
+        tuner's first trial."""
+        return {
+            name: getattr(getattr(self, TUNABLE[name][0]), name)
+            for name in sorted(self.tuning.search_space)
+        }
+
     @property
     def task(self) -> Literal["binary", "multiclass", "ranking"]:
         return _task(self.features)

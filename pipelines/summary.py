@@ -125,13 +125,15 @@ def _failed_thresholds(evaluation_uri: str) -> list[str]:
 
 def read_tuning(config: DomainConfig, tuner_results_uri: str) -> dict:
     """Every completed trial's hyperparameters and score, best first (TFX's Tuner writes
-    them as tuner_results.json), and what the search was allowed."""
+    them as tuner_results.json), the config's own values (the first trial), and what the
+    search was allowed."""
     with tf.io.gfile.GFile(os.path.join(tuner_results_uri, "tuner_results.json")) as handle:
         trials = json.load(handle)
     tuning = config.tuning
     return {
         "strategy": tuning.strategy,
         "objective": config.training.elastic.monitor,
+        "config_values": config.searched_values(),
         "budget": {
             "max_trials": tuning.max_trials,
             "epochs_per_trial": tuning.epochs_per_trial,

@@ -1,15 +1,17 @@
 """`components.tuning`: the config's search space as keras-tuner's, and a real search
-(tuner_fn as TFX's Tuner calls it) that stays within its trial and wall-clock budgets."""
+(tuner_fn as TFX's Tuner calls it) that tries the config's own values first and stays
+within its trial and wall-clock budgets."""
 
 from __future__ import annotations
 
 import time
 
+import keras_tuner as kt
 import pytest
 from tfx import v1 as tfx
 
 from components.features import to_custom_config
-from components.tuning import hyperparameters, tuner_fn
+from components.tuning import holds, hyperparameters, make_oracle, tuner_fn
 from pipelines.config import TuningConfig
 from tests.components.trainer_worker import dataset_factory
 
@@ -34,6 +36,26 @@ def test_the_search_space_becomes_typed_hyperparameters() -> None:
     assert type(by_name["batch_size"].values[0]) is int
 
 
+CONFIG_VALUES = {"embedding_dim": 16, "dropout": 0.1, "learning_rate": 0.001, "batch_size": 16}
+
+
+@pytest.mark.parametrize(
+    ("change", "held"),
+    [
+        ({}, True),
+        ({"embedding_dim": 32}, False),  # not a choice
+        ({"dropout": 0.15}, False),  # between steps
+        ({"learning_rate": 0.01}, False),  # above the range
+        ({"batch_size": None}, False),  # missing
+    ],
+)
+def test_the_config_goes_first_only_where_the_space_holds_its_values(change, held) -> None:
+    values = {**CONFIG_VALUES, **change}
+    assert holds(hyperparameters(_tuning()), values) is held
+    oracle = make_oracle(_tuning(), kt.Objective("val_loss", "min"), 0, float("inf"), values)
+    assert (oracle.first == values) is held
+
+
 def test_tuned_values_are_set_in_their_config_sections(transform_run) -> None:
     config = transform_run.config.with_hyperparameters({"embedding_dim": 8, "batch_size": 16})
     assert (config.model.embedding_dim, config.training.batch_size) == (8, 16)
@@ -41,7 +63,7 @@ def test_tuned_values_are_set_in_their_config_sections(transform_run) -> None:
 
 
 def _fn_args(transform_run, tuning: TuningConfig, working_dir: str) -> tfx.components.FnArgs:
-    config = transform_run.config
+    config = transform_run.config.with_hyperparameters(CONFIG_VALUES)
     config = config.copy(
         update={
             "tuning": tuning,
@@ -65,12 +87,15 @@ def _fn_args(transform_run, tuning: TuningConfig, working_dir: str) -> tfx.compo
 
 
 @pytest.mark.parametrize("strategy", ["random", "bayesian", "hyperband"])
-def test_a_search_runs_its_trials_and_finds_a_best_trial(transform_run, tmp_path, strategy):
+def test_a_search_starts_from_the_config_and_finds_a_best_trial(transform_run, tmp_path, strategy):
     tuning = _tuning(strategy=strategy, max_trials=3, epochs_per_trial=2)
     result = tuner_fn(_fn_args(transform_run, tuning, str(tmp_path)))
     result.tuner.search(**result.fit_kwargs)
     trials = result.tuner.oracle.get_best_trials(10)
     assert 1 <= len(trials) <= (3 if strategy != "hyperband" else 10)
+    first = min(result.tuner.oracle.trials.values(), key=lambda trial: trial.trial_id)
+    assert {name: first.hyperparameters.get(name) for name in SPACE} == CONFIG_VALUES
+    assert len({str(trial.hyperparameters.values) for trial in trials}) == len(trials)
     best = result.tuner.get_best_hyperparameters()[0].values
     assert set(best) >= set(SPACE)
     assert best["embedding_dim"] in (8, 16) and 0.0005 <= best["learning_rate"] <= 0.005

@@ -41,8 +41,9 @@ def test_a_search_space_loads_with_safe_budget_defaults(finance_raw_tuned, tmp_p
 
 
 def test_tuning_is_off_unless_asked_for() -> None:
-    assert not shipped_raw_config("finance_risk").get("tuning")
-    assert load_config(_shipped("finance_risk")).tuning.enabled is False
+    for domain in ("finance_risk", "medical_imaging", "recommendation"):
+        assert "enabled" not in shipped_raw_config(domain)["tuning"]
+        assert load_config(_shipped(domain)).tuning.enabled is False
 
 
 def _shipped(domain: str) -> Path:
