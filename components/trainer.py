@@ -35,7 +35,7 @@ from components.optimizers import AdamWVariableDecay, layerwise_optimizer
 from components.preprocessing import ITEM_VOCABULARY, NUM_OOV_BUCKETS
 from components.recommendation_baselines import fit_baselines
 from components.warm_start import warm_start
-from pipelines.config import TRAINING_METRICS, DomainConfig
+from pipelines.config import TRAINING_METRICS, DomainConfig, tunable_values
 from serving.ranking_signatures import make_ranking_signatures
 from serving.signatures import make_signatures, save_for_serving
 
@@ -266,7 +266,7 @@ def tuned_values(fn_args: tfx.components.FnArgs) -> dict:
     hands them over as keras-tuner's HyperParameters config."""
     if not getattr(fn_args, "hyperparameters", None):
         return {}
-    return dict(kt.HyperParameters.from_config(fn_args.hyperparameters).values)
+    return tunable_values(kt.HyperParameters.from_config(fn_args.hyperparameters).values)
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:

@@ -29,7 +29,7 @@ from tfx import v1 as tfx
 from components.elastic import EventLog, build_callbacks, monitor_mode
 from components.features import from_custom_config
 from components.trainer import build_model, class_weights, input_dataset
-from pipelines.config import TUNABLE, DomainConfig, TuningConfig
+from pipelines.config import TUNABLE, DomainConfig, TuningConfig, tunable_values
 
 
 def hyperparameters(tuning: TuningConfig) -> kt.HyperParameters:
@@ -157,10 +157,11 @@ class DomainHyperModel(kt.HyperModel):
         self.deadline = deadline
 
     def build(self, hp: kt.HyperParameters) -> tf.keras.Model:
-        return build_model(self.config.with_hyperparameters(hp.values), self.tf_transform_output)
+        trial = self.config.with_hyperparameters(tunable_values(hp.values))
+        return build_model(trial, self.tf_transform_output)
 
     def fit(self, hp: kt.HyperParameters, model: tf.keras.Model, *args, **kwargs):
-        trial = self.config.with_hyperparameters(hp.values)
+        trial = self.config.with_hyperparameters(tunable_values(hp.values))
         training = trial.training
         keys = list(model.input.keys())
         output, fn_args = self.tf_transform_output, self.fn_args
@@ -178,7 +179,9 @@ class DomainHyperModel(kt.HyperModel):
         return model.fit(
             train,
             validation_data=evaluation,
-            epochs=self.config.tuning.epochs_per_trial,
+            # Hyperband gives each round its epochs, continuing the last round's.
+            epochs=hp.values.get("tuner/epochs", self.config.tuning.epochs_per_trial),
+            initial_epoch=hp.values.get("tuner/initial_epoch", 0),
             steps_per_epoch=training.steps_per_epoch,
             class_weight=weights,
             callbacks=[*kwargs.pop("callbacks", []), *callbacks, StopAtDeadline(self.deadline)],
@@ -189,6 +192,14 @@ class DomainHyperModel(kt.HyperModel):
 class DomainTuner(kt.Tuner):
     """keras-tuner's Tuner, with the summaries TFX's Tuner prints sent to the log: the
     terminal belongs to `aet run`'s progress lines."""
+
+    def _build_hypermodel(self, hp: kt.HyperParameters) -> tf.keras.Model:
+        """A Hyperband trial promoted from an earlier round continues from that round's
+        best weights, as keras-tuner's own Hyperband tuner does."""
+        model = super()._build_hypermodel(hp)
+        if "tuner/trial_id" in hp.values:
+            model.load_weights(self._get_checkpoint_fname(hp.values["tuner/trial_id"]))
+        return model
 
     def search_space_summary(self, extended: bool = False) -> None:
         logging.info("search space: %s", [hp.get_config() for hp in self.oracle.get_space().space])

@@ -332,10 +332,12 @@ def tuning_lines(tuning: dict | None, training: dict | None) -> list[str]:
         f"tuning ({tuning['strategy']}, {tuning['objective']}): {len(trials)} trials completed"
     ]
     for trial in trials:
-        values = {k: v for k, v in trial.items() if k not in ("trial_id", "score")}
-        mark = " (the config's)" if values == tuning.get("config_values") else ""
-        line = f"  trial {trial['trial_id']}: {trial['score']:.4f} {_compact(values)}{mark}"
-        lines.append(line)
+        values = trial["hyperparameters"]
+        mark = " (the config's)" if values == tuning["config_values"] else ""
+        lines.append(
+            f"  trial {trial['trial_id']}: {trial['score']:.4f} in <={trial['max_epochs']} epochs,"
+            f" {_compact(values)}{mark}"
+        )
     if used:
         lines.append(f"  trained with: {_compact(used)}")
     return lines

@@ -562,6 +562,12 @@ TUNABLE = {
 }
 
 
+def tunable_values(values: Mapping[str, object]) -> dict[str, object]:
+    """keras-tuner's values of a trial without its own bookkeeping (Hyperband's
+    `tuner/epochs`, `tuner/trial_id`, ...)."""
+    return {name: value for name, value in values.items() if name in TUNABLE}
+
+
 class SearchDimension(_Strict):
     """One hyperparameter's candidates: `choices`, or a range from `min` to `max`
     (stepped by `step`, or sampled on a log scale with `log`)."""

@@ -23,7 +23,7 @@ from components.heat_maps_component import INDEX_FILE as HEAT_MAPS_INDEX
 from components.recommendation_baselines import RECOMMENDER_OUTPUT
 from components.serving_check import read_report as read_serving_check
 from components.trainer import HISTORY_FILE
-from pipelines.config import DomainConfig
+from pipelines.config import DomainConfig, tunable_values
 from serving.server_config import BATCHING_FILE, MODELS_CONFIG
 
 SUMMARY_FILE = "run_summary.json"
@@ -124,12 +124,21 @@ def _failed_thresholds(evaluation_uri: str) -> list[str]:
 
 
 def read_tuning(config: DomainConfig, tuner_results_uri: str) -> dict:
-    """Every completed trial's hyperparameters and score, best first (TFX's Tuner writes
-    them as tuner_results.json), the config's own values (the first trial), and what the
-    search was allowed."""
+    """Every completed trial's hyperparameters, score and most epochs, best first (TFX's
+    Tuner writes them as tuner_results.json), the config's own values (the first trial),
+    and what the search was allowed."""
     with tf.io.gfile.GFile(os.path.join(tuner_results_uri, "tuner_results.json")) as handle:
-        trials = json.load(handle)
+        results = json.load(handle)
     tuning = config.tuning
+    trials = [
+        {
+            "trial_id": result["trial_id"],
+            "score": result["score"],
+            "max_epochs": result.get("tuner/epochs", tuning.epochs_per_trial),
+            "hyperparameters": tunable_values(result),
+        }
+        for result in results
+    ]
     return {
         "strategy": tuning.strategy,
         "objective": config.training.elastic.monitor,

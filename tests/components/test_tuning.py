@@ -11,6 +11,7 @@ import pytest
 from tfx import v1 as tfx
 
 from components.features import to_custom_config
+from components.trainer import tuned_values
 from components.tuning import holds, hyperparameters, make_oracle, tuner_fn
 from pipelines.config import TuningConfig
 from tests.components.trainer_worker import dataset_factory
@@ -62,6 +63,16 @@ def test_tuned_values_are_set_in_their_config_sections(transform_run) -> None:
     assert config.model.num_heads == transform_run.config.model.num_heads
 
 
+def test_the_trainer_takes_the_tuned_values_without_hyperbands_bookkeeping() -> None:
+    chosen = kt.HyperParameters()
+    chosen.Fixed("embedding_dim", 16)
+    chosen.Fixed("tuner/epochs", 3)
+    chosen.Fixed("tuner/trial_id", "0004")
+    handed_over = tfx.components.FnArgs(hyperparameters=chosen.get_config())
+    assert tuned_values(handed_over) == {"embedding_dim": 16}
+    assert tuned_values(tfx.components.FnArgs()) == {}
+
+
 def _fn_args(transform_run, tuning: TuningConfig, working_dir: str) -> tfx.components.FnArgs:
     config = transform_run.config.with_hyperparameters(CONFIG_VALUES)
     config = config.copy(
@@ -88,11 +99,14 @@ def _fn_args(transform_run, tuning: TuningConfig, working_dir: str) -> tfx.compo
 
 @pytest.mark.parametrize("strategy", ["random", "bayesian", "hyperband"])
 def test_a_search_starts_from_the_config_and_finds_a_best_trial(transform_run, tmp_path, strategy):
-    tuning = _tuning(strategy=strategy, max_trials=3, epochs_per_trial=2)
+    tuning = _tuning(strategy=strategy, max_trials=3, epochs_per_trial=3)
     result = tuner_fn(_fn_args(transform_run, tuning, str(tmp_path)))
     result.tuner.search(**result.fit_kwargs)
     trials = result.tuner.oracle.get_best_trials(10)
     assert 1 <= len(trials) <= (3 if strategy != "hyperband" else 10)
+    if strategy == "hyperband":  # a trial of round 1 continued round 0's weights
+        promoted = [t for t in trials if "tuner/trial_id" in t.hyperparameters.values]
+        assert promoted and all(t.status == "COMPLETED" for t in promoted)
     first = min(result.tuner.oracle.trials.values(), key=lambda trial: trial.trial_id)
     assert {name: first.hyperparameters.get(name) for name in SPACE} == CONFIG_VALUES
     assert len({str(trial.hyperparameters.values) for trial in trials}) == len(trials)

@@ -254,15 +254,25 @@ def test_tuning_lines_list_each_trial_and_what_the_trainer_used() -> None:
         "objective": "val_loss",
         "config_values": {"embedding_dim": 8, "learning_rate": 0.002},
         "trials": [
-            {"trial_id": "1", "score": 0.52781, "embedding_dim": 16, "learning_rate": 0.00056104},
-            {"trial_id": "0", "score": 0.65, "embedding_dim": 8, "learning_rate": 0.002},
+            {
+                "trial_id": "1",
+                "score": 0.52781,
+                "max_epochs": 20,
+                "hyperparameters": {"embedding_dim": 16, "learning_rate": 0.00056104},
+            },
+            {
+                "trial_id": "0",
+                "score": 0.65,
+                "max_epochs": 20,
+                "hyperparameters": {"embedding_dim": 8, "learning_rate": 0.002},
+            },
         ],
     }
     training = {"hyperparameters": {"embedding_dim": 16, "learning_rate": 0.00056104}}
     assert tuning_lines(tuning, training) == [
         "tuning (bayesian, val_loss): 2 trials completed",
-        "  trial 1: 0.5278 embedding_dim=16, learning_rate=0.000561",
-        "  trial 0: 0.6500 embedding_dim=8, learning_rate=0.002 (the config's)",
+        "  trial 1: 0.5278 in <=20 epochs, embedding_dim=16, learning_rate=0.000561",
+        "  trial 0: 0.6500 in <=20 epochs, embedding_dim=8, learning_rate=0.002 (the config's)",
         "  trained with: embedding_dim=16, learning_rate=0.000561",
     ]
     assert tuning_lines(None, training) == [
