@@ -3,8 +3,8 @@
 Every trial builds the domain's model exactly as the Trainer does (components/trainer.py)
 from the config with the trial's hyperparameters set, and trains it with the config's
 elastic callbacks (warm-up, plateau cuts, early stopping of a trial that stops
-improving) for at most `tuning.epochs_per_trial` epochs. The objective is the
-callbacks' own monitor (`training.elastic.monitor`), on the validation split.
+improving) for at most `tuning.epochs_per_trial` epochs. Trials are ranked by
+`tuning.objective` on the validation split (default: the callbacks' own monitor).
 
 The first trial is the config's own values (where the search space holds them), so
 the search hands the Trainer other values only when they scored better than those.
@@ -89,6 +89,16 @@ class _ConfigFirst:
         return dict(values) if values is not None else super()._random_values()
 
 
+def hyperband_trials(oracle: kt.oracles.HyperbandOracle) -> int:
+    """How many trials a Hyperband search plans: every round of every bracket, each
+    iteration (keras-tuner computes the sizes; it exposes no total)."""
+    return oracle.hyperband_iterations * sum(
+        oracle._get_size(bracket, round_number)
+        for bracket in range(oracle._get_num_brackets())
+        for round_number in range(oracle._get_num_rounds(bracket))
+    )
+
+
 class StopAtDeadline(tf.keras.callbacks.Callback):
     """Ends a trial's training after the epoch during which the deadline passed."""
 
@@ -133,6 +143,10 @@ def make_oracle(
     mixins = (_Deadline, _ConfigFirst, base)
     oracle = type(f"Deadline{base.__name__}", mixins, {})(**arguments)
     oracle.deadline = deadline
+    if tuning.strategy == "hyperband":
+        # TFX's Tuner reports the best `max_trials` trials, which Hyperband leaves unset
+        # (and get_best_trials(None) fails): its own plan is the count.
+        oracle.max_trials = hyperband_trials(oracle)
     if first is not None and holds(space, first):
         oracle.first = first
     elif first is not None:
@@ -214,8 +228,9 @@ class DomainTuner(kt.Tuner):
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     config = from_custom_config(fn_args.custom_config)
     tuning = config.tuning
-    monitor = config.training.elastic.monitor
-    objective = kt.Objective(monitor, direction=monitor_mode(monitor))
+    objective = kt.Objective(
+        config.tuning_objective, direction=monitor_mode(config.tuning_objective)
+    )
     deadline = time.monotonic() + tuning.max_wall_clock_s
     tuner = DomainTuner(
         oracle=make_oracle(

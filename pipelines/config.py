@@ -614,6 +614,11 @@ class TuningConfig(_Strict):
 
     enabled: bool = Field(False, description="or `aet run --tune`")
     strategy: Literal["random", "bayesian", "hyperband"] = "random"
+    objective: str | None = Field(
+        None,
+        description="the validation metric trials are ranked by (val_NAME); "
+        "default: training.elastic.monitor",
+    )
     search_space: dict[str, SearchDimension] = Field(
         {}, description=f"hyperparameter -> candidates; tunable: {sorted(TUNABLE)}"
     )
@@ -731,6 +736,13 @@ class DomainConfig(_Strict):
                 f"training a {task} model; choose one of "
                 f"{[name for name in monitorable if not name.startswith('val_')]}",
             )
+        objective = values["tuning"].objective
+        if objective is not None and objective not in monitorable[: len(TRAINING_METRICS[task])]:
+            raise _FieldError(
+                "tuning.objective",
+                f"'{objective}' is not a validation metric of a {task} model; choose one of "
+                f"{monitorable[: len(TRAINING_METRICS[task])]}",
+            )
         _check_search_space(values["tuning"], values["model"], values["training"])
         return values
 
@@ -741,6 +753,11 @@ class DomainConfig(_Strict):
         for name, value in values.items():
             raw[TUNABLE[name][0]][name] = value
         return DomainConfig.parse_obj(raw)
+
+    @property
+    def tuning_objective(self) -> str:
+        """The validation metric tuning trials are ranked by."""
+        return self.tuning.objective or self.training.elastic.monitor
 
     def searched_values(self) -> dict[str, object]:
         """This config's own values of the hyperparameters its search space covers: the

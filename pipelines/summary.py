@@ -18,6 +18,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from components.elastic import monitor_mode
 from components.evaluation import PER_CLASS_METRICS, tfma_metric_name
 from components.heat_maps_component import INDEX_FILE as HEAT_MAPS_INDEX
 from components.recommendation_baselines import RECOMMENDER_OUTPUT
@@ -141,7 +142,8 @@ def read_tuning(config: DomainConfig, tuner_results_uri: str) -> dict:
     ]
     return {
         "strategy": tuning.strategy,
-        "objective": config.training.elastic.monitor,
+        "objective": config.tuning_objective,
+        "direction": monitor_mode(config.tuning_objective),
         "config_values": config.searched_values(),
         "budget": {
             "max_trials": tuning.max_trials,

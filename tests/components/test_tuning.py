@@ -9,11 +9,14 @@ import time
 import keras_tuner as kt
 import pytest
 from tfx import v1 as tfx
+from tfx.components.tuner.executor import write_best_hyperparameters
+from tfx.types import standard_artifacts
 
-from components.features import to_custom_config
+from components.features import from_custom_config, to_custom_config
 from components.trainer import tuned_values
 from components.tuning import holds, hyperparameters, make_oracle, tuner_fn
 from pipelines.config import TuningConfig
+from pipelines.summary import read_tuning
 from tests.components.trainer_worker import dataset_factory
 
 SPACE = {
@@ -107,6 +110,19 @@ def test_a_search_starts_from_the_config_and_finds_a_best_trial(transform_run, t
     if strategy == "hyperband":  # a trial of round 1 continued round 0's weights
         promoted = [t for t in trials if "tuner/trial_id" in t.hyperparameters.values]
         assert promoted and all(t.status == "COMPLETED" for t in promoted)
+    # What TFX's Tuner writes once the search ends, as the run summary reads it.
+    outputs = {
+        "best_hyperparameters": [standard_artifacts.HyperParameters()],
+        "tuner_results": [standard_artifacts.TunerResults()],
+    }
+    for name, (artifact,) in outputs.items():
+        artifact.uri = str(tmp_path / name)
+    write_best_hyperparameters(result.tuner, outputs)
+    config = from_custom_config(result.tuner.hypermodel.fn_args.custom_config)
+    summary = read_tuning(config, outputs["tuner_results"][0].uri)
+    assert len(summary["trials"]) == len(result.tuner.oracle.trials)
+    assert summary["config_values"] == CONFIG_VALUES
+    assert all(set(trial["hyperparameters"]) == set(SPACE) for trial in summary["trials"])
     first = min(result.tuner.oracle.trials.values(), key=lambda trial: trial.trial_id)
     assert {name: first.hyperparameters.get(name) for name in SPACE} == CONFIG_VALUES
     assert len({str(trial.hyperparameters.values) for trial in trials}) == len(trials)

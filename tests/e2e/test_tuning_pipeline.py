@@ -42,32 +42,31 @@ def tuned_run(tmp_path_factory) -> CliRun:
     return run
 
 
-def assert_tuned_within_budget(run: CliRun, strategy: str) -> dict:
+def assert_tuned_within_budget(run: CliRun, strategy: str, objective: str) -> dict:
     """The search ran within its wall clock, started from the config's values, and the
     Trainer trained with the best trial's; returns the summary's tuning section."""
     summary = run.summary
     tuning = summary["tuning"]
-    assert (tuning["strategy"], tuning["objective"]) == (strategy, "val_loss")
+    assert (tuning["strategy"], tuning["objective"]) == (strategy, objective)
     took = float(re.search(r"Tuner\s+done in\s+([\d.]+) s", run.stdout).group(1))
     assert took <= WALL_CLOCK_S
     trials = tuning["trials"]
     first = min(trials, key=lambda trial: trial["trial_id"])
     assert first["hyperparameters"] == tuning["config_values"]
-    best = min(trials, key=lambda trial: trial["score"])  # val_loss: lower wins
+    best = (min if tuning["direction"] == "min" else max)(trials, key=lambda t: t["score"])
     assert summary["training"]["hyperparameters"] == best["hyperparameters"]
     assert "(the config's)" in run.stdout and "trained with:" in run.stdout
     return tuning
 
 
 def test_the_trainer_uses_the_best_trials_hyperparameters(tuned_run: CliRun) -> None:
-    tuning = assert_tuned_within_budget(tuned_run, "bayesian")
+    tuning = assert_tuned_within_budget(tuned_run, "bayesian", "val_auc")
     assert 1 <= len(tuning["trials"]) <= 2
     assert set(tuning["config_values"]) >= {"embedding_dim", "num_heads", "learning_rate"}
-    assert tuned_run.summary["blessed"] is True and tuned_run.summary["pushed_model_dir"]
 
 
 def test_the_search_stays_off_the_terminal(tuned_run: CliRun) -> None:
-    assert "tuning (bayesian, val_loss):" in tuned_run.stdout
+    assert "tuning (bayesian, val_auc):" in tuned_run.stdout
     assert "trained with:" in tuned_run.stdout
     assert "Search space summary" not in tuned_run.stdout  # keras-tuner's tables: the log
 
@@ -75,6 +74,7 @@ def test_the_search_stays_off_the_terminal(tuned_run: CliRun) -> None:
 def test_an_untuned_run_can_reuse_the_last_tuned_hyperparameters(
     tuned_run: CliRun, tmp_path: Path
 ) -> None:
+    tuned = tuned_run.summary["training"]["hyperparameters"]  # before the next run's summary
     again = run_aet(
         "run",
         "finance_risk",
@@ -86,21 +86,18 @@ def test_an_untuned_run_can_reuse_the_last_tuned_hyperparameters(
     assert_succeeded(again)
     assert "Tuner" not in again.summary["components"]
     assert "tuning" not in again.summary
-    assert (
-        again.summary["training"]["hyperparameters"]
-        == (tuned_run.summary["training"]["hyperparameters"])
-    )
+    assert again.summary["training"]["hyperparameters"] == tuned
     assert "hyperparameters (last tuned):" in again.stdout
 
 
 @pytest.mark.parametrize(
-    ("domain", "strategy"), [("medical_imaging", "random"), ("recommendation", "hyperband")]
+    ("domain", "strategy", "objective"),
+    [("medical_imaging", "random", "val_auc"), ("recommendation", "hyperband", "val_ndcg")],
 )
 def test_every_domain_tunes_within_its_wall_clock(
-    domain: str, strategy: str, tmp_path: Path
+    domain: str, strategy: str, objective: str, tmp_path: Path
 ) -> None:
     run = run_aet("run", domain, "--tune", *SMALL_SEARCH, *OTHER_DOMAINS[domain], output=tmp_path)
     assert_succeeded(run)
-    tuning = assert_tuned_within_budget(run, strategy)
+    tuning = assert_tuned_within_budget(run, strategy, objective)
     assert len(tuning["trials"]) >= 2
-    assert run.summary["pushed_model_dir"]

@@ -86,3 +86,21 @@ def test_tuning_on_with_nothing_to_search_is_refused(finance_raw_tuned, tmp_path
     finance_raw_tuned["tuning"]["search_space"] = {}
     line = config_error_line(finance_raw_tuned, tmp_path, "tuning.search_space")
     assert "nothing is searched" in line
+
+
+def test_trials_are_ranked_by_the_monitor_unless_an_objective_is_given(
+    finance_raw_tuned, tmp_path
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(finance_raw_tuned))
+    assert load_config(path).tuning_objective == finance_raw_tuned["training"]["elastic"]["monitor"]
+    assert load_config(_shipped("finance_risk")).tuning_objective == "val_auc"
+
+
+@pytest.mark.parametrize("objective", ["val_ndcg", "auc", "loss"])
+def test_an_objective_that_is_no_validation_metric_is_named(
+    finance_raw_tuned, tmp_path, objective
+) -> None:
+    finance_raw_tuned["tuning"]["objective"] = objective
+    line = config_error_line(finance_raw_tuned, tmp_path, "tuning.objective")
+    assert f"'{objective}' is not a validation metric of a binary model" in line
