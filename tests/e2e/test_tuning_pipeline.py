@@ -28,6 +28,8 @@ OTHER_DOMAINS = {
     "medical_imaging": ["--set", "tuning.epochs_per_trial=2"],
     "recommendation": [
         "--set", "training.train_steps=16",
+        "--set", "training.steps_per_epoch=2",
+        "--set", "training.eval_steps=2",
         "--set", "evaluation.thresholds={ndcg: {lower: 0.0}}",
         "--set", "tuning.epochs_per_trial=3",
     ],
