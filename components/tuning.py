@@ -9,6 +9,9 @@ improving) for at most `tuning.epochs_per_trial` epochs. Trials are ranked by
 The first trial is the config's own values (where the search space holds them), so
 the search hands the Trainer other values only when they scored better than those.
 
+Random and Bayesian trials that fall behind the median of the finished ones after
+`tuning.median_stop_after` epochs stop there (components/trial_stopping.py).
+
 Budget: `tuning.max_trials` models (random and Bayesian search; Hyperband sizes its
 brackets from `epochs_per_trial`), and `tuning.max_wall_clock_s`: once it has passed no
 trial starts and the running one stops after its epoch, so a Tuner never outlives its
@@ -29,6 +32,7 @@ from tfx import v1 as tfx
 from components.elastic import EventLog, build_callbacks, monitor_mode
 from components.features import from_custom_config
 from components.trainer import build_model, class_weights, input_dataset
+from components.trial_stopping import MedianStopping, StopAtDeadline
 from pipelines.config import TUNABLE, DomainConfig, TuningConfig, tunable_values
 
 
@@ -99,18 +103,6 @@ def hyperband_trials(oracle: kt.oracles.HyperbandOracle) -> int:
     )
 
 
-class StopAtDeadline(tf.keras.callbacks.Callback):
-    """Ends a trial's training after the epoch during which the deadline passed."""
-
-    def __init__(self, deadline: float) -> None:
-        super().__init__()
-        self.deadline = deadline
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if time.monotonic() >= self.deadline:
-            self.model.stop_training = True
-
-
 def make_oracle(
     tuning: TuningConfig,
     objective: kt.Objective,
@@ -169,6 +161,7 @@ class DomainHyperModel(kt.HyperModel):
         self.fn_args = fn_args
         self.tf_transform_output = tf_transform_output
         self.deadline = deadline
+        self.finished_curves: list[list[float]] = []  # the objective per epoch, per trial
 
     def build(self, hp: kt.HyperParameters) -> tf.keras.Model:
         trial = self.config.with_hyperparameters(tunable_values(hp.values))
@@ -190,17 +183,30 @@ class DomainHyperModel(kt.HyperModel):
         elastic = training.elastic.copy(update={"attention_monitor": None, "resume": None})
         log_dir = tempfile.mkdtemp(prefix="trial-", dir=fn_args.working_dir)
         callbacks = build_callbacks(elastic, log_dir, training.learning_rate, EventLog())
-        return model.fit(
+        callbacks.append(StopAtDeadline(self.deadline))
+        tuning, objective = self.config.tuning, self.config.tuning_objective
+        if tuning.median_stop_after and tuning.strategy != "hyperband":
+            callbacks.append(
+                MedianStopping(
+                    objective,
+                    monitor_mode(objective),
+                    self.finished_curves,
+                    tuning.median_stop_after,
+                )
+            )
+        history = model.fit(
             train,
             validation_data=evaluation,
             # Hyperband gives each round its epochs, continuing the last round's.
-            epochs=hp.values.get("tuner/epochs", self.config.tuning.epochs_per_trial),
+            epochs=hp.values.get("tuner/epochs", tuning.epochs_per_trial),
             initial_epoch=hp.values.get("tuner/initial_epoch", 0),
             steps_per_epoch=training.steps_per_epoch,
             class_weight=weights,
-            callbacks=[*kwargs.pop("callbacks", []), *callbacks, StopAtDeadline(self.deadline)],
+            callbacks=[*kwargs.pop("callbacks", []), *callbacks],
             verbose=0,
         )
+        self.finished_curves.append(history.history.get(objective, []))
+        return history
 
 
 class DomainTuner(kt.Tuner):

@@ -627,6 +627,12 @@ class TuningConfig(_Strict):
     max_wall_clock_s: float = Field(
         900.0, gt=0, description="the search stops starting trials after this long"
     )
+    median_stop_after: int | None = Field(
+        3,
+        ge=1,
+        description="random and bayesian: from this epoch on, a trial whose best objective"
+        " is worse than the median of the finished trials' running averages stops (null: off)",
+    )
     reuse_last: bool = Field(
         False, description="untuned runs take the last tuned hyperparameters, if any"
     )

@@ -123,6 +123,8 @@ def test_a_search_starts_from_the_config_and_finds_a_best_trial(transform_run, t
     assert len(summary["trials"]) == len(result.tuner.oracle.trials)
     assert summary["config_values"] == CONFIG_VALUES
     assert all(set(trial["hyperparameters"]) == set(SPACE) for trial in summary["trials"])
+    curves = result.tuner.hypermodel.finished_curves  # what the median rule compares with
+    assert len(curves) == len(result.tuner.oracle.trials) and all(curves)
     first = min(result.tuner.oracle.trials.values(), key=lambda trial: trial.trial_id)
     assert {name: first.hyperparameters.get(name) for name in SPACE} == CONFIG_VALUES
     assert len({str(trial.hyperparameters.values) for trial in trials}) == len(trials)

@@ -37,7 +37,7 @@ def test_a_search_space_loads_with_safe_budget_defaults(finance_raw_tuned, tmp_p
     assert tuning.search_space["dropout"].values() == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
     assert tuning.search_space["learning_rate"].values() is None  # continuous
     assert (tuning.max_trials, tuning.epochs_per_trial, tuning.max_wall_clock_s) == (6, 5, 900)
-    assert not tuning.reuse_last
+    assert tuning.median_stop_after == 3 and not tuning.reuse_last
 
 
 def test_tuning_is_off_unless_asked_for() -> None:
