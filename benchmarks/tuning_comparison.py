@@ -46,6 +46,7 @@ class RunResult:
     tuner_s: float | None
     trials: int
     hyperparameters: dict
+    kept_config: bool  # the config's own trial scored best
 
 
 def run_once(domain: str, seed: int, tuned: bool, work_dir: Path, data: str | None) -> RunResult:
@@ -61,6 +62,8 @@ def run_once(domain: str, seed: int, tuned: bool, work_dir: Path, data: str | No
         tuner_s=summary["component_seconds"].get("Tuner"),
         trials=len(summary.get("tuning", {}).get("trials", [])),
         hyperparameters=summary["training"]["hyperparameters"],
+        kept_config=tuned
+        and summary["training"]["hyperparameters"] == summary["tuning"]["config_values"],
     )
 
 
@@ -76,8 +79,8 @@ def report(results: list[RunResult], limits: dict[str, float]) -> str:
         " split",
         "",
         "| domain | hyperparameters | seeds | held-out metric | run wall time (s) |"
-        " Tuner time (s) / limit | trials |",
-        "|---|---|---|---|---|---|---|",
+        " Tuner time (s) / limit | trials | config's values kept |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for domain in dict.fromkeys(result.domain for result in results):
         for tuned in (False, True):
@@ -92,6 +95,7 @@ def report(results: list[RunResult], limits: dict[str, float]) -> str:
                 f" {METRIC[domain]} {mean_std([r.metric for r in rows])} |"
                 f" {statistics.mean(r.wall_time_s for r in rows):.0f} | {tuner} |"
                 f" {'/'.join(str(r.trials) for r in rows) if tuned else '-'} |"
+                f" {f'{sum(r.kept_config for r in rows)} of {len(rows)}' if tuned else '-'} |"
             )
     lines += ["", "Per run:", ""]
     for result in results:
@@ -100,6 +104,7 @@ def report(results: list[RunResult], limits: dict[str, float]) -> str:
             f"- {result.domain} seed {result.seed} {kind}: {METRIC[result.domain]}"
             f" {result.metric:.4f}, {result.wall_time_s:.0f} s"
             + (f"; trained with {result.hyperparameters}" if result.tuned else "")
+            + (" (the config's)" if result.kept_config else "")
         )
     return "\n".join(lines) + "\n"
 
