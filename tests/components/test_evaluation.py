@@ -135,6 +135,8 @@ def test_upper_bound_and_lower_is_better_are_written(finance_config):
 # --- multi-class ----------------------------------------------------------------------
 
 THREE_CLASSES = "features.label.classes=[good, bad, unknown]"
+# A three-class model has no val_auc to rank tuning trials by.
+THREE_CLASS_OBJECTIVE = "tuning.objective=val_accuracy"
 
 
 def test_binary_only_metrics_are_refused_for_three_classes(finance_config):
@@ -147,6 +149,7 @@ def test_three_classes_use_sparse_categorical_metrics(finance_config):
         _config_path(finance_config),
         [
             THREE_CLASSES,
+            THREE_CLASS_OBJECTIVE,
             "evaluation.metrics=[accuracy, log_loss]",
             "evaluation.thresholds={accuracy: {lower: 0.5}}",
             "evaluation.change_thresholds={}",
@@ -254,6 +257,7 @@ def test_tfma_measures_sensitivity_and_specificity_and_gates_on_them(finance_con
 
 PER_CLASS_OVERRIDES = [
     THREE_CLASSES,
+    THREE_CLASS_OBJECTIVE,
     "evaluation.metrics=[accuracy, log_loss]",
     "evaluation.thresholds={accuracy: {lower: 0.5}}",
     "evaluation.change_thresholds={}",

@@ -148,6 +148,7 @@ def test_three_classes_get_a_softmax_and_sparse_categorical_loss(transform_run):
         "evaluation.thresholds={accuracy: {lower: 0.5}}",
         "evaluation.change_thresholds={}",
         "training.elastic.monitor=val_loss",
+        "tuning.objective=val_accuracy",
     )
     model = build_model(config, transform_run.tf_transform_output)
     assert isinstance(model.loss, tf.keras.losses.SparseCategoricalCrossentropy)
@@ -171,7 +172,10 @@ def test_history_file_carries_the_metrics_and_the_elastic_events(tmp_path):
         to_value=0.0005,
         why="val_loss did not improve for 1 epochs (best 0.6 at epoch 0)",
     )
-    path = write_history(str(tmp_path), history, {0: 0.5, 1: 2.0}, events, "ckpt/epoch-000001")
+    tuned = {"embedding_dim": 32, "learning_rate": 0.002}
+    path = write_history(
+        str(tmp_path), history, {0: 0.5, 1: 2.0}, events, "ckpt/epoch-000001", 1, tuned
+    )
     assert path == str(tmp_path / HISTORY_FILE)
     written = json.loads((tmp_path / HISTORY_FILE).read_text())
     assert written == {
@@ -181,4 +185,5 @@ def test_history_file_carries_the_metrics_and_the_elastic_events(tmp_path):
         "events": events.events,
         "resumed_from": "ckpt/epoch-000001",
         "replicas": 1,
+        "hyperparameters": tuned,
     }

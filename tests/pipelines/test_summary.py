@@ -35,6 +35,7 @@ def test_training_section_keeps_the_last_epoch_and_every_event():
         "history": {"loss": [0.9, 0.51234567], "learning_rate": [0.001, 0.0005]},
         "events": [EVENT],
         "resumed_from": "resume/abc/epoch-000001",
+        "hyperparameters": {"embedding_dim": 32},
     }
     assert training_section(history, "run/history.json") == {
         "epochs_run": 2,
@@ -42,6 +43,7 @@ def test_training_section_keeps_the_last_epoch_and_every_event():
         "final": {"loss": 0.512346, "learning_rate": 0.0005},
         "events": [EVENT],
         "resumed_from": "resume/abc/epoch-000001",
+        "hyperparameters": {"embedding_dim": 32},
         "history_file": "run/history.json",
     }
 
@@ -51,6 +53,7 @@ def test_a_history_without_events_or_a_resume_says_so():
     section = training_section(history, "run/history.json")
     assert section["events"] == []
     assert section["resumed_from"] is None
+    assert section["hyperparameters"] == {}  # trained with the config's own values
 
 
 # --- metrics ---------------------------------------------------------------------------
