@@ -42,7 +42,7 @@ from serving.signatures import make_signatures, save_for_serving
 HISTORY_FILE = "history.json"
 
 
-def input_dataset(
+def _dataset(
     fn_args: tfx.components.FnArgs,
     files: list[str],
     tf_transform_output: tft.TFTransformOutput,
@@ -89,6 +89,29 @@ def training_sequences(
         for items, last in zip(batch[history].numpy(), batch[target].numpy(), strict=True):
             sequences.append(np.append(items[items > 0], last))
     return sequences
+
+
+def fit_inputs(
+    fn_args: tfx.components.FnArgs,
+    tf_transform_output: tft.TFTransformOutput,
+    config: DomainConfig,
+    input_keys: list[str],
+) -> tuple[tf.data.Dataset, tf.data.Dataset, dict | None]:
+    """What `model.fit` takes, for the Trainer and each tuning trial alike: the training
+    and validation datasets, and balanced class weights when a classifier's config asks
+    for them."""
+    train = _dataset(
+        fn_args, fn_args.train_files, tf_transform_output, config, input_keys, training=True
+    )
+    evaluation = _dataset(
+        fn_args, fn_args.eval_files, tf_transform_output, config, input_keys, training=False
+    )
+    weights = (
+        class_weights(tf_transform_output, config)
+        if config.training.class_weight == "balanced" and config.task != "ranking"
+        else None
+    )
+    return train, evaluation, weights
 
 
 def class_weights(tf_transform_output: tft.TFTransformOutput, config: DomainConfig) -> dict:
@@ -289,17 +312,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             if base_model
             else None
         )
-    input_keys = list(model.input.keys())
-    train = input_dataset(
-        fn_args, fn_args.train_files, tf_transform_output, config, input_keys, training=True
-    )
-    evaluation = input_dataset(
-        fn_args, fn_args.eval_files, tf_transform_output, config, input_keys, training=False
-    )
-    weights = (
-        class_weights(tf_transform_output, config)
-        if training.class_weight == "balanced" and config.task != "ranking"
-        else None
+    train, evaluation, weights = fit_inputs(
+        fn_args, tf_transform_output, config, list(model.input.keys())
     )
     logging.info("class weights: %s", weights)
 

@@ -31,7 +31,7 @@ from tfx import v1 as tfx
 
 from components.elastic import EventLog, build_callbacks, monitor_mode
 from components.features import from_custom_config
-from components.trainer import build_model, class_weights, input_dataset
+from components.trainer import build_model, fit_inputs
 from components.trial_stopping import MedianStopping, StopAtDeadline
 from pipelines.config import TUNABLE, DomainConfig, TuningConfig, tunable_values
 
@@ -170,18 +170,12 @@ class DomainHyperModel(kt.HyperModel):
     def fit(self, hp: kt.HyperParameters, model: tf.keras.Model, *args, **kwargs):
         trial = self.config.with_hyperparameters(tunable_values(hp.values))
         training = trial.training
-        keys = list(model.input.keys())
-        output, fn_args = self.tf_transform_output, self.fn_args
-        train = input_dataset(fn_args, fn_args.train_files, output, trial, keys, training=True)
-        evaluation = input_dataset(fn_args, fn_args.eval_files, output, trial, keys, training=False)
-        weights = (
-            class_weights(output, trial)
-            if training.class_weight == "balanced" and trial.task != "ranking"
-            else None
+        train, evaluation, weights = fit_inputs(
+            self.fn_args, self.tf_transform_output, trial, list(model.input.keys())
         )
         # No attention probe or resume checkpoints inside a trial; the adaptations apply.
         elastic = training.elastic.copy(update={"attention_monitor": None, "resume": None})
-        log_dir = tempfile.mkdtemp(prefix="trial-", dir=fn_args.working_dir)
+        log_dir = tempfile.mkdtemp(prefix="trial-", dir=self.fn_args.working_dir)
         callbacks = build_callbacks(elastic, log_dir, training.learning_rate, EventLog())
         callbacks.append(StopAtDeadline(self.deadline))
         tuning, objective = self.config.tuning, self.config.tuning_objective
