@@ -717,7 +717,8 @@ class DomainConfig(_Strict):
         _check_data_matches_features(values["data"], features, values["model"])
         task = _task(features)
         _check_metrics_fit_task(task, features, evaluation)
-        monitorable = [f"val_{name}" for name in TRAINING_METRICS[task]] + [
+        validation_metrics = [f"val_{name}" for name in TRAINING_METRICS[task]]
+        monitorable = validation_metrics + [
             name
             for name in TRAINING_METRICS[task]
             if name not in VALIDATION_ONLY_METRICS.get(task, ())
@@ -743,11 +744,11 @@ class DomainConfig(_Strict):
                 f"{[name for name in monitorable if not name.startswith('val_')]}",
             )
         objective = values["tuning"].objective
-        if objective is not None and objective not in monitorable[: len(TRAINING_METRICS[task])]:
+        if objective is not None and objective not in validation_metrics:
             raise _FieldError(
                 "tuning.objective",
                 f"'{objective}' is not a validation metric of a {task} model; choose one of "
-                f"{monitorable[: len(TRAINING_METRICS[task])]}",
+                f"{validation_metrics}",
             )
         _check_search_space(values["tuning"], values["model"], values["training"])
         return values
