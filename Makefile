@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 venv: $(INSTALLED)
 
-$(INSTALLED): requirements/lock.txt requirements/data.txt setup.cfg pyproject.toml
+$(INSTALLED): requirements/lock.txt requirements/data.txt setup.cfg setup.py pyproject.toml
 	scripts/bootstrap.sh
 	touch $@
 

@@ -17,7 +17,7 @@ rows to benchmarks/results/elastic_vs_fixed.md (overwritten: the latest measurem
 order within a seed) and the same data. The datasets:
 
 - finance_risk (German Credit, ~700 training rows): the real pipeline, one
-  `python -m pipelines.cli run finance_risk --output DIR --set training.seed=N ...`
+  `python -m aet.pipelines.cli run finance_risk --output DIR --set training.seed=N ...`
   subprocess per run (~90 s each on 2 cores); validation metrics are the Trainer's
   per-epoch history, test metrics the Evaluator's (overall slice of the test split).
 - pneumoniamnist (PneumoniaMNIST 28x28, 4707 training images, official val/test
@@ -52,14 +52,13 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 
-from benchmarks.reporting import REPO, command_line, machine, mean_std, run_pipeline
-from components.elastic import EventLog, build_callbacks
-from components.elastic.learning_rate import CALLBACK_NAME as LEARNING_RATE_CALLBACK
-from components.elastic.regularisation import CALLBACK_NAME as REGULARISATION_CALLBACK
-from components.elastic.regularisation import variable_dropouts
-from components.models.attention_cnn import build_attention_cnn
-from components.optimizers import AdamWVariableDecay
-from pipelines.config import (
+from aet.components.elastic import EventLog, build_callbacks
+from aet.components.elastic.learning_rate import CALLBACK_NAME as LEARNING_RATE_CALLBACK
+from aet.components.elastic.regularisation import CALLBACK_NAME as REGULARISATION_CALLBACK
+from aet.components.elastic.regularisation import variable_dropouts
+from aet.components.models.attention_cnn import build_attention_cnn
+from aet.components.optimizers import AdamWVariableDecay
+from aet.config import (
     AugmentationConfig,
     ElasticConfig,
     ImageConfig,
@@ -67,7 +66,8 @@ from pipelines.config import (
     ModelConfig,
     RegularisationConfig,
 )
-from pipelines.domains import load_domain
+from aet.pipelines.domains import load_domain
+from benchmarks.reporting import REPO, command_line, machine, mean_std, run_pipeline
 
 RESULTS = Path(__file__).parent / "results" / "elastic_vs_fixed.md"
 DATASETS = ("finance_risk", "pneumoniamnist")
@@ -410,8 +410,8 @@ def report(results: Sequence[RunResult], args: argparse.Namespace) -> str:
     if "finance_risk" in args.datasets:
         extra = " ".join(f"--set {s}" for s in args.finance_extra_set)
         lines += [
-            "- finance_risk: one `python -m pipelines.cli run finance_risk --set training.seed=N`"
-            " per run (domains/finance_risk/config.yaml), plus"
+            "- finance_risk: one `python -m aet.pipelines.cli run finance_risk"
+            " --set training.seed=N` per run (domains/finance_risk/config.yaml), plus"
             f" elastic: `{' '.join(f'--set {s}' for s in FINANCE_ELASTIC_SET)}`;"
             f" fixed: `{' '.join(f'--set {s}' for s in FINANCE_FIXED_SET)}`"
             + (f"; both: `{extra}`" if extra else "")

@@ -28,7 +28,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from pipelines.domains import load_domain
+from aet.pipelines.domains import load_domain
 
 RESULTS = Path(__file__).parent / "results" / "finance_risk_baseline.md"
 HEADER = (

@@ -40,6 +40,7 @@ import tensorflow as tf
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
+from aet.pipelines.domains import load_domain
 from benchmarks.reporting import (
     REPO,
     command_line,
@@ -50,7 +51,6 @@ from benchmarks.reporting import (
     work_folder,
     write_results,
 )
-from pipelines.domains import load_domain
 
 NPZ = REPO.parent / "shared" / "datasets" / "pneumoniamnist" / "pneumoniamnist.npz"
 RESULTS = Path(__file__).parent / "results" / "medmnist_pneumonia.md"

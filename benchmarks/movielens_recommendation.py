@@ -41,6 +41,8 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 
+from aet.components.split_records import SPLIT_FOLDER
+from aet.config.example_features import HISTORY_ITEMS, TARGET_ITEM
 from benchmarks.reporting import (
     command_line,
     machine,
@@ -50,8 +52,6 @@ from benchmarks.reporting import (
     work_folder,
     write_results,
 )
-from components.interaction_histories import HISTORY_ITEMS, TARGET_ITEM
-from components.split_records import SPLIT_FOLDER
 
 DOMAIN = "recommendation"
 RESULTS = Path(__file__).parent / "results" / "movielens_recommendation.md"

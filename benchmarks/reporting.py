@@ -26,9 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 def run_pipeline(
     domain: str, output: Path, overrides: Sequence[str] = (), data: str | None = None
 ) -> tuple[dict, float]:
-    """Runs `python -m pipelines.cli run DOMAIN` into `output`; returns its run summary
+    """Runs `python -m aet.pipelines.cli run DOMAIN` into `output`; returns its run summary
     and wall time in seconds, or raises with the tail of its output when it fails."""
-    command = [sys.executable, "-m", "pipelines.cli", "run", domain, "--output", str(output)]
+    command = [sys.executable, "-m", "aet.pipelines.cli", "run", domain, "--output", str(output)]
     command += ["--data", data] if data else []
     command += [part for override in overrides for part in ("--set", override)]
     started = time.monotonic()

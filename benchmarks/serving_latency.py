@@ -36,8 +36,8 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 
+from aet.components.split_records import first_records
 from benchmarks.reporting import command_line, machine, run_pipeline, work_folder, write_results
-from components.split_records import first_records
 
 RESULTS = Path(__file__).parent / "results" / "serving_latency.md"
 # Short training per domain; the model's shape is the shipped config's.

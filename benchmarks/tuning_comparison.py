@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--output-md", type=Path, default=RESULTS)
     parser.add_argument("--work-dir", type=Path, help="keep the runs here (default: temp)")
     args = parser.parse_args()
-    from pipelines.domains import load_domain
+    from aet.pipelines.domains import load_domain
 
     limits = {domain: load_domain(domain).tuning.max_wall_clock_s for domain in args.domains}
     results = []

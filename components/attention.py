@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from components.layers import VariableDropout
-from pipelines.config import ModelConfig
+from aet.components.layers import VariableDropout
+from aet.config import ModelConfig
 
 
 @tf.keras.utils.register_keras_serializable(package="aet")

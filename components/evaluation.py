@@ -13,93 +13,40 @@ import json
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
-from components.attention import PositionEmbedding, TransformerBlock
-from components.features import label_key
-from components.layers import VariableDropout
-from components.metrics import KolmogorovSmirnov
-from components.models.attention_cnn import ChannelSpatialAttention, ImageAugmentation, PatchTokens
-from components.models.ft_transformer import ClsToken, NumericTokenizer
-from components.models.sasrec import SequentialRecommender
-from components.optimizers import AdamWVariableDecay, LayerwiseOptimizer
-from components.ranking_metrics import HitRate, NDCGAtCutoff
-from components.recommendation_baselines import BASELINE_OUTPUTS, RECOMMENDER_OUTPUT
-from pipelines.config import Bound, ChangeThreshold, DomainConfig, EvaluationConfig
+from aet.components.attention import PositionEmbedding, TransformerBlock
+from aet.components.features import label_key
+from aet.components.layers import VariableDropout
+from aet.components.metrics import KolmogorovSmirnov
+from aet.components.models.attention_cnn import (
+    ChannelSpatialAttention,
+    ImageAugmentation,
+    PatchTokens,
+)
+from aet.components.models.ft_transformer import ClsToken, NumericTokenizer
+from aet.components.models.sasrec import SequentialRecommender
+from aet.components.optimizers import AdamWVariableDecay, LayerwiseOptimizer
+from aet.components.ranking_metrics import HitRate, NDCGAtCutoff
+from aet.components.recommendation_baselines import BASELINE_OUTPUTS, RECOMMENDER_OUTPUT
+from aet.config import Bound, ChangeThreshold, DomainConfig
+from aet.config.metrics import METRICS, PER_CLASS_METRICS, EvaluationSettings, MetricClass
 
 
-def _binary_metric_specs(name: str, decision_threshold: float) -> list[tuple[str, dict, str]]:
-    """(Keras/TFMA class name, config, module) for one metric name of the config."""
-    keras = "tensorflow.keras.metrics"
-    return {
-        "auc": [("AUC", {"name": "auc", "num_thresholds": 1000}, keras)],
-        "pr_auc": [("AUC", {"name": "pr_auc", "curve": "PR", "num_thresholds": 1000}, keras)],
-        "ks": [("KolmogorovSmirnov", {"name": "ks"}, "components.metrics")],
-        "brier": [("MeanSquaredError", {"name": "brier_score"}, keras)],
-        "calibration": [
-            ("Calibration", {}, ""),
-            ("MeanLabel", {}, ""),
-            ("MeanPrediction", {}, ""),
-            ("CalibrationPlot", {}, ""),
-        ],
-        "accuracy": [
-            ("BinaryAccuracy", {"name": "accuracy", "threshold": decision_threshold}, keras)
-        ],
-        "precision": [
-            ("Precision", {"name": "precision", "thresholds": decision_threshold}, keras)
-        ],
-        "recall": [("Recall", {"name": "recall", "thresholds": decision_threshold}, keras)],
-        "log_loss": [("BinaryCrossentropy", {"name": "log_loss"}, keras)],
-        # TFMA's own confusion-matrix metrics (module ""): the positive class's recall
-        # and the true-negative rate, both at the decision threshold.
-        "sensitivity": [("Recall", {"name": "sensitivity", "thresholds": decision_threshold}, "")],
-        "specificity": [
-            ("Specificity", {"name": "specificity", "thresholds": decision_threshold}, "")
-        ],
-    }[name]
+def _settings(config: DomainConfig, catalogue: int | None) -> EvaluationSettings:
+    evaluation = config.evaluation
+    return EvaluationSettings(
+        decision_threshold=evaluation.decision_threshold,
+        cutoff=evaluation.cutoff,
+        sampled_negatives=evaluation.sampled_negatives,
+        catalogue=catalogue,
+    )
 
 
-def _ranking_metric_specs(
-    name: str, evaluation: EvaluationConfig, catalogue: int
-) -> list[tuple[str, dict, str]]:
-    """HR@k and NDCG@k over the whole catalogue and over `sampled_negatives` drawn per
-    user, and the share of the catalogue that some top-k list holds (ids are the
-    catalogue plus padding and out-of-vocabulary)."""
-    module = "components.ranking_metrics"
-    full = {"cutoff": evaluation.cutoff}
-    sampled = {**full, "sampled_negatives": evaluation.sampled_negatives}
-    return {
-        "hit_rate": [("HitRate", {"name": "hit_rate", **full}, module)],
-        "ndcg": [("NDCGAtCutoff", {"name": "ndcg", **full}, module)],
-        "hit_rate_sampled": [("HitRate", {"name": "hit_rate_sampled", **sampled}, module)],
-        "ndcg_sampled": [("NDCGAtCutoff", {"name": "ndcg_sampled", **sampled}, module)],
-        "coverage": [
-            (
-                "CatalogueCoverage",
-                {"name": "coverage", "num_scores": catalogue + 2, "num_items": catalogue, **full},
-                module,
-            )
-        ],
-    }[name]
-
-
-def _multiclass_metric_specs(name: str) -> list[tuple[str, dict, str]]:
-    keras = "tensorflow.keras.metrics"
-    return {
-        "accuracy": [("SparseCategoricalAccuracy", {"name": "accuracy"}, keras)],
-        "log_loss": [("SparseCategoricalCrossentropy", {"name": "log_loss"}, keras)],
-    }[name]
-
-
-# With `evaluation.per_class`, each class of a multi-class label against the rest: TFMA
-# reports them under these names with the class index as the metric's sub-key.
-PER_CLASS_METRICS = ("auc", "precision", "recall")
-
-
-def _metric_configs(specs: list[tuple[str, dict, str]]) -> list[tfma.MetricConfig]:
+def _metric_configs(classes: list[MetricClass]) -> list[tfma.MetricConfig]:
     metrics = []
-    for class_name, metric_config, module in specs:
-        metric = tfma.MetricConfig(class_name=class_name, module=module)
-        if metric_config:
-            metric.config = json.dumps(metric_config)
+    for spec in classes:
+        metric = tfma.MetricConfig(class_name=spec.class_name, module=spec.module)
+        if spec.config:
+            metric.config = json.dumps(dict(spec.config))
         metrics.append(metric)
     return metrics
 
@@ -107,13 +54,12 @@ def _metric_configs(specs: list[tuple[str, dict, str]]) -> list[tfma.MetricConfi
 def _per_class_metrics_spec(config: DomainConfig) -> tfma.MetricsSpec:
     """One-vs-rest AUC, precision and recall for every class: TFMA binarizes the label
     and the class's probability (predicted when >= evaluation.decision_threshold)."""
-    specs = [
-        spec
-        for name in PER_CLASS_METRICS
-        for spec in _binary_metric_specs(name, config.evaluation.decision_threshold)
+    settings = _settings(config, None)
+    classes = [
+        spec for name in PER_CLASS_METRICS for spec in METRICS[name].evaluation["binary"](settings)
     ]
     return tfma.MetricsSpec(
-        metrics=_metric_configs(specs),
+        metrics=_metric_configs(classes),
         binarize=tfma.BinarizationOptions(
             class_ids={"values": list(range(len(config.features.label.classes)))}
         ),
@@ -122,7 +68,7 @@ def _per_class_metrics_spec(config: DomainConfig) -> tfma.MetricsSpec:
 
 def tfma_metric_name(name: str) -> str:
     """The name under which TFMA reports (and thresholds) a config metric."""
-    return {"brier": "brier_score", "calibration": "calibration"}.get(name, name)
+    return METRICS[name].tfma_name
 
 
 def _threshold(bound: Bound | None, change: ChangeThreshold | None) -> tfma.MetricThreshold | None:
@@ -147,17 +93,14 @@ def _threshold(bound: Bound | None, change: ChangeThreshold | None) -> tfma.Metr
 def _config_metrics(
     config: DomainConfig, catalogue: int | None, gated: bool
 ) -> list[tfma.MetricConfig]:
-    """The config's metrics, each with its thresholds when `gated`."""
+    """The config's metrics as their declarations build them for the model's task, each
+    with its thresholds when `gated`."""
     evaluation = config.evaluation
+    settings = _settings(config, catalogue)
     metrics = [tfma.MetricConfig(class_name="ExampleCount")]
     for name in evaluation.metrics:
-        if config.task == "ranking":
-            specs = _ranking_metric_specs(name, evaluation, catalogue)
-        elif config.is_binary:
-            specs = _binary_metric_specs(name, evaluation.decision_threshold)
-        else:
-            specs = _multiclass_metric_specs(name)
-        for index, metric in enumerate(_metric_configs(specs)):
+        classes = METRICS[name].evaluation[config.task](settings)
+        for index, metric in enumerate(_metric_configs(classes)):
             if index == 0 and gated:
                 threshold = _threshold(
                     evaluation.thresholds.get(name), evaluation.change_thresholds.get(name)

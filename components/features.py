@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from components.interaction_histories import HISTORY_ITEMS, TARGET_ITEM
-from pipelines.config import DomainConfig
+from aet.config import DomainConfig
+from aet.config.example_features import HISTORY_ITEMS, TARGET_ITEM
 
 CUSTOM_CONFIG_KEY = "domain_config"
 RESUME_ROOT_KEY = "resume_root"

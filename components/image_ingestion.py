@@ -30,10 +30,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
-from components.split_records import split_records, write_splits
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-IMAGE_FORMATS = ("PNG", "JPEG")
+from aet.components.split_records import split_records, write_splits
+from aet.config.example_features import IMAGE_FORMATS, IMAGE_SUFFIXES
 
 
 class IngestionError(ValueError):

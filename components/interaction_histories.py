@@ -23,16 +23,12 @@ from dataclasses import dataclass, field
 import apache_beam as beam
 import tensorflow as tf
 
-from components.split_records import split_records, write_splits
-from pipelines.config import LogColumnsConfig
+from aet.components.split_records import split_records, write_splits
+from aet.config import LogColumnsConfig
+from aet.config.example_features import HISTORY_ITEMS, TAB_SEPARATED_SUFFIXES, TARGET_ITEM, USER_ID
 
 SPLITS = ("train", "eval", "test")
-TAB_SEPARATED_SUFFIXES = (".inter", ".tsv")  # RecBole's atomic files; others are CSV
-LOG_SUFFIXES = (*TAB_SEPARATED_SUFFIXES, ".csv")
 # The features of each example, as Transform and the serving signatures read them.
-USER_ID = "user_id"
-HISTORY_ITEMS = "history_items"
-TARGET_ITEM = "target_item"
 
 
 class InteractionLogError(ValueError):

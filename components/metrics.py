@@ -1,9 +1,20 @@
 """Metrics that neither Keras nor TFMA ship, written as Keras metrics so that both the
-Trainer (during fit) and TFMA (as a custom Keras metric) compute them the same way."""
+Trainer (during fit) and TFMA (as a custom Keras metric) compute them the same way, and
+the builder of a declared metric's Keras class (config/metrics.py names them by path)."""
 
 from __future__ import annotations
 
+import importlib
+
 import tensorflow as tf
+
+from aet.config.metrics import MetricClass
+
+
+def build_keras_metric(spec: MetricClass) -> tf.keras.metrics.Metric:
+    """The Keras metric a declaration names, built with its arguments."""
+    module = importlib.import_module(spec.module)
+    return getattr(module, spec.class_name)(**spec.config)
 
 
 @tf.keras.utils.register_keras_serializable(package="aet")

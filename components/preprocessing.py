@@ -19,9 +19,9 @@ import itertools
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.features import LABEL_VOCABULARY, from_custom_config, transformed_name
-from components.interaction_histories import HISTORY_ITEMS, TARGET_ITEM, USER_ID
-from pipelines.config import BucketConfig, ImageConfig, SequenceConfig
+from aet.components.features import LABEL_VOCABULARY, from_custom_config, transformed_name
+from aet.config import BucketConfig, ImageConfig, SequenceConfig
+from aet.config.example_features import HISTORY_ITEMS, TARGET_ITEM, USER_ID
 
 NUM_OOV_BUCKETS = 1
 ITEM_VOCABULARY = "items"

@@ -22,8 +22,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from scipy import sparse
 
-from components.models.sasrec import history_lengths
-from components.preprocessing import ITEM_COUNTS, ITEM_VOCABULARY
+from aet.components.models.sasrec import history_lengths
+from aet.components.preprocessing import ITEM_COUNTS, ITEM_VOCABULARY
 
 RECOMMENDER_OUTPUT = "scores"  # the model's output in the evaluation signature
 BASELINE_OUTPUTS = ("most_popular", "co_occurrence")

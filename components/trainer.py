@@ -3,9 +3,11 @@ on the transformed examples and exports it with the serving signatures."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import tempfile
 
@@ -16,28 +18,29 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from components.distribution import training_strategy
-from components.elastic import EventLog, build_callbacks, resume_checkpoint
-from components.elastic.unfreezing import unfreezing_groups
-from components.features import (
+from aet.components.distribution import training_strategy
+from aet.components.elastic import EventLog, build_callbacks, resume_checkpoint
+from aet.components.elastic.unfreezing import unfreezing_groups
+from aet.components.export.ranking_signatures import make_ranking_signatures
+from aet.components.export.signatures import make_signatures, save_for_serving
+from aet.components.features import (
     LABEL_VOCABULARY,
     RESUME_ROOT_KEY,
     from_custom_config,
     label_key,
     transformed_name,
 )
-from components.interaction_histories import HISTORY_ITEMS
-from components.metrics import KolmogorovSmirnov
-from components.models.attention_cnn import build_attention_cnn
-from components.models.ft_transformer import TabularInputs, build_ft_transformer
-from components.models.sasrec import build_sasrec, next_item_labels
-from components.optimizers import AdamWVariableDecay, layerwise_optimizer
-from components.preprocessing import ITEM_VOCABULARY, NUM_OOV_BUCKETS
-from components.recommendation_baselines import fit_baselines
-from components.warm_start import warm_start
-from pipelines.config import TRAINING_METRICS, DomainConfig, tunable_values
-from serving.ranking_signatures import make_ranking_signatures
-from serving.signatures import make_signatures, save_for_serving
+from aet.components.metrics import build_keras_metric
+from aet.components.models.attention_cnn import build_attention_cnn
+from aet.components.models.ft_transformer import TabularInputs, build_ft_transformer
+from aet.components.models.sasrec import build_sasrec, next_item_labels
+from aet.components.optimizers import AdamWVariableDecay, layerwise_optimizer
+from aet.components.preprocessing import ITEM_VOCABULARY, NUM_OOV_BUCKETS
+from aet.components.recommendation_baselines import fit_baselines
+from aet.components.warm_start import warm_start
+from aet.config import DomainConfig, tunable_values
+from aet.config.example_features import HISTORY_ITEMS
+from aet.config.metrics import METRICS, training_metrics
 
 HISTORY_FILE = "history.json"
 
@@ -64,7 +67,7 @@ def _dataset(
         ),
         tf_transform_output.transformed_metadata.schema,
     )
-    if not training:
+    if not training and fn_args.eval_steps:
         dataset = dataset.take(fn_args.eval_steps)
     dataset = dataset.map(lambda features, label: ({k: features[k] for k in input_keys}, label))
     if config.task == "ranking":  # every position learns the item after it
@@ -112,6 +115,30 @@ def fit_inputs(
         else None
     )
     return train, evaluation, weights
+
+
+@functools.lru_cache(maxsize=8)
+def count_examples(files: tuple[str, ...]) -> int:
+    """How many records the (GZIP) TFRecord `files` hold: one pass, in graph mode."""
+    dataset = tf.data.TFRecordDataset(list(files), compression_type="GZIP")
+    return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
+
+
+def steps_per_epoch(config: DomainConfig, train_files: list[str]) -> int:
+    """The config's steps per epoch, or one pass over the training split at its batch
+    size, so a config says `epochs` without knowing how large its data is."""
+    training = config.training
+    if training.steps_per_epoch is not None:
+        return training.steps_per_epoch
+    return max(1, math.ceil(count_examples(tuple(train_files)) / training.batch_size))
+
+
+def training_epochs(config: DomainConfig, steps: int) -> int:
+    """`training.epochs` (default 20), or `training.train_steps` in epochs of `steps`."""
+    training = config.training
+    if training.train_steps is not None:
+        return max(1, training.train_steps // steps)
+    return training.planned_epochs
 
 
 def class_weights(tf_transform_output: tft.TFTransformOutput, config: DomainConfig) -> dict:
@@ -181,21 +208,17 @@ def build_model(config: DomainConfig, tf_transform_output: tft.TFTransformOutput
 def compile_model(
     model: tf.keras.Model, config: DomainConfig, optimizer: tf.keras.optimizers.Optimizer
 ) -> None:
-    """Loss and the TRAINING_METRICS of the label's task."""
-    if len(config.features.label.classes) == 2:
+    """The label's loss, and every metric declared as trained for the task
+    (config/metrics.py)."""
+    if config.is_binary:
         loss = tf.keras.losses.BinaryCrossentropy()
-        available = {
-            "auc": lambda: tf.keras.metrics.AUC(name="auc"),
-            "pr_auc": lambda: tf.keras.metrics.AUC(curve="PR", name="pr_auc"),
-            "ks": lambda: KolmogorovSmirnov(name="ks"),
-            "accuracy": lambda: tf.keras.metrics.BinaryAccuracy(name="accuracy"),
-        }
-        names = TRAINING_METRICS["binary"]
     else:
         loss = tf.keras.losses.SparseCategoricalCrossentropy()
-        available = {"accuracy": lambda: tf.keras.metrics.SparseCategoricalAccuracy("accuracy")}
-        names = TRAINING_METRICS["multiclass"]
-    metrics = [available[name]() for name in names if name != "loss"]
+    metrics = [
+        build_keras_metric(METRICS[name].training[config.task])
+        for name in training_metrics(config.task)
+        if METRICS[name].training[config.task] is not None
+    ]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
 
 
@@ -317,7 +340,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     )
     logging.info("class weights: %s", weights)
 
-    epochs = max(1, fn_args.train_steps // training.steps_per_epoch)
+    steps = steps_per_epoch(config, fn_args.train_files)
+    epochs = training_epochs(config, steps)
+    logging.info("training %d epochs of %d steps", epochs, steps)
     monitor = training.elastic.attention_monitor
     probe = next(iter(evaluation.unbatch().batch(monitor.probe_examples)))[0] if monitor else None
     # Other workers log to scratch: the run folder is the chief's.
@@ -332,7 +357,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
             train,
             initial_epoch=initial_epoch,
             epochs=epochs,
-            steps_per_epoch=training.steps_per_epoch,
+            steps_per_epoch=steps,
             validation_data=evaluation,
             class_weight=weights,
             callbacks=callbacks + ([resume] if resume else []),

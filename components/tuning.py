@@ -29,11 +29,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
-from components.elastic import EventLog, build_callbacks, monitor_mode
-from components.features import from_custom_config
-from components.trainer import build_model, fit_inputs
-from components.trial_stopping import MedianStopping, StopAtDeadline
-from pipelines.config import TUNABLE, DomainConfig, TuningConfig, tunable_values
+from aet.components.elastic import EventLog, build_callbacks
+from aet.components.features import from_custom_config
+from aet.components.trainer import build_model, fit_inputs, steps_per_epoch
+from aet.components.trial_stopping import MedianStopping, StopAtDeadline
+from aet.config import TUNABLE, DomainConfig, TuningConfig, tunable_values
+from aet.config.metrics import keras_mode
 
 
 def hyperparameters(tuning: TuningConfig) -> kt.HyperParameters:
@@ -183,7 +184,7 @@ class DomainHyperModel(kt.HyperModel):
             callbacks.append(
                 MedianStopping(
                     objective,
-                    monitor_mode(objective),
+                    keras_mode(objective),
                     self.finished_curves,
                     tuning.median_stop_after,
                 )
@@ -194,7 +195,7 @@ class DomainHyperModel(kt.HyperModel):
             # Hyperband gives each round its epochs, continuing the last round's.
             epochs=hp.values.get("tuner/epochs", tuning.epochs_per_trial),
             initial_epoch=hp.values.get("tuner/initial_epoch", 0),
-            steps_per_epoch=training.steps_per_epoch,
+            steps_per_epoch=steps_per_epoch(trial, self.fn_args.train_files),
             class_weight=weights,
             callbacks=[*kwargs.pop("callbacks", []), *callbacks],
             verbose=0,
@@ -229,7 +230,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     config = from_custom_config(fn_args.custom_config)
     tuning = config.tuning
     objective = kt.Objective(
-        config.tuning_objective, direction=monitor_mode(config.tuning_objective)
+        config.tuning_objective, direction=keras_mode(config.tuning_objective)
     )
     deadline = time.monotonic() + tuning.max_wall_clock_s
     tuner = DomainTuner(

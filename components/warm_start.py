@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from components.evaluation import CUSTOM_OBJECTS
+from aet.components.evaluation import CUSTOM_OBJECTS
 
 
 @dataclass

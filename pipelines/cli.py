@@ -94,8 +94,8 @@ def _fail(message: str, code: int) -> int:
 
 
 def cmd_domains(_: argparse.Namespace) -> int:
-    from pipelines.config import ConfigError, load_config
-    from pipelines.domains import shipped_domains
+    from aet.config import ConfigError, load_config
+    from aet.pipelines.domains import shipped_domains
 
     for name, path in shipped_domains().items():
         try:
@@ -107,8 +107,8 @@ def cmd_domains(_: argparse.Namespace) -> int:
 
 
 def cmd_validate_config(args: argparse.Namespace) -> int:
-    from pipelines.config import ConfigError
-    from pipelines.domains import load_domain
+    from aet.config import ConfigError
+    from aet.pipelines.domains import load_domain
 
     try:
         config = load_domain(args.config, args.set)
@@ -148,7 +148,7 @@ def _default_output(domain: str) -> Path:
 
 
 def _compile_kubeflow(config, args: argparse.Namespace, output: Path, beam_args: list[str]) -> int:
-    from pipelines.runners import compile_kubeflow, kubeflow_pipeline
+    from aet.pipelines.runners import compile_kubeflow, kubeflow_pipeline
 
     pipeline = kubeflow_pipeline(
         config,
@@ -168,11 +168,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_file = output / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     _quiet_libraries(log_file)
 
-    from pipelines.config import ConfigError
-    from pipelines.data_sources import DataSourceError, resolve_data_path
-    from pipelines.domains import load_domain
-    from pipelines.preflight import InputDataError
-    from pipelines.runners import RunnerError, beam_pipeline_args
+    from aet.config import ConfigError
+    from aet.pipelines.data_sources import DataSourceError, resolve_data_path
+    from aet.pipelines.domains import load_domain
+    from aet.pipelines.preflight import InputDataError
+    from aet.pipelines.runners import RunnerError, beam_pipeline_args
 
     # ValueError also covers components.image_ingestion.IngestionError.
     bad_input = (ConfigError, DataSourceError, InputDataError, RunnerError, ValueError)
@@ -192,7 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except bad_input as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
 
-    from pipelines.factory import create_pipeline, run_layout
+    from aet.pipelines.factory import create_pipeline, run_layout
 
     for line in input_lines:
         print(f"  {line}")
@@ -211,8 +211,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = ProgressPrinter(total=len(pipeline.components))
     logging.getLogger().addHandler(progress)
 
-    from pipelines.runners import run_beam, run_local
-    from pipelines.summary import collect_summary, publish_heat_maps, write_summary
+    from aet.pipelines.runners import run_beam, run_local
+    from aet.pipelines.summary import collect_summary, publish_heat_maps, write_summary
 
     started = time.monotonic()
     error = None
@@ -251,8 +251,8 @@ def _prepare_input(
     if config.data.ingested:
         from dataclasses import asdict
 
-        from pipelines.history_input import ingest_histories
-        from pipelines.image_input import ingest_images
+        from aet.pipelines.history_input import ingest_histories
+        from aet.pipelines.image_input import ingest_images
 
         if config.data.format == "images":
             print("  ingesting images (decoding every file once)...", flush=True)
@@ -263,7 +263,7 @@ def _prepare_input(
         return ingested.describe(), ingested.examples_dir, asdict(ingested.report)
     if "://" in data_path:
         return ["input: remote, not pre-checked"], data_path, None
-    from pipelines.preflight import check_csv_input
+    from aet.pipelines.preflight import check_csv_input
 
     return [f"input checked: {check_csv_input(data_path, config)} rows"], data_path, None
 
@@ -398,11 +398,11 @@ def _read_tls_ca(path: str | None) -> bytes | None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from pipelines.config import ConfigError
-    from pipelines.domains import load_domain
-    from serving.client import ServingClient
-    from serving.errors import ServingError
-    from serving.requests import RequestError, read_input
+    from aet.config import ConfigError
+    from aet.pipelines.domains import load_domain
+    from aet.serving.client import ServingClient
+    from aet.serving.errors import ServingError
+    from aet.serving.requests import RequestError, read_input
 
     try:
         config = load_domain(args.domain)
@@ -430,7 +430,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from pipelines.runners import BEAM_PRESETS, DEFAULT_IMAGE, RUNNERS
+    from aet.pipelines.runners import BEAM_PRESETS, DEFAULT_IMAGE, RUNNERS
 
     parser = argparse.ArgumentParser(prog="aet", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)

@@ -10,9 +10,9 @@ import importlib.util
 import os
 from pathlib import Path
 
-from components.interaction_histories import LOG_SUFFIXES
-from pipelines.config import DomainConfig, PackageData
-from pipelines.domains import SHIPPED_DOMAINS_DIR
+from aet.config import DomainConfig, PackageData
+from aet.config.example_features import LOG_SUFFIXES
+from aet.pipelines.domains import SHIPPED_DOMAINS_DIR, SHIPPED_PACKAGE
 
 
 class DataSourceError(ValueError):
@@ -88,4 +88,5 @@ def schema_path(config: DomainConfig, site_packages: str | None = None) -> str |
             f"{local}: this schema is not part of the container image; ship the domain "
             f"under domains/ so the image installs it, or drop data.schema_file to infer one"
         ) from exc
-    return f"{site_packages}/{SHIPPED_DOMAINS_DIR.name}/{relative.as_posix()}"
+    installed = SHIPPED_PACKAGE.replace(".", "/")
+    return f"{site_packages}/{installed}/{relative.as_posix()}"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import domains
-from pipelines.config import ConfigError, DomainConfig, load_config
+from aet import domains
+from aet.config import ConfigError, DomainConfig, load_config
 
 SHIPPED_DOMAINS_DIR = Path(domains.__file__).parent
+SHIPPED_PACKAGE = domains.__name__  # where the shipped configs are installed: aet.domains
 CONFIG_FILE = "config.yaml"
 
 

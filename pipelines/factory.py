@@ -23,19 +23,19 @@ from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.proto import example_gen_pb2
 from tfx.types import Channel
 
-from components.anomalies_gate import AnomaliesGate
-from components.evaluation import build_eval_config, custom_eval_shared_model
-from components.features import to_custom_config
-from components.heat_maps_component import HeatMaps
-from components.preprocessing import preprocessing_fn
-from components.server_config_writer import ServerConfigWriter
-from components.serving_check import ServingCheck
-from components.split_records import SPLIT_FOLDER
-from components.trainer import run_fn
-from components.tuning import tuner_fn
-from pipelines.config import DomainConfig
-from pipelines.data_sources import schema_path as local_schema_path
-from pipelines.history_input import catalogue_size
+from aet.components.anomalies_gate.component import AnomaliesGate
+from aet.components.evaluation import build_eval_config, custom_eval_shared_model
+from aet.components.features import to_custom_config
+from aet.components.heat_maps.component import HeatMaps
+from aet.components.preprocessing import preprocessing_fn
+from aet.components.server_config_writer.component import ServerConfigWriter
+from aet.components.serving_check.component import ServingCheck
+from aet.components.split_records import SPLIT_FOLDER
+from aet.components.trainer import run_fn
+from aet.components.tuning import tuner_fn
+from aet.config import DomainConfig
+from aet.pipelines.data_sources import schema_path as local_schema_path
+from aet.pipelines.history_input import catalogue_size
 
 
 def dotted_path(fn: Callable) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from pipelines.config import DomainConfig
+from aet.config import DomainConfig
 
 MAX_REPORTED = 20
 

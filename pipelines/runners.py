@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # TFX is imported where a pipeline runs, so `aet --help` stays instant
     from tfx import v1 as tfx
 
-    from pipelines.config import DomainConfig
+    from aet.config import DomainConfig
 
 RUNNERS = ("local", "beam", "kubeflow")
 DEFAULT_IMAGE = "aet:0.1.0"
@@ -101,8 +101,8 @@ def kubeflow_pipeline(
 ) -> tfx.dsl.Pipeline:
     """The domain's pipeline with the paths its containers see: default data and the
     curated schema from the image's site-packages; no MLMD file (KFP provides MLMD)."""
-    from pipelines.data_sources import default_data_path, schema_path
-    from pipelines.factory import create_pipeline, run_layout
+    from aet.pipelines.data_sources import default_data_path, schema_path
+    from aet.pipelines.factory import create_pipeline, run_layout
 
     if config.data.ingested and not data_path:
         raise RunnerError(

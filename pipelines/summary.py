@@ -18,14 +18,14 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from components.elastic import monitor_mode
-from components.evaluation import PER_CLASS_METRICS, tfma_metric_name
-from components.heat_maps_component import INDEX_FILE as HEAT_MAPS_INDEX
-from components.recommendation_baselines import RECOMMENDER_OUTPUT
-from components.serving_check import read_report as read_serving_check
-from components.trainer import HISTORY_FILE
-from pipelines.config import DomainConfig, tunable_values
-from serving.server_config import BATCHING_FILE, MODELS_CONFIG
+from aet.components.evaluation import tfma_metric_name
+from aet.components.export.server_config import BATCHING_FILE, MODELS_CONFIG
+from aet.components.heat_maps.component import INDEX_FILE as HEAT_MAPS_INDEX
+from aet.components.recommendation_baselines import RECOMMENDER_OUTPUT
+from aet.components.serving_check.check import read_report as read_serving_check
+from aet.components.trainer import HISTORY_FILE
+from aet.config import DomainConfig, tunable_values
+from aet.config.metrics import PER_CLASS_METRICS, keras_mode
 
 SUMMARY_FILE = "run_summary.json"
 _STATES = {
@@ -143,7 +143,7 @@ def read_tuning(config: DomainConfig, tuner_results_uri: str) -> dict:
     return {
         "strategy": tuning.strategy,
         "objective": config.tuning_objective,
-        "direction": monitor_mode(config.tuning_objective),
+        "direction": keras_mode(config.tuning_objective),
         "config_values": config.searched_values(),
         "budget": {
             "max_trials": tuning.max_trials,
@@ -171,7 +171,7 @@ def training_section(history: dict, history_file: str) -> dict:
 
 def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
     """The summary of the latest run recorded in the MLMD database at `metadata_path`."""
-    from pipelines.factory import pipeline_name
+    from aet.pipelines.factory import pipeline_name
 
     store = metadata_store.MetadataStore(
         tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)

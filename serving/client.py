@@ -48,7 +48,7 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from serving.errors import (
+from aet.serving.errors import (
     ServerError,
     ServingError,
     ServingTimeoutError,

@@ -31,12 +31,10 @@ from google.protobuf import text_format
 from PIL import Image, UnidentifiedImageError
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from components.image_ingestion import IMAGE_FORMATS, IMAGE_SUFFIXES
-from components.interaction_histories import HISTORY_ITEMS
-from pipelines.config import DomainConfig
-from pipelines.data_sources import schema_path
-from serving.examples import RecordError, to_example
-from serving.ranking_signatures import EXCLUDE_ITEMS
+from aet.config import DomainConfig
+from aet.config.example_features import EXCLUDE_ITEMS, HISTORY_ITEMS, IMAGE_FORMATS, IMAGE_SUFFIXES
+from aet.pipelines.data_sources import schema_path
+from aet.serving.examples import RecordError, to_example
 
 CSV_SUFFIXES = (".csv",)
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson", ".json")

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from components.features import transformed_name
-from components.trainer import build_model
-from serving.signatures import make_signatures, save_for_serving
+from aet.components.export.signatures import make_signatures, save_for_serving
+from aet.components.features import transformed_name
+from aet.components.trainer import build_model
 from tests.transform_fixture import TransformRun
 
 

@@ -23,7 +23,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from pipelines.config import DomainConfig
+from aet.config import DomainConfig
 
 TRAIN_ROWS = 40
 UNSEEN_CATEGORY = "a purpose nobody has ever seen"
@@ -125,8 +125,8 @@ def run_transform(
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata
 
-    from components.features import to_custom_config
-    from components.preprocessing import preprocessing_fn
+    from aet.components.features import to_custom_config
+    from aet.components.preprocessing import preprocessing_fn
 
     schema = load_schema(config)
     train = read_rows(csv_path, schema, train_rows)

@@ -6,15 +6,16 @@ import os
 
 import tensorflow as tf
 
-from components.elastic.attention_monitor import AttentionMonitor
-from components.elastic.checkpoint import ResumeCheckpoint
-from components.elastic.early_stopping import ResumableEarlyStopping
-from components.elastic.events import EventLog
-from components.elastic.learning_rate import ElasticLearningRate
-from components.elastic.regularisation import ElasticRegularisation
-from components.elastic.state import ResumableState
-from components.elastic.unfreezing import ProgressiveUnfreezing
-from pipelines.config import ElasticConfig
+from aet.components.elastic.attention_monitor import AttentionMonitor
+from aet.components.elastic.checkpoint import ResumeCheckpoint
+from aet.components.elastic.early_stopping import ResumableEarlyStopping
+from aet.components.elastic.events import EventLog
+from aet.components.elastic.learning_rate import ElasticLearningRate
+from aet.components.elastic.regularisation import ElasticRegularisation
+from aet.components.elastic.state import ResumableState
+from aet.components.elastic.unfreezing import ProgressiveUnfreezing
+from aet.config import ElasticConfig
+from aet.config.metrics import keras_mode
 
 __all__ = [
     "AttentionMonitor",
@@ -25,14 +26,8 @@ __all__ = [
     "ResumableEarlyStopping",
     "ResumeCheckpoint",
     "build_callbacks",
-    "monitor_mode",
     "resume_checkpoint",
 ]
-
-
-def monitor_mode(monitor: str) -> str:
-    """Losses improve downwards, every other trained metric (auc, accuracy, ks) upwards."""
-    return "min" if monitor.endswith("loss") else "max"
 
 
 def build_callbacks(
@@ -50,7 +45,7 @@ def build_callbacks(
     History) then see. Adaptations and alarms go to `events`. `unfreeze_groups` (head
     first) are given for a warm-started model, which then unfreezes in stages.
     """
-    mode = monitor_mode(config.monitor)
+    mode = keras_mode(config.monitor)
     callbacks: list[tf.keras.callbacks.Callback] = []
     if config.learning_rate:
         schedule = config.learning_rate

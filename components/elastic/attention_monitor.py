@@ -14,9 +14,9 @@ import math
 
 import tensorflow as tf
 
-from components.attention import TransformerBlock
-from components.elastic.events import EventLog
-from components.elastic.state import ResumableState
+from aet.components.attention import TransformerBlock
+from aet.components.elastic.events import EventLog
+from aet.components.elastic.state import ResumableState
 
 HYSTERESIS = 0.01
 

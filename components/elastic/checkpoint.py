@@ -32,9 +32,9 @@ from collections.abc import Mapping
 import numpy as np
 import tensorflow as tf
 
-from components.elastic.events import EventLog
-from components.elastic.state import ResumableState
-from components.optimizers import build_optimizer, optimizer_parts
+from aet.components.elastic.events import EventLog
+from aet.components.elastic.state import ResumableState
+from aet.components.optimizers import build_optimizer, optimizer_parts
 
 STATE_FILE = "state.json"
 VARIABLES_PREFIX = "variables"

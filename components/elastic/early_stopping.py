@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from components.elastic.state import ResumableState
+from aet.components.elastic.state import ResumableState
 
 
 class ResumableEarlyStopping(ResumableState, tf.keras.callbacks.EarlyStopping):

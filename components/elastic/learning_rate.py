@@ -12,9 +12,9 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from components.elastic.events import EventLog
-from components.elastic.plateau import improves
-from components.elastic.state import ResumableState
+from aet.components.elastic.events import EventLog
+from aet.components.elastic.plateau import improves
+from aet.components.elastic.state import ResumableState
 
 CALLBACK_NAME = "ElasticLearningRate"
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from components.elastic.events import EventLog
-from components.elastic.state import ResumableState
-from components.layers import VariableDropout
+from aet.components.elastic.events import EventLog
+from aet.components.elastic.state import ResumableState
+from aet.components.layers import VariableDropout
+from aet.config.metrics import direction_of
 
 CALLBACK_NAME = "ElasticRegularisation"
 
@@ -82,7 +83,7 @@ class ElasticRegularisation(ResumableState, tf.keras.callbacks.Callback):
         train, validation = logs.get(self.metric), logs.get(f"val_{self.metric}")
         if train is None or validation is None:
             return None
-        if self.metric.endswith("loss"):
+        if direction_of(self.metric) == "lower_is_better":
             return float(validation) - float(train)
         return float(train) - float(validation)
 

@@ -15,10 +15,10 @@ import math
 
 import tensorflow as tf
 
-from components.attention import TransformerBlock
-from components.elastic.events import EventLog
-from components.elastic.plateau import improves
-from components.elastic.state import ResumableState
+from aet.components.attention import TransformerBlock
+from aet.components.elastic.events import EventLog
+from aet.components.elastic.plateau import improves
+from aet.components.elastic.state import ResumableState
 
 CALLBACK_NAME = "ProgressiveUnfreezing"
 

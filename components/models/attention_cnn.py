@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from components.attention import transformer_encoder
-from components.layers import VariableDropout
-from pipelines.config import ImageConfig, ModelConfig
+from aet.components.attention import transformer_encoder
+from aet.components.layers import VariableDropout
+from aet.config import ImageConfig, ModelConfig
 
 FEATURE_MAP_LAYER = "feature_map"
 # Keras' default 0.99 needs hundreds of batches before the moving statistics used at

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from components.attention import transformer_encoder
-from pipelines.config import ModelConfig
+from aet.components.attention import transformer_encoder
+from aet.config import ModelConfig
 
 
 @dataclass(frozen=True)

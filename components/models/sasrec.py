@@ -20,10 +20,10 @@ import math
 
 import tensorflow as tf
 
-from components.attention import PositionEmbedding, transformer_encoder
-from components.layers import VariableDropout
-from components.ranking_metrics import MASKED_SCORE, HitRate, NDCGAtCutoff
-from pipelines.config import ModelConfig
+from aet.components.attention import PositionEmbedding, transformer_encoder
+from aet.components.layers import VariableDropout
+from aet.components.ranking_metrics import MASKED_SCORE, HitRate, NDCGAtCutoff
+from aet.config import ModelConfig
 
 ITEM_EMBEDDING = "item_embedding"
 

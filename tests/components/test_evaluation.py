@@ -8,8 +8,8 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs
 
-from components.evaluation import build_eval_config, tfma_metric_name
-from pipelines.config import ConfigError, load_config
+from aet.components.evaluation import build_eval_config, tfma_metric_name
+from aet.config import ConfigError, load_config
 from tests.tfma_fixture import (
     MULTICLASS_LABELS,
     MULTICLASS_PROBABILITIES,
@@ -63,7 +63,7 @@ def test_every_configured_metric_is_computed(finance_config, eval_config):
     assert metrics["auc"].class_name == "AUC" and metrics["auc"].module == KERAS
     assert json.loads(metrics["pr_auc"].config)["curve"] == "PR"
     assert metrics["ks"].class_name == "KolmogorovSmirnov"
-    assert metrics["ks"].module == "components.metrics"
+    assert metrics["ks"].module == "aet.components.metrics"
     assert metrics["brier_score"].class_name == "MeanSquaredError"
     assert metrics["log_loss"].class_name == "BinaryCrossentropy"
     accuracy = json.loads(metrics["accuracy"].config)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from components.interaction_histories import (
+from aet.components.interaction_histories import (
     InteractionLogError,
     build_histories,
     read_interactions,
@@ -69,7 +69,7 @@ def test_histories_are_time_ordered_and_split_leave_last_out(tmp_path: Path) -> 
 
 
 def test_csv_logs_with_named_columns_are_read(tmp_path: Path) -> None:
-    from pipelines.config import LogColumnsConfig
+    from aet.config import LogColumnsConfig
 
     log = _write(tmp_path / "log.csv", ["7,42,4.5,1000\n"], header="uid,movie,stars,when\n")
     (row,) = read_interactions(

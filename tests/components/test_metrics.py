@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from scipy import stats
 
-from components.metrics import KolmogorovSmirnov
+from aet.components.metrics import KolmogorovSmirnov
 
 
 def _ks(y_true, y_pred, sample_weight=None, num_bins: int = 1000) -> float:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.optimizers import AdamWVariableDecay
+from aet.components.optimizers import AdamWVariableDecay
 
 
 def test_a_new_decay_applies_inside_the_traced_update() -> None:

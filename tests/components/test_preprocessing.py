@@ -11,8 +11,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from components.features import LABEL_VOCABULARY, transformed_name
-from components.preprocessing import NUM_OOV_BUCKETS, bucket_labels
+from aet.components.features import LABEL_VOCABULARY, transformed_name
+from aet.components.preprocessing import NUM_OOV_BUCKETS, bucket_labels
 from tests.transform_fixture import PROBE_AGES, UNKNOWN_LABEL, UNSEEN_CATEGORY
 
 
@@ -184,9 +184,9 @@ def synthetic_run(tmp_path_factory):
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    from components.features import to_custom_config
-    from components.preprocessing import preprocessing_fn
-    from pipelines.config import DomainConfig
+    from aet.components.features import to_custom_config
+    from aet.components.preprocessing import preprocessing_fn
+    from aet.config import DomainConfig
 
     config = DomainConfig(**SYNTHETIC)
     spec = {
@@ -261,8 +261,8 @@ def _encoded(array: np.ndarray, fmt: str) -> bytes:
 def test_image_pixels_decode_resize_and_convert_to_the_configured_channels():
     import tensorflow as tf
 
-    from components.preprocessing import image_pixels
-    from pipelines.config import ImageConfig
+    from aet.components.preprocessing import image_pixels
+    from aet.config import ImageConfig
 
     colour = np.zeros((30, 40, 3), np.uint8)
     colour[..., 0] = 200  # pure red
@@ -285,8 +285,8 @@ def test_image_downscaling_is_antialiased():
     """One-pixel stripes shrunk 4x average to grey instead of aliasing into stripes."""
     import tensorflow as tf
 
-    from components.preprocessing import image_pixels
-    from pipelines.config import ImageConfig
+    from aet.components.preprocessing import image_pixels
+    from aet.config import ImageConfig
 
     stripes = np.zeros((64, 64), np.uint8)
     stripes[:, ::2] = 255

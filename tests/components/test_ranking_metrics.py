@@ -12,7 +12,7 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
-from components.ranking_metrics import (
+from aet.components.ranking_metrics import (
     MASKED_SCORE,
     CatalogueCoverage,
     HitRate,
@@ -263,7 +263,7 @@ def test_tfma_reports_the_metrics_as_computed_directly(tmp_path):
                 metrics=[
                     tfma.MetricConfig(
                         class_name=class_name,
-                        module="components.ranking_metrics",
+                        module="aet.components.ranking_metrics",
                         config=json.dumps(config),
                     )
                     for class_name, config in configs.items()

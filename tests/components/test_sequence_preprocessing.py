@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.features import to_custom_config, transformed_name
-from components.preprocessing import ITEM_COUNTS, ITEM_VOCABULARY, USER_VOCABULARY
-from pipelines.config import DomainConfig
+from aet.components.features import to_custom_config, transformed_name
+from aet.components.preprocessing import ITEM_COUNTS, ITEM_VOCABULARY, USER_VOCABULARY
+from aet.config import DomainConfig
 
 MAX_LENGTH = 3
 CONFIG = {
@@ -44,7 +44,7 @@ def sequence_run(tmp_path_factory):
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    from components.preprocessing import preprocessing_fn
+    from aet.components.preprocessing import preprocessing_fn
 
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(SPEC))
     work = tmp_path_factory.mktemp("sequence_transform")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.elastic import EventLog
-from components.features import LABEL_VOCABULARY, transformed_name
-from components.preprocessing import NUM_OOV_BUCKETS
-from components.trainer import HISTORY_FILE, build_model, class_weights, write_history
-from pipelines.config import load_config
+from aet.components.elastic import EventLog
+from aet.components.features import LABEL_VOCABULARY, transformed_name
+from aet.components.preprocessing import NUM_OOV_BUCKETS
+from aet.components.trainer import HISTORY_FILE, build_model, class_weights, write_history
+from aet.config import load_config
 
 
 class _VocabularyOnly:

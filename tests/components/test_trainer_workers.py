@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from components.features import to_custom_config
-from components.trainer import HISTORY_FILE
-from pipelines.config import load_config
+from aet.components.features import to_custom_config
+from aet.components.trainer import HISTORY_FILE
+from aet.config import load_config
 from tests.subprocesses import finish, start_python, worker_tf_configs
 
 WORKER = Path(__file__).with_name("trainer_worker.py")

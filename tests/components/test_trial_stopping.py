@@ -8,7 +8,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from components.trial_stopping import MedianStopping, StopAtDeadline
+from aet.components.trial_stopping import MedianStopping, StopAtDeadline
 
 # Two finished trials' val_auc per epoch: running averages after 2 epochs 0.65 and 0.55.
 FINISHED_AUC = [[0.6, 0.7, 0.8, 0.85], [0.5, 0.6, 0.7, 0.75]]

@@ -12,11 +12,11 @@ from tfx import v1 as tfx
 from tfx.components.tuner.executor import write_best_hyperparameters
 from tfx.types import standard_artifacts
 
-from components.features import from_custom_config, to_custom_config
-from components.trainer import tuned_values
-from components.tuning import holds, hyperparameters, make_oracle, tuner_fn
-from pipelines.config import TuningConfig
-from pipelines.summary import read_tuning
+from aet.components.features import from_custom_config, to_custom_config
+from aet.components.trainer import tuned_values
+from aet.components.tuning import holds, hyperparameters, make_oracle, tuner_fn
+from aet.config import TuningConfig
+from aet.pipelines.summary import read_tuning
 from tests.components.trainer_worker import dataset_factory
 
 SPACE = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from components.warm_start import remap_rows, warm_start
+from aet.components.warm_start import remap_rows, warm_start
 
 
 def _model(vocabulary_size: int, width: int = 3) -> tf.keras.Model:

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from components.trainer import run_fn
+from aet.components.trainer import run_fn
 
 
 def dataset_factory(rows: list[dict]):

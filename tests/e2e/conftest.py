@@ -38,7 +38,7 @@ class CliRun:
 def run_aet(*args: str, output: Path, timeout: float = 900) -> CliRun:
     started = time.monotonic()
     completed = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args, "--output", str(output)],
+        [sys.executable, "-m", "aet.pipelines.cli", *args, "--output", str(output)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -68,7 +68,7 @@ def assert_ready_for_tf_serving(run: CliRun, signatures: dict[str, int]) -> list
     """The pushed model passed the serving check with `signatures` ({name: warm-up
     requests}) replayed, `saved_model_cli` lists them, and it ships those warm-up
     requests as PredictionLog records; returns the records."""
-    from serving.warmup import read_warmup_file
+    from aet.components.export.warmup import read_warmup_file
 
     check = run.summary["serving_check"]
     assert check["passed"] and check["staged"] and check["problems"] == [], check

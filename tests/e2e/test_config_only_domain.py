@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from serving.server_config import read_models_config
+from aet.components.export.server_config import read_models_config
 from tests.e2e.conftest import assert_ready_for_tf_serving, assert_succeeded, run_aet
 from tests.penguins_domain import write_penguins_config
 

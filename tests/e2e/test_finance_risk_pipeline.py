@@ -13,8 +13,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 
-from serving.examples import serialize_records
-from serving.server_config import read_models_config
+from aet.components.export.server_config import read_models_config
+from aet.serving.examples import serialize_records
+from tests.conftest import INFERRED_SCHEMA_COMPONENTS
 from tests.e2e.conftest import (
     SMALL_TRAINING,
     CliRun,
@@ -23,7 +24,6 @@ from tests.e2e.conftest import (
     run_aet,
     saved_model_cli_show,
 )
-from tests.pipelines.conftest import INFERRED_SCHEMA_COMPONENTS
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from pipelines.cli import main
-from pipelines.data_sources import default_data_path
-from pipelines.domains import load_domain
+from aet.pipelines.cli import main
+from aet.pipelines.data_sources import default_data_path
+from aet.pipelines.domains import load_domain
 from tests.conftest import SHARED_DATASETS
 from tests.e2e.conftest import CliRun, assert_ready_for_tf_serving, assert_succeeded, run_aet
 from tests.serving.stand_in_server import StandInServer

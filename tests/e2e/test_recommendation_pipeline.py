@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.cli import main
+from aet.pipelines.cli import main
 from tests.e2e.conftest import CliRun, assert_ready_for_tf_serving, assert_succeeded, run_aet
 from tests.serving.stand_in_server import StandInServer
 

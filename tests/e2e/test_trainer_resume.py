@@ -35,7 +35,7 @@ def test_a_killed_trainer_resumes_from_its_checkpoint(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "pipelines.cli",
+            "aet.pipelines.cli",
             "run",
             "finance_risk",
             *TRAINING,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli import (
+from aet.pipelines.cli import (
     EXIT_BAD_INPUT,
     EXIT_OK,
     main,
@@ -19,7 +19,7 @@ from pipelines.cli import (
     training_lines,
     tuning_lines,
 )
-from pipelines.domains import load_domain
+from aet.pipelines.domains import load_domain
 
 
 def _bad_config(finance_raw: dict, write_config) -> Path:
@@ -39,13 +39,13 @@ def test_domains_lists_each_shipped_domain_with_its_description(capsys) -> None:
 def test_domains_marks_an_invalid_shipped_config(
     capsys, monkeypatch, tmp_path: Path, finance_config_path: Path
 ) -> None:
-    import pipelines.domains
+    import aet.pipelines.domains
 
     shutil.copytree(finance_config_path.parent, tmp_path / "finance_risk")
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.yaml").write_text("name: broken\n")
     (tmp_path / "not_a_domain").mkdir()
-    monkeypatch.setattr(pipelines.domains, "SHIPPED_DOMAINS_DIR", tmp_path)
+    monkeypatch.setattr(aet.pipelines.domains, "SHIPPED_DOMAINS_DIR", tmp_path)
 
     assert main(["domains"]) == EXIT_OK
 

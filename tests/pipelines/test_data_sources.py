@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.data_sources import (
+from aet.pipelines.data_sources import (
     DataSourceError,
     default_data_path,
     package_root,
     resolve_data_path,
 )
-from pipelines.domains import load_domain
+from aet.pipelines.domains import load_domain
 
 
 def test_default_data_is_found_in_its_package_without_importing_it(monkeypatch) -> None:

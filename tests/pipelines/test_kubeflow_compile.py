@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.runners import DEFAULT_IMAGE, IMAGE_SITE_PACKAGES
-from tests.pipelines.conftest import INFERRED_SCHEMA_COMPONENTS
+from aet.pipelines.runners import DEFAULT_IMAGE, IMAGE_SITE_PACKAGES
+from tests.conftest import INFERRED_SCHEMA_COMPONENTS
 
 IMAGE = "registry.example.com/team/aet:test-1"
 PIPELINE_ROOT = "gs://aet-test-bucket/finance"
@@ -33,7 +33,7 @@ def _parameter(task: dict, name: str) -> str:
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory, finance_config) -> tuple:
     """(pipeline, spec path, spec) compiled the way `aet run --runner kubeflow` does."""
-    from pipelines.runners import compile_kubeflow, kubeflow_pipeline
+    from aet.pipelines.runners import compile_kubeflow, kubeflow_pipeline
 
     pipeline = kubeflow_pipeline(finance_config, pipeline_root=PIPELINE_ROOT)
     output = tmp_path_factory.mktemp("kubeflow")
@@ -104,8 +104,8 @@ def test_every_container_runs_the_given_image(compiled) -> None:
 @pytest.mark.parametrize(
     ("task", "parameter", "module", "function"),
     [
-        ("Trainer", "run_fn", "components.trainer", "run_fn"),
-        ("Transform", "preprocessing_fn", "components.preprocessing", "preprocessing_fn"),
+        ("Trainer", "run_fn", "aet.components.trainer", "run_fn"),
+        ("Transform", "preprocessing_fn", "aet.components.preprocessing", "preprocessing_fn"),
     ],
 )
 def test_module_paths_are_the_real_importable_functions(
@@ -151,7 +151,7 @@ def test_curated_schema_path_is_valid_inside_the_image(compiled) -> None:
 
 
 def test_cli_compiles_without_running_anything(tmp_path: Path, capsys, isolated_logging):
-    from pipelines.cli import main
+    from aet.pipelines.cli import main
 
     code = main(["run", "finance_risk", "--runner", "kubeflow", "--output", str(tmp_path)])
     out = capsys.readouterr().out
@@ -173,7 +173,7 @@ def test_cli_compiles_without_running_anything(tmp_path: Path, capsys, isolated_
 def test_an_image_domain_compiles_on_ingested_examples_only(
     tmp_path: Path, capsys, isolated_logging
 ):
-    from pipelines.cli import main
+    from aet.pipelines.cli import main
 
     code = main(["run", "medical_imaging", "--runner", "kubeflow", "--output", str(tmp_path)])
     assert code == 2
@@ -201,8 +201,8 @@ def test_an_image_domain_compiles_on_ingested_examples_only(
 def test_a_recommendation_domain_compiles_on_its_ingested_histories(
     tmp_path: Path, capsys, isolated_logging
 ):
-    from pipelines.cli import main
-    from pipelines.ingestion import write_report
+    from aet.pipelines.cli import main
+    from aet.pipelines.ingestion import write_report
 
     code = main(["run", "recommendation", "--runner", "kubeflow", "--output", str(tmp_path)])
     assert code == 2
@@ -236,8 +236,8 @@ def test_a_recommendation_domain_compiles_on_its_ingested_histories(
 def test_the_trainers_hyperparameters_come_from_the_tuner_or_the_last_tuning(
     tmp_path, tuning: str, provider: str
 ) -> None:
-    from pipelines.domains import load_domain
-    from pipelines.runners import compile_kubeflow, kubeflow_pipeline
+    from aet.pipelines.domains import load_domain
+    from aet.pipelines.runners import compile_kubeflow, kubeflow_pipeline
 
     config = load_domain("finance_risk", [tuning])
     pipeline = kubeflow_pipeline(config, pipeline_root=PIPELINE_ROOT)
@@ -248,6 +248,6 @@ def test_the_trainers_hyperparameters_come_from_the_tuner_or_the_last_tuning(
     )
     if provider == "Tuner":
         assert "Tuner" in tasks["Trainer"]["dependentTasks"]
-        assert _parameter(tasks["Tuner"], "tuner_fn") == "components.tuning.tuner_fn"
+        assert _parameter(tasks["Tuner"], "tuner_fn") == "aet.components.tuning.tuner_fn"
     else:
         assert any(task.startswith(provider) for task in tasks)

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from pipelines.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main
+from aet.pipelines.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main
 from tests.exported_model import shared_exported_model
 from tests.serving.conftest import export_toy_image_model, export_toy_ranking_model
 from tests.serving.stand_in_server import StandInServer, write_self_signed_certificate
@@ -229,7 +229,7 @@ def test_recommendations_print_items_as_text(capsys, tmp_path):
 
 
 def test_an_image_folder_is_scored_file_by_file(capsys, tmp_path):
-    from pipelines.domains import load_domain
+    from aet.pipelines.domains import load_domain
 
     config = load_domain("medical_imaging")
     model = export_toy_image_model(str(tmp_path / "toy" / "1"), config.features.image.name)

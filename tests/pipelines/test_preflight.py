@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.preflight import MAX_REPORTED, InputDataError, check_csv_input
+from aet.pipelines.preflight import MAX_REPORTED, InputDataError, check_csv_input
 
 GERMAN_CREDIT_ROWS = 1000  # Statlog German Credit: 1000 applicants
 
@@ -43,7 +43,7 @@ def test_real_german_credit_passes(german_credit_csv: Path, finance_config) -> N
 def test_real_penguins_passes_its_config_only_domain(
     penguins_config_path: Path, penguins_csv: Path
 ) -> None:
-    from pipelines.domains import load_domain
+    from aet.pipelines.domains import load_domain
 
     config = load_domain(str(penguins_config_path))
     data_lines = len(penguins_csv.read_text().splitlines()) - 1

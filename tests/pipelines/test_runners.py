@@ -11,7 +11,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from pipelines.runners import BEAM_PRESETS, RunnerError, beam_pipeline_args
+from aet.pipelines.runners import BEAM_PRESETS, RunnerError, beam_pipeline_args
 
 
 def _options(args: list[str]) -> PipelineOptions:
@@ -124,7 +124,7 @@ def test_unknown_preset_is_rejected_listing_the_choices() -> None:
 
 
 def test_cli_offers_every_preset() -> None:
-    from pipelines.cli import build_parser
+    from aet.pipelines.cli import build_parser
 
     parser = build_parser()
     for name in BEAM_PRESETS:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.evaluation import build_eval_config
-from pipelines.config import load_config
-from pipelines.summary import read_metrics, training_section
+from aet.components.evaluation import build_eval_config
+from aet.config import load_config
+from aet.pipelines.summary import read_metrics, training_section
 from tests.penguins_domain import write_penguins_config
 from tests.tfma_fixture import (
     MULTICLASS_LABELS,

@@ -29,8 +29,7 @@ def export_toy_ranking_model(path: str) -> str:
     outputs no tabular model has, without training a recommender."""
     import tensorflow as tf
 
-    from components.interaction_histories import HISTORY_ITEMS
-    from serving.ranking_signatures import EXCLUDE_ITEMS
+    from aet.config.example_features import EXCLUDE_ITEMS, HISTORY_ITEMS
 
     class ToyRecommender(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])

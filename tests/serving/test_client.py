@@ -1,4 +1,4 @@
-"""serving.client against the stand-in server (a real SavedModel, exported as the Trainer
+"""aet.serving.client against the stand-in server (a real SavedModel, exported as the Trainer
 exports it, answering over REST and gRPC): outputs identical to the model called in
 process, batching, what is retried and what is not, typed errors, versions and TLS."""
 
@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.domains import load_domain
-from serving.client import ServingClient
-from serving.errors import (
+from aet.pipelines.domains import load_domain
+from aet.serving.client import ServingClient
+from aet.serving.errors import (
     InvalidRequestError,
     ModelNotFoundError,
     ServerError,
     ServingTimeoutError,
     ServingUnavailableError,
 )
-from serving.requests import examples_from_records
+from aet.serving.requests import examples_from_records
 from tests.serving.stand_in_server import StandInServer, write_self_signed_certificate
 from tests.transform_fixture import to_example
 

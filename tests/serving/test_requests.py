@@ -1,4 +1,4 @@
-"""serving.requests: raw records, image files and item histories to the serialized
+"""aet.serving.requests: raw records, image files and item histories to the serialized
 tf.Examples `serving_default` takes, and `aet predict --input` files read with an id per
 record; every bad input refused with its file, line (or record) and field."""
 
@@ -12,10 +12,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from components.interaction_histories import HISTORY_ITEMS
-from pipelines.domains import load_domain
-from serving.ranking_signatures import EXCLUDE_ITEMS
-from serving.requests import (
+from aet.config.example_features import EXCLUDE_ITEMS, HISTORY_ITEMS
+from aet.pipelines.domains import load_domain
+from aet.serving.requests import (
     RequestError,
     examples_from_images,
     examples_from_records,

@@ -23,12 +23,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import tensorflow as tf
 
-from components.attention import TransformerBlock
-from components.distribution import training_strategy
-from components.elastic import EventLog, build_callbacks, resume_checkpoint
-from components.elastic.regularisation import variable_dropouts
-from components.optimizers import AdamWVariableDecay
-from pipelines.config import ElasticConfig
+from aet.components.attention import TransformerBlock
+from aet.components.distribution import training_strategy
+from aet.components.elastic import EventLog, build_callbacks, resume_checkpoint
+from aet.components.elastic.regularisation import variable_dropouts
+from aet.components.optimizers import AdamWVariableDecay
+from aet.config import ElasticConfig
 
 EPOCHS = 9
 STEPS_PER_EPOCH = 4

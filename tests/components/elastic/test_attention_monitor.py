@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.attention import TransformerBlock
-from components.elastic.attention_monitor import (
+from aet.components.attention import TransformerBlock
+from aet.components.elastic.attention_monitor import (
     HYSTERESIS,
     AttentionMonitor,
     attention_entropies,
     normalised_entropy,
 )
-from components.elastic.events import EventLog
-from components.models.ft_transformer import TabularInputs, build_ft_transformer
-from pipelines.config import ModelConfig
+from aet.components.elastic.events import EventLog
+from aet.components.models.ft_transformer import TabularInputs, build_ft_transformer
+from aet.config import ModelConfig
 
 TOKENS, WIDTH, HEADS = 5, 8, 2
 

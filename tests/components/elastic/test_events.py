@@ -7,14 +7,14 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from components.elastic import (
+from aet.components.elastic import (
     AttentionMonitor,
     ElasticLearningRate,
     ElasticRegularisation,
     EventLog,
     build_callbacks,
 )
-from pipelines.config import ElasticConfig
+from aet.config import ElasticConfig
 
 
 def test_events_are_json_ready_dicts_in_order():

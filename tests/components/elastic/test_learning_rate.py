@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.elastic import ElasticLearningRate, EventLog
+from aet.components.elastic import ElasticLearningRate, EventLog
 
 BASE = 0.1
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.attention import TransformerBlock
-from components.elastic.events import EventLog
-from components.elastic.regularisation import ElasticRegularisation, variable_dropouts
-from components.layers import VariableDropout
-from components.optimizers import AdamWVariableDecay
+from aet.components.attention import TransformerBlock
+from aet.components.elastic.events import EventLog
+from aet.components.elastic.regularisation import ElasticRegularisation, variable_dropouts
+from aet.components.layers import VariableDropout
+from aet.components.optimizers import AdamWVariableDecay
 
 
 def _model(rate: float = 0.1) -> tf.keras.Model:

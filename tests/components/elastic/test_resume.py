@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.elastic import (
+from aet.components.elastic import (
     ElasticLearningRate,
     EventLog,
     ResumableEarlyStopping,
     ResumeCheckpoint,
 )
-from components.elastic.checkpoint import STATE_FILE
+from aet.components.elastic.checkpoint import STATE_FILE
 from tests.subprocesses import finish, start_python
 
 WORKER = Path(__file__).with_name("resume_training.py")

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.attention import TransformerBlock
-from components.elastic import ElasticLearningRate, EventLog
-from components.elastic.unfreezing import ProgressiveUnfreezing, unfreezing_groups
-from components.optimizers import LayerwiseOptimizer, build_optimizer, layerwise_optimizer
+from aet.components.attention import TransformerBlock
+from aet.components.elastic import ElasticLearningRate, EventLog
+from aet.components.elastic.unfreezing import ProgressiveUnfreezing, unfreezing_groups
+from aet.components.optimizers import LayerwiseOptimizer, build_optimizer, layerwise_optimizer
 
 
 def _model() -> tf.keras.Model:

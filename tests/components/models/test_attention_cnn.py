@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.attention import TransformerBlock
-from components.elastic.regularisation import variable_dropouts
-from components.elastic.unfreezing import unfreezing_groups
-from components.evaluation import load_keras_model
-from components.layers import VariableDropout
-from components.models.attention_cnn import (
+from aet.components.attention import TransformerBlock
+from aet.components.elastic.regularisation import variable_dropouts
+from aet.components.elastic.unfreezing import unfreezing_groups
+from aet.components.evaluation import load_keras_model
+from aet.components.layers import VariableDropout
+from aet.components.models.attention_cnn import (
     FEATURE_MAP_LAYER,
     ChannelSpatialAttention,
     ImageAugmentation,
     PatchTokens,
     build_attention_cnn,
 )
-from pipelines.config import AugmentationConfig, ImageConfig, ModelConfig
+from aet.config import AugmentationConfig, ImageConfig, ModelConfig
 
 INPUT = "image_xf"
 GREY = ImageConfig(height=16, width=16, channels=1)

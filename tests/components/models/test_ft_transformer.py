@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.attention import TransformerBlock
-from components.models.ft_transformer import TabularInputs, build_ft_transformer
-from pipelines.config import ModelConfig
+from aet.components.attention import TransformerBlock
+from aet.components.models.ft_transformer import TabularInputs, build_ft_transformer
+from aet.config import ModelConfig
 
 INPUTS = TabularInputs(numeric=["x1", "x2", "x3"], categorical={"colour": 4, "size": 3})
 SMALL = ModelConfig(

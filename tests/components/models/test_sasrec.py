@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.evaluation import CUSTOM_OBJECTS
-from components.models.sasrec import build_sasrec, mask_items, next_item_labels
-from components.ranking_metrics import MASKED_SCORE
-from pipelines.config import ModelConfig
+from aet.components.evaluation import CUSTOM_OBJECTS
+from aet.components.models.sasrec import build_sasrec, mask_items, next_item_labels
+from aet.components.ranking_metrics import MASKED_SCORE
+from aet.config import ModelConfig
 
 SMALL = ModelConfig(
     architecture="sasrec", embedding_dim=16, num_layers=1, num_heads=2, dropout=0.0,

@@ -8,14 +8,14 @@ from pathlib import Path
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from pipelines.config import BatchingConfig
-from serving.server_config import (
+from aet.components.export.server_config import (
     BATCHING_FILE,
     MODELS_CONFIG,
     pushed_models,
     read_models_config,
     write_server_configs,
 )
+from aet.config import BatchingConfig
 
 
 def _push(root: Path, model: str, version: str) -> None:

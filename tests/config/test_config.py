@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import ConfigError, DomainConfig, apply_override, load_config
-from pipelines.domains import load_domain, shipped_domains
+from aet.config import ConfigError, DomainConfig, apply_override, load_config
+from aet.pipelines.domains import load_domain, shipped_domains
+from tests.conftest import INFERRED_SCHEMA_COMPONENTS
 from tests.penguins_domain import PENGUINS_NUMERIC
-from tests.pipelines.conftest import INFERRED_SCHEMA_COMPONENTS
 
 
 def test_shipped_finance_config_loads(finance_config_path: Path, finance_raw: dict) -> None:
@@ -469,7 +469,7 @@ def test_new_domain_needs_only_a_config_file(penguins_config_path: Path, penguin
 
 
 def test_new_domain_builds_the_full_pipeline(penguins_config_path: Path, tmp_path: Path):
-    from pipelines.factory import create_pipeline, evaluation_split, pipeline_name, run_layout
+    from aet.pipelines.factory import create_pipeline, evaluation_split, pipeline_name, run_layout
 
     config = load_domain(str(penguins_config_path))
     layout = run_layout(tmp_path / "run", config)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import load_config
-from tests.pipelines.conftest import config_error_line, shipped_raw_config
+from aet.config import load_config
+from tests.conftest import config_error_line, shipped_raw_config
 
 SPACE = {
     "embedding_dim": {"choices": [16, 32]},
@@ -47,7 +47,7 @@ def test_tuning_is_off_unless_asked_for() -> None:
 
 
 def _shipped(domain: str) -> Path:
-    from pipelines.domains import shipped_domains
+    from aet.pipelines.domains import shipped_domains
 
     return shipped_domains()[domain]
 

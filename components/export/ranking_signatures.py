@@ -21,22 +21,19 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.features import transformed_name
-from components.interaction_histories import HISTORY_ITEMS
-from components.models.sasrec import SequentialRecommender, history_lengths, mask_items
-from components.preprocessing import ITEM_VOCABULARY
-from components.ranking_metrics import MASKED_SCORE
-from components.recommendation_baselines import (
+from aet.components.export.signatures import transform_features_signature
+from aet.components.features import transformed_name
+from aet.components.models.sasrec import SequentialRecommender, history_lengths, mask_items
+from aet.components.preprocessing import ITEM_VOCABULARY
+from aet.components.ranking_metrics import MASKED_SCORE
+from aet.components.recommendation_baselines import (
     RECOMMENDER_OUTPUT,
     Baselines,
     baseline_scores,
     most_popular_scores,
 )
-from pipelines.config import DomainConfig
-from serving.signatures import transform_features_signature
-
-# The tf.Example feature of item ids a client asks not to be recommended.
-EXCLUDE_ITEMS = "exclude_items"
+from aet.config import DomainConfig
+from aet.config.example_features import EXCLUDE_ITEMS, HISTORY_ITEMS
 
 
 class ItemCatalogue(tf.Module):

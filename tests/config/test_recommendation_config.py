@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.domains import load_domain
-from tests.pipelines.conftest import config_error_line, shipped_raw_config
+from aet.pipelines.domains import load_domain
+from tests.conftest import config_error_line, shipped_raw_config
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.types import artifact_utils
 from tfx.types.standard_artifacts import ExampleAnomalies
 
-from components.anomalies_gate import (
+from aet.components.anomalies_gate.component import (
     ANOMALIES_FILE,
     AnomaliesGate,
     DataAnomaliesError,

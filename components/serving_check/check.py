@@ -14,30 +14,22 @@ through every client-facing signature, and checks what comes back:
 - the classification signature is marked for TF Serving's Classify API;
 - `serving_default` answers one example within `serving.check.latency_budget_ms` (p99).
 
-It emits the InfraBlessing the Pusher requires; a model that passes and that the
-Evaluator blessed is staged in it with its warm-up file, which is what gets pushed.
-`serving_check.json` in the artifact says what was checked and why a model failed.
+The component (component.py) emits the InfraBlessing the Pusher requires.
 """
 
-# No `from __future__ import annotations`: TFX reads the component's type hints at runtime.
+from __future__ import annotations
+
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
-from tfx.components.util import model_utils
-from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
-from tfx.dsl.component.experimental.decorators import component
-from tfx.dsl.io import fileio
-from tfx.types import standard_artifacts
-from tfx.utils import io_utils, path_utils
 
-from components.split_records import first_records
-from pipelines.config import DomainConfig
-from serving.signatures import CLASSIFICATION, CLASSIFY_METHOD, read_saved_model
-from serving.warmup import build_warmup_requests, replayed, write_warmup_file
+from aet.components.export.signatures import CLASSIFICATION, CLASSIFY_METHOD, read_saved_model
+from aet.components.export.warmup import build_warmup_requests, replayed
+from aet.config import DomainConfig
 
 REPORT_FILE = "serving_check.json"
 LATENCY_CALLS = 30
@@ -220,31 +212,3 @@ def read_report(blessing_uri: str) -> dict | None:
         return None
     with tf.io.gfile.GFile(path) as handle:
         return json.load(handle)
-
-
-@component
-def ServingCheck(
-    model: InputArtifact[standard_artifacts.Model],
-    examples: InputArtifact[standard_artifacts.Examples],
-    model_blessing: InputArtifact[standard_artifacts.ModelBlessing],
-    blessing: OutputArtifact[standard_artifacts.InfraBlessing],
-    domain_config: Parameter[str],
-    split: Parameter[str],
-) -> None:
-    config = DomainConfig.parse_raw(domain_config)
-    model_dir = path_utils.serving_model_path(model.uri)
-    records = first_records(examples.uri, split, config.serving.check.warmup_examples)
-    report, logs = check_model(model_dir, config, records)
-    report.evaluator_blessed = model_utils.is_model_blessed(model_blessing)
-    if report.passed and report.evaluator_blessed:
-        staged = path_utils.stamped_model_path(blessing.uri)
-        io_utils.copy_dir(model_dir, staged)
-        write_warmup_file(path_utils.warmup_file_path(staged), logs)
-        blessing.set_int_custom_property("has_model", 1)
-        report.staged = True
-    blessing.set_int_custom_property("blessed", int(report.passed))
-    io_utils.write_string_file(
-        os.path.join(blessing.uri, "INFRA_BLESSED" if report.passed else "INFRA_NOT_BLESSED"), ""
-    )
-    with fileio.open(os.path.join(blessing.uri, REPORT_FILE), "w") as handle:
-        json.dump(asdict(report), handle, indent=2)

@@ -22,10 +22,10 @@ from tensorflow_serving.apis import (
     prediction_log_pb2,
 )
 
-from components.features import model_inputs
-from components.interaction_histories import HISTORY_ITEMS
-from pipelines.config import DomainConfig
-from serving.signatures import CLASSIFICATION
+from aet.components.export.signatures import CLASSIFICATION
+from aet.components.features import model_inputs
+from aet.config import DomainConfig
+from aet.config.example_features import HISTORY_ITEMS
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import tensorflow as tf
 
-from components.serving_check import check_model
-from serving.signatures import make_signatures
-from serving.warmup import read_warmup_file, replayed, write_warmup_file
+from aet.components.export.signatures import make_signatures
+from aet.components.export.warmup import read_warmup_file, replayed, write_warmup_file
+from aet.components.serving_check.check import check_model
 from tests.exported_model import export, shared_exported_model
 from tests.transform_fixture import to_example
 

@@ -21,10 +21,10 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact, standard_artifacts
 from tfx.utils import path_utils
 
-from components.evaluation import load_keras_model
-from components.heatmaps import grad_cam, overlay
-from components.split_records import first_records
-from pipelines.config import DomainConfig
+from aet.components.evaluation import load_keras_model
+from aet.components.heat_maps.grad_cam import grad_cam, overlay
+from aet.components.split_records import first_records
+from aet.config import DomainConfig
 
 INDEX_FILE = "heat_maps.json"
 

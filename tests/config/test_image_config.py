@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import ConfigError, load_config
-from pipelines.domains import load_domain
-from tests.pipelines.conftest import config_error_line, shipped_raw_config
+from aet.config import ConfigError, load_config
+from aet.pipelines.domains import load_domain
+from tests.conftest import config_error_line, shipped_raw_config
 
 
 @pytest.fixture

@@ -27,8 +27,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow.core.protobuf import saved_model_pb2
 
-from components.features import model_inputs
-from pipelines.config import DomainConfig
+from aet.components.features import model_inputs
+from aet.config import DomainConfig
 
 CLASSIFICATION = "classification"
 CLASSIFY_METHOD = "tensorflow/serving/classify"

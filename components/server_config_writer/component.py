@@ -6,8 +6,8 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 
-from pipelines.config import DomainConfig
-from serving.server_config import write_server_configs
+from aet.components.export.server_config import write_server_configs
+from aet.config import DomainConfig
 
 
 @component

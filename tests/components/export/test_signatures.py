@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.features import transformed_name
-from serving.signatures import make_signatures, undo_class_weights
+from aet.components.export.signatures import make_signatures, undo_class_weights
+from aet.components.features import transformed_name
 from tests.exported_model import shared_exported_model
 from tests.transform_fixture import UNSEEN_CATEGORY, to_example
 

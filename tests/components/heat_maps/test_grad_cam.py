@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from components.heatmaps import grad_cam, overlay
-from components.models.attention_cnn import build_attention_cnn
-from pipelines.config import AugmentationConfig, ImageConfig, ModelConfig
+from aet.components.heat_maps.grad_cam import grad_cam, overlay
+from aet.components.models.attention_cnn import build_attention_cnn
+from aet.config import AugmentationConfig, ImageConfig, ModelConfig
 
 INPUT = "image_xf"
 SIZE = 16

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from components.models.attention_cnn import FEATURE_MAP_LAYER
+from aet.components.models.attention_cnn import FEATURE_MAP_LAYER
 
 _OUTPUT_ACTIVATIONS = ("sigmoid", "softmax")
 

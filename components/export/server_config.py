@@ -19,7 +19,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from pipelines.config import BatchingConfig
+from aet.config import BatchingConfig
 
 MODELS_CONFIG = "models.config"
 BATCHING_FILE = "batching_parameters.txt"

@@ -1,4 +1,4 @@
-"""The one config schema every domain is written in, and its loader.
+"""The one config schema every domain is written in (config/loader.py reads it).
 
 A domain is a YAML file validated here before any component runs, so a typo or a
 wrong type fails with the file, the field and the reason instead of deep inside Beam.
@@ -14,73 +14,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, root_validator, validator
 from pydantic.fields import ModelField
 
-METRIC_NAMES = (
-    "auc",
-    "pr_auc",
-    "ks",
-    "brier",
-    "calibration",
-    "accuracy",
-    "precision",
-    "recall",
-    "log_loss",
-    "sensitivity",
-    "specificity",
-    "hit_rate",
-    "ndcg",
-    "hit_rate_sampled",
-    "ndcg_sampled",
-    "coverage",
+from aet.config.metrics import (
+    DEFAULT_GAP_METRIC,
+    DEFAULT_MONITOR,
+    METRICS,
+    Task,
+    evaluation_metric_names,
+    monitorable,
+    training_metrics,
 )
-MetricName = Literal[
-    "auc",
-    "pr_auc",
-    "ks",
-    "brier",
-    "calibration",
-    "accuracy",
-    "precision",
-    "recall",
-    "log_loss",
-    "sensitivity",
-    "specificity",
-    "hit_rate",
-    "ndcg",
-    "hit_rate_sampled",
-    "ndcg_sampled",
-    "coverage",
-]
-# What the Trainer computes on the train and eval splits (components/trainer.py builds
-# exactly these), and so what the elastic callbacks can monitor, as NAME or val_NAME.
-TRAINING_METRICS = {
-    "binary": ("loss", "auc", "pr_auc", "ks", "accuracy"),
-    "multiclass": ("loss", "accuracy"),
-    "ranking": ("loss", "hit_rate", "ndcg"),
-}
-# A recommender's ranking metrics are computed on validation only (a full ranking of
-# the catalogue per training batch would cost more than the training step).
-VALIDATION_ONLY_METRICS = {"ranking": ("hit_rate", "ndcg")}
-RANKING_METRICS = {"hit_rate", "ndcg", "hit_rate_sampled", "ndcg_sampled", "coverage"}
-BINARY_ONLY_METRICS = {
-    "auc",
-    "pr_auc",
-    "ks",
-    "brier",
-    "calibration",
-    "precision",
-    "recall",
-    "sensitivity",
-    "specificity",
-}
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the file and the field."""
+DEFAULT_EPOCHS = 20
 
 
 class _FieldError(ValueError):
@@ -375,9 +323,14 @@ class AttentionMonitorConfig(_Strict):
 
 
 class RegularisationConfig(_Strict):
-    """Dropout that follows the train/validation gap of `metric` (see TRAINING_METRICS)."""
+    """Dropout that follows the train/validation gap of `metric` (a training metric of
+    config/metrics.py)."""
 
-    metric: str = Field("auc", description="gap = train - val (val - train for a loss)")
+    metric: str | None = Field(
+        None,
+        description="gap = train - val (val - train for a loss); default: the task's "
+        "(auc for binary labels, accuracy for multi-class, loss for recommenders)",
+    )
     widen_above: float = Field(0.05, description="raise dropout when the gap stays above")
     narrow_below: float = Field(
         -0.03, description="lower dropout when the gap stays below (training runs with dropout)"
@@ -426,7 +379,12 @@ class UnfreezingConfig(_Strict):
 class ElasticConfig(_Strict):
     """Callbacks that adapt training, and the checkpoints that let it resume."""
 
-    monitor: str = "val_auc"
+    monitor: str | None = Field(
+        None,
+        description="what the callbacks watch (val_NAME or NAME of a training metric); "
+        "default: the task's (val_auc for binary labels, val_accuracy for multi-class, "
+        "val_ndcg for recommenders)",
+    )
     learning_rate: LearningRateConfig | None = LearningRateConfig()
     early_stopping: EarlyStoppingConfig | None = EarlyStoppingConfig()
     attention_monitor: AttentionMonitorConfig | None = AttentionMonitorConfig()
@@ -437,9 +395,20 @@ class ElasticConfig(_Strict):
 
 class TrainingConfig(_Strict):
     batch_size: int = Field(64, gt=0)
-    train_steps: int = Field(1000, gt=0)
-    steps_per_epoch: int = Field(50, gt=0)
-    eval_steps: int = Field(10, gt=0)
+    epochs: int | None = Field(
+        None,
+        gt=0,
+        description="how long to train; default 20 unless train_steps says it in steps",
+    )
+    train_steps: int | None = Field(
+        None, gt=0, description="how long to train in batches, instead of epochs"
+    )
+    steps_per_epoch: int | None = Field(
+        None, gt=0, description="batches per epoch; default: the training split once over"
+    )
+    eval_steps: int | None = Field(
+        None, gt=0, description="validation batches per epoch; default: the whole eval split"
+    )
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     class_weight: Literal["balanced", "none"] = "balanced"
@@ -455,6 +424,23 @@ class TrainingConfig(_Strict):
     )
     elastic: ElasticConfig = ElasticConfig()
 
+    @root_validator(skip_on_failure=True)
+    def _one_length(cls, values: dict) -> dict:
+        if values["epochs"] is not None and values["train_steps"] is not None:
+            raise _FieldError(
+                "epochs", "give epochs or train_steps, not both: each says how long to train"
+            )
+        return values
+
+    @property
+    def planned_epochs(self) -> int | None:
+        """Epochs to train, where the config fixes them without the data's size."""
+        if self.train_steps is None:
+            return self.epochs or DEFAULT_EPOCHS
+        if self.steps_per_epoch is not None:
+            return max(1, self.train_steps // self.steps_per_epoch)
+        return None
+
 
 class Bound(_Strict):
     lower: float | None = None
@@ -468,14 +454,24 @@ class Bound(_Strict):
 
 
 class ChangeThreshold(_Strict):
-    direction: Literal["higher_is_better", "lower_is_better"]
+    direction: Literal["higher_is_better", "lower_is_better"] | None = Field(
+        None, description="default: the metric's own (config/metrics.py)"
+    )
     absolute: float = Field(..., description="allowed change vs the blessed baseline")
 
 
+def _declared_metric(name: str) -> str:
+    if name not in evaluation_metric_names():
+        raise ValueError(
+            f"unexpected value '{name}'; permitted: {', '.join(evaluation_metric_names())}"
+        )
+    return name
+
+
 class EvaluationConfig(_Strict):
-    metrics: list[MetricName] = Field(..., min_items=1)
-    thresholds: dict[MetricName, Bound] = {}
-    change_thresholds: dict[MetricName, ChangeThreshold] = {}
+    metrics: list[str] = Field(..., min_items=1)
+    thresholds: dict[str, Bound] = {}
+    change_thresholds: dict[str, ChangeThreshold] = {}
     slices: list[list[str]] = []
     decision_threshold: float = Field(0.5, gt=0, lt=1)
     per_class: bool = Field(
@@ -494,12 +490,27 @@ class EvaluationConfig(_Strict):
         "where users repeat items: there the target can be one of them)",
     )
 
+    _metrics_declared = validator("metrics", each_item=True, allow_reuse=True)(_declared_metric)
+
     @root_validator(skip_on_failure=True)
     def _thresholds_on_computed_metrics(cls, values: dict) -> dict:
         for section in ("thresholds", "change_thresholds"):
             unknown = sorted(set(values[section]) - set(values["metrics"]))
             if unknown:
                 raise _FieldError(section, f"names metrics not in 'metrics': {unknown}")
+        changes = {}
+        for name, change in values["change_thresholds"].items():
+            if change.direction is None:
+                direction = METRICS[name].direction if name in METRICS else None
+                if direction is None:
+                    raise _FieldError(
+                        f"change_thresholds.{name}.direction",
+                        f"'{name}' has no direction of its own: give higher_is_better "
+                        "or lower_is_better",
+                    )
+                change = change.copy(update={"direction": direction})
+            changes[name] = change
+        values["change_thresholds"] = changes
         if not values["thresholds"]:
             raise _FieldError(
                 "thresholds",
@@ -717,31 +728,28 @@ class DomainConfig(_Strict):
         _check_data_matches_features(values["data"], features, values["model"])
         task = _task(features)
         _check_metrics_fit_task(task, features, evaluation)
-        validation_metrics = [f"val_{name}" for name in TRAINING_METRICS[task]]
-        monitorable = validation_metrics + [
-            name
-            for name in TRAINING_METRICS[task]
-            if name not in VALIDATION_ONLY_METRICS.get(task, ())
-        ]
+        values["training"] = training = _with_task_defaults(values["training"], task)
+        validation_metrics = [f"val_{name}" for name in training_metrics(task)]
+        watchable = monitorable(task)
         if task == "ranking" and values["training"].warm_start:
             raise _FieldError(
                 "training.warm_start",
                 "is not supported for recommenders yet: item ids follow each run's "
                 "vocabulary, so an earlier model's item embeddings would not line up",
             )
-        elastic = values["training"].elastic
-        if elastic.monitor not in monitorable:
+        elastic = training.elastic
+        if elastic.monitor not in watchable:
             raise _FieldError(
                 "training.elastic.monitor",
                 f"'{elastic.monitor}' is not computed when training a {task} model; "
-                f"choose one of {monitorable}",
+                f"choose one of {watchable}",
             )
-        if elastic.regularisation and elastic.regularisation.metric not in monitorable:
+        if elastic.regularisation and elastic.regularisation.metric not in watchable:
             raise _FieldError(
                 "training.elastic.regularisation.metric",
                 f"'{elastic.regularisation.metric}' is not computed on both splits when "
                 f"training a {task} model; choose one of "
-                f"{[name for name in monitorable if not name.startswith('val_')]}",
+                f"{[name for name in watchable if not name.startswith('val_')]}",
             )
         objective = values["tuning"].objective
         if objective is not None and objective not in validation_metrics:
@@ -788,6 +796,22 @@ class DomainConfig(_Strict):
         return path if path.is_absolute() else self.source_dir / path
 
 
+def _with_task_defaults(training: TrainingConfig, task: Task) -> TrainingConfig:
+    """`training` with the monitor and the regularisation's gap metric the config left
+    out filled in from the task (a multi-class model computes no AUC)."""
+    elastic = training.elastic
+    updates: dict[str, object] = {}
+    if elastic.monitor is None:
+        updates["monitor"] = DEFAULT_MONITOR[task]
+    if elastic.regularisation is not None and elastic.regularisation.metric is None:
+        updates["regularisation"] = elastic.regularisation.copy(
+            update={"metric": DEFAULT_GAP_METRIC[task]}
+        )
+    if not updates:
+        return training
+    return training.copy(update={"elastic": elastic.copy(update=updates)})
+
+
 def _task(features: FeaturesConfig) -> Literal["binary", "multiclass", "ranking"]:
     if features.sequence is not None:
         return "ranking"
@@ -795,23 +819,23 @@ def _task(features: FeaturesConfig) -> Literal["binary", "multiclass", "ranking"
 
 
 def _check_metrics_fit_task(
-    task: str, features: FeaturesConfig, evaluation: EvaluationConfig
+    task: Task, features: FeaturesConfig, evaluation: EvaluationConfig
 ) -> None:
-    metrics = set(evaluation.metrics)
+    """Each metric scores the task of the config's model (its declaration's tasks)."""
+    unfit = sorted(name for name in evaluation.metrics if task not in METRICS[name].tasks)
     if task == "ranking":
-        unfit = sorted(metrics - RANKING_METRICS)
         if unfit:
+            ranking = sorted(name for name, m in METRICS.items() if "ranking" in m.tasks)
             raise _FieldError(
                 "evaluation.metrics",
-                f"{unfit} score classifiers; a recommender is scored with "
-                f"{sorted(RANKING_METRICS)}",
+                f"{unfit} score classifiers; a recommender is scored with {ranking}",
             )
         return
-    ranking = sorted(metrics & RANKING_METRICS)
+    ranking = sorted(name for name in unfit if "ranking" in METRICS[name].tasks)
     if ranking:
         raise _FieldError("evaluation.metrics", f"{ranking} score recommenders, not classifiers")
     if task == "multiclass":
-        binary_only = sorted(metrics & BINARY_ONLY_METRICS)
+        binary_only = unfit
         if binary_only:
             raise _FieldError(
                 "evaluation.metrics",
@@ -865,69 +889,3 @@ def _check_data_matches_features(
                 f"data.label_rules.{index}.label",
                 f"'{rule.label}' is not one of features.label.classes {classes}",
             )
-
-
-def _format_errors(source: Path, error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        loc = [str(part) for part in item["loc"] if part != "__root__"]
-        if "field_path" in item.get("ctx", {}):  # raised as _FieldError by a cross-field rule
-            loc.append(item["ctx"]["field_path"])
-        field = ".".join(loc) or "(top level)"
-        lines.append(f"{source}: field '{field}': {item['msg']}")
-    return "\n".join(lines)
-
-
-def apply_override(raw: dict, assignment: str) -> None:
-    """Sets `section.field=value` in a raw config; the value is parsed as YAML.
-
-    A section switched off with `null` (e.g. `early_stopping: null`) is switched back on
-    by setting one of its fields; the others take their defaults.
-    """
-    key, sep, text = assignment.partition("=")
-    if not sep or not key:
-        raise ConfigError(
-            f"override '{assignment}': expected FIELD=VALUE, e.g. training.train_steps=50"
-        )
-    *parents, leaf = key.strip().split(".")
-    node = raw
-    for part in parents:
-        if node.get(part) is None:
-            node[part] = {}
-        node = node[part]
-        if not isinstance(node, dict):
-            raise ConfigError(f"override '{assignment}': '{part}' is not a section")
-    node[leaf] = yaml.safe_load(text)
-
-
-def load_config(
-    path: str | Path, overrides: list[str] = (), default_data: bool = False
-) -> DomainConfig:
-    """Reads and validates one domain config; raises ConfigError naming file and field.
-
-    `overrides` are FIELD=VALUE assignments applied before validation (the CLI's --set).
-    With `default_data` the config's own `data.default_set` applies first, for a run on
-    the default data; `overrides` still win.
-    """
-    source = Path(path).resolve()
-    try:
-        raw = yaml.safe_load(source.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{source}: no such config file") from exc
-    except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, a binary file
-        raise ConfigError(f"{source}: cannot read the config file: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping of sections at the top level")
-    default_set = (raw.get("data") or {}).get("default_set") or [] if default_data else []
-    if not isinstance(default_set, list):
-        raise ConfigError(f"{source}: field 'data.default_set': expected a list of FIELD=VALUE")
-    for assignment in [*default_set, *overrides]:
-        apply_override(raw, assignment)
-    if "source_dir" in raw:
-        raise ConfigError(f"{source}: field 'source_dir' is set by the loader, remove it")
-    try:
-        return DomainConfig(**raw, source_dir=source.parent)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(source, exc)) from exc

@@ -1,0 +1,52 @@
+"""The ServingCheck component: runs the serving check (check.py) between the Evaluator
+and the Pusher.
+
+It emits the InfraBlessing the Pusher requires; a model that passes and that the
+Evaluator blessed is staged in it with its warm-up file, which is what gets pushed.
+`serving_check.json` in the artifact says what was checked and why a model failed.
+"""
+
+# No `from __future__ import annotations`: TFX reads the component's type hints at runtime.
+import json
+import os
+from dataclasses import asdict
+
+from tfx.components.util import model_utils
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.io import fileio
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils, path_utils
+
+from aet.components.export.warmup import write_warmup_file
+from aet.components.serving_check.check import REPORT_FILE, check_model
+from aet.components.split_records import first_records
+from aet.config import DomainConfig
+
+
+@component
+def ServingCheck(
+    model: InputArtifact[standard_artifacts.Model],
+    examples: InputArtifact[standard_artifacts.Examples],
+    model_blessing: InputArtifact[standard_artifacts.ModelBlessing],
+    blessing: OutputArtifact[standard_artifacts.InfraBlessing],
+    domain_config: Parameter[str],
+    split: Parameter[str],
+) -> None:
+    config = DomainConfig.parse_raw(domain_config)
+    model_dir = path_utils.serving_model_path(model.uri)
+    records = first_records(examples.uri, split, config.serving.check.warmup_examples)
+    report, logs = check_model(model_dir, config, records)
+    report.evaluator_blessed = model_utils.is_model_blessed(model_blessing)
+    if report.passed and report.evaluator_blessed:
+        staged = path_utils.stamped_model_path(blessing.uri)
+        io_utils.copy_dir(model_dir, staged)
+        write_warmup_file(path_utils.warmup_file_path(staged), logs)
+        blessing.set_int_custom_property("has_model", 1)
+        report.staged = True
+    blessing.set_int_custom_property("blessed", int(report.passed))
+    io_utils.write_string_file(
+        os.path.join(blessing.uri, "INFRA_BLESSED" if report.passed else "INFRA_NOT_BLESSED"), ""
+    )
+    with fileio.open(os.path.join(blessing.uri, REPORT_FILE), "w") as handle:
+        json.dump(asdict(report), handle, indent=2)

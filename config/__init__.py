@@ -1,0 +1,50 @@
+"""The config schema every domain is written in, its metric declarations and loader:
+the bottom of the import graph (it imports nothing else of aet)."""
+
+from aet.config.loader import ConfigError, apply_override, load_config
+from aet.config.schema import (
+    TUNABLE,
+    AugmentationConfig,
+    BatchingConfig,
+    Bound,
+    BucketConfig,
+    ChangeThreshold,
+    DataConfig,
+    DomainConfig,
+    ElasticConfig,
+    EvaluationConfig,
+    FeaturesConfig,
+    ImageConfig,
+    LogColumnsConfig,
+    ModelConfig,
+    PackageData,
+    SequenceConfig,
+    TrainingConfig,
+    TuningConfig,
+    tunable_values,
+)
+
+__all__ = [
+    "TUNABLE",
+    "AugmentationConfig",
+    "BatchingConfig",
+    "Bound",
+    "BucketConfig",
+    "ChangeThreshold",
+    "ConfigError",
+    "DataConfig",
+    "DomainConfig",
+    "ElasticConfig",
+    "EvaluationConfig",
+    "FeaturesConfig",
+    "ImageConfig",
+    "LogColumnsConfig",
+    "ModelConfig",
+    "PackageData",
+    "SequenceConfig",
+    "TrainingConfig",
+    "TuningConfig",
+    "apply_override",
+    "load_config",
+    "tunable_values",
+]

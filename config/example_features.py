@@ -1,0 +1,18 @@
+"""The names and file kinds that the ingested examples, the exported signatures and the
+serving clients must agree on, kept at the bottom of the import graph so that a client
+needs nothing from training to build a request."""
+
+from __future__ import annotations
+
+# Interaction logs: each example is one user's history and the item that followed it.
+USER_ID = "user_id"
+HISTORY_ITEMS = "history_items"
+TARGET_ITEM = "target_item"
+# The tf.Example feature of item ids a client asks not to be recommended.
+EXCLUDE_ITEMS = "exclude_items"
+TAB_SEPARATED_SUFFIXES = (".inter", ".tsv")  # RecBole's atomic files; others are CSV
+LOG_SUFFIXES = (*TAB_SEPARATED_SUFFIXES, ".csv")
+
+# Images: the encoded files a model takes.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_FORMATS = ("PNG", "JPEG")
