@@ -18,9 +18,11 @@ RUN python -m venv /opt/venv \
     && pip install --no-cache-dir --no-deps -r /opt/aet/requirements/lock.txt \
     && pip install --no-cache-dir --no-deps -r /opt/aet/requirements/data.txt
 
-COPY setup.cfg pyproject.toml README.md /opt/aet/
+COPY setup.cfg setup.py pyproject.toml README.md /opt/aet/
+COPY config/ /opt/aet/config/
 COPY pipelines/ /opt/aet/pipelines/
 COPY components/ /opt/aet/components/
+COPY kinds/ /opt/aet/kinds/
 COPY domains/ /opt/aet/domains/
 COPY serving/ /opt/aet/serving/
 RUN pip install --no-cache-dir --no-deps --no-build-isolation /opt/aet

@@ -5,6 +5,8 @@ INSTALLED := $(VENV)/.installed
 DOMAIN ?= finance_risk
 OUTPUT ?= runs/$(DOMAIN)
 PYTEST_ARGS ?=
+# The suite runs on two workers, a test file per worker at a time (module fixtures run once).
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint venv
 
@@ -18,7 +20,7 @@ run: $(INSTALLED)
 	$(VENV)/bin/aet run $(DOMAIN) --output $(OUTPUT)
 
 test: $(INSTALLED)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -7,7 +7,7 @@ lands at the top of a user's site-packages. Metadata and dependencies: setup.cfg
 
 from setuptools import find_packages, setup
 
-FOLDERS = ("config", "pipelines", "components", "domains", "serving")
+FOLDERS = ("config", "pipelines", "components", "kinds", "domains", "serving")
 
 packages = [
     f"aet.{package}"

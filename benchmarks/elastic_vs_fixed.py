@@ -79,7 +79,7 @@ ADAPTING_CALLBACKS = {LEARNING_RATE_CALLBACK, REGULARISATION_CALLBACK}
 # elastic: the shipped warm-up + plateau cuts, plus the regularisation callback with its
 # defaults (after 5 settling epochs, dropout +/-0.05 when the train-val AUC gap stays
 # above 0.05 / below -0.03 for 2 epochs). `{}` switches the null section on
-# (pipelines.config.apply_override).
+# (aet.config.apply_override).
 FINANCE_ELASTIC_SET = ("training.elastic.regularisation={}",)
 # fixed: the shipped base rate, weight decay and dropout, never changed.
 FINANCE_FIXED_SET = ("training.elastic.learning_rate=null", "training.elastic.regularisation=null")

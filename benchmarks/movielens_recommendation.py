@@ -42,7 +42,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf
 
 from aet.components.split_records import SPLIT_FOLDER
-from aet.config.example_features import HISTORY_ITEMS, TARGET_ITEM
+from aet.config.contract import HISTORY_ITEMS, TARGET_ITEM
 from benchmarks.reporting import (
     command_line,
     machine,

@@ -14,7 +14,6 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from aet.components.attention import PositionEmbedding, TransformerBlock
-from aet.components.features import label_key
 from aet.components.layers import VariableDropout
 from aet.components.metrics import KolmogorovSmirnov
 from aet.components.models.attention_cnn import (
@@ -26,8 +25,8 @@ from aet.components.models.ft_transformer import ClsToken, NumericTokenizer
 from aet.components.models.sasrec import SequentialRecommender
 from aet.components.optimizers import AdamWVariableDecay, LayerwiseOptimizer
 from aet.components.ranking_metrics import HitRate, NDCGAtCutoff
-from aet.components.recommendation_baselines import BASELINE_OUTPUTS, RECOMMENDER_OUTPUT
 from aet.config import Bound, ChangeThreshold, DomainConfig
+from aet.config.kinds import kind_of
 from aet.config.metrics import METRICS, PER_CLASS_METRICS, EvaluationSettings, MetricClass
 
 
@@ -90,7 +89,7 @@ def _threshold(bound: Bound | None, change: ChangeThreshold | None) -> tfma.Metr
     return threshold
 
 
-def _config_metrics(
+def config_metrics(
     config: DomainConfig, catalogue: int | None, gated: bool
 ) -> list[tfma.MetricConfig]:
     """The config's metrics as their declarations build them for the model's task, each
@@ -116,57 +115,30 @@ def _config_metrics(
     return metrics
 
 
-def _ranking_eval_config(config: DomainConfig, catalogue: int) -> tfma.EvalConfig:
-    """The recommender and its two baselines are outputs of one signature, scored by the
-    same metrics on the same examples; only the recommender's output is gated. The
-    model's own validation metrics (one output, no baselines) are left out."""
-    outputs = [RECOMMENDER_OUTPUT, *BASELINE_OUTPUTS]
-    eval_config = tfma.EvalConfig(
-        model_specs=[
-            tfma.ModelSpec(
-                signature_name="serve_examples",
-                label_keys={output: label_key(config) for output in outputs},
-                preprocessing_function_names=["transform_features"],
-            )
-        ],
-        metrics_specs=[
-            tfma.MetricsSpec(
-                metrics=_config_metrics(config, catalogue, gated=True),
-                output_names=[RECOMMENDER_OUTPUT],
-            ),
-            tfma.MetricsSpec(
-                metrics=_config_metrics(config, catalogue, gated=False),
-                output_names=list(BASELINE_OUTPUTS),
-            ),
-        ],
-        slicing_specs=[tfma.SlicingSpec()],
-    )
-    eval_config.options.include_default_metrics.value = False
-    return eval_config
-
-
-def build_eval_config(config: DomainConfig, catalogue: int | None = None) -> tfma.EvalConfig:
-    """`catalogue`: a recommender's number of distinct training items (its vocabulary)."""
-    if config.task == "ranking":
-        if catalogue is None:
-            raise ValueError("a recommender's evaluation needs the size of its catalogue")
-        return _ranking_eval_config(config, catalogue)
+def classifier_eval_config(config: DomainConfig, label_key: str) -> tfma.EvalConfig:
+    """A classifier's metrics on the transformed label, overall, per slice and (for a
+    multi-class label with `evaluation.per_class`) per class."""
     evaluation = config.evaluation
-    metrics = _config_metrics(config, None, gated=True)
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
                 signature_name="serve_examples",
-                label_key=label_key(config),
+                label_key=label_key,
                 prediction_key="probability" if config.is_binary else "probabilities",
                 preprocessing_function_names=["transform_features"],
             )
         ],
-        metrics_specs=[tfma.MetricsSpec(metrics=metrics)]
+        metrics_specs=[tfma.MetricsSpec(metrics=config_metrics(config, None, gated=True))]
         + ([_per_class_metrics_spec(config)] if evaluation.per_class else []),
         slicing_specs=[tfma.SlicingSpec()]
         + [tfma.SlicingSpec(feature_keys=list(keys)) for keys in evaluation.slices],
     )
+
+
+def build_eval_config(config: DomainConfig, data_path: str | None = None) -> tfma.EvalConfig:
+    """The Evaluator's config, as the domain's data kind builds it; `data_path` is what
+    the pipeline reads (a recommender's catalogue size is in its ingestion report)."""
+    return kind_of(config).eval_config(config, data_path)
 
 
 CUSTOM_OBJECTS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from aet.config import DomainConfig
-from aet.config.example_features import HISTORY_ITEMS, TARGET_ITEM
+from aet.config.kinds import kind_of
 
 CUSTOM_CONFIG_KEY = "domain_config"
 RESUME_ROOT_KEY = "resume_root"
@@ -18,19 +18,14 @@ def transformed_name(name: str) -> str:
 
 
 def model_inputs(config: DomainConfig) -> list[str]:
-    """The raw features a served model reads: the tabular inputs, the image, or the
-    item history."""
-    if config.features.sequence is not None:
-        return [HISTORY_ITEMS]
-    image = config.features.image
-    return [image.name] if image is not None else config.features.input_names
+    """The raw features a served model reads (the tabular inputs, the image, or the
+    item history), as the data kind says."""
+    return kind_of(config).model_inputs(config)
 
 
 def label_key(config: DomainConfig) -> str:
-    """The transformed label: the class index, or a recommender's target item id."""
-    if config.features.sequence is not None:
-        return transformed_name(TARGET_ITEM)
-    return transformed_name(config.features.label.name)
+    """The transformed label (the class index, or a recommender's target item id)."""
+    return kind_of(config).label_key(config)
 
 
 def to_custom_config(config: DomainConfig, resume_root: str | None = None) -> dict[str, str]:

@@ -18,29 +18,22 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from aet.components.compiling import compile_classifier
 from aet.components.distribution import training_strategy
 from aet.components.elastic import EventLog, build_callbacks, resume_checkpoint
 from aet.components.elastic.unfreezing import unfreezing_groups
-from aet.components.export.ranking_signatures import make_ranking_signatures
-from aet.components.export.signatures import make_signatures, save_for_serving
+from aet.components.export.signatures import save_for_serving
 from aet.components.features import (
     LABEL_VOCABULARY,
     RESUME_ROOT_KEY,
     from_custom_config,
     label_key,
-    transformed_name,
 )
-from aet.components.metrics import build_keras_metric
-from aet.components.models.attention_cnn import build_attention_cnn
-from aet.components.models.ft_transformer import TabularInputs, build_ft_transformer
-from aet.components.models.sasrec import build_sasrec, next_item_labels
-from aet.components.optimizers import AdamWVariableDecay, layerwise_optimizer
-from aet.components.preprocessing import ITEM_VOCABULARY, NUM_OOV_BUCKETS
-from aet.components.recommendation_baselines import fit_baselines
+from aet.components.optimizers import layerwise_optimizer
 from aet.components.warm_start import warm_start
 from aet.config import DomainConfig, tunable_values
-from aet.config.example_features import HISTORY_ITEMS
-from aet.config.metrics import METRICS, training_metrics
+from aet.config.kinds import kind_of
+from aet.kinds.base import ExportContext
 
 HISTORY_FILE = "history.json"
 
@@ -70,28 +63,7 @@ def _dataset(
     if not training and fn_args.eval_steps:
         dataset = dataset.take(fn_args.eval_steps)
     dataset = dataset.map(lambda features, label: ({k: features[k] for k in input_keys}, label))
-    if config.task == "ranking":  # every position learns the item after it
-        history = transformed_name(HISTORY_ITEMS)
-        dataset = dataset.map(lambda x, target: (x, next_item_labels(x[history], target)))
-    return dataset
-
-
-def training_sequences(
-    fn_args: tfx.components.FnArgs, tf_transform_output: tft.TFTransformOutput, config: DomainConfig
-) -> list[np.ndarray]:
-    """Each training example's item ids, history then target (what a recommender's
-    baselines are fitted on): one pass over the transformed training split."""
-    dataset = fn_args.data_accessor.tf_dataset_factory(
-        fn_args.train_files,
-        tfxio.TensorFlowDatasetOptions(batch_size=256, shuffle=False, num_epochs=1),
-        tf_transform_output.transformed_metadata.schema,
-    )
-    history, target = transformed_name(HISTORY_ITEMS), label_key(config)
-    sequences = []
-    for batch in dataset:
-        for items, last in zip(batch[history].numpy(), batch[target].numpy(), strict=True):
-            sequences.append(np.append(items[items > 0], last))
-    return sequences
+    return kind_of(config).training_pairs(dataset, config)
 
 
 def fit_inputs(
@@ -111,7 +83,7 @@ def fit_inputs(
     )
     weights = (
         class_weights(tf_transform_output, config)
-        if config.training.class_weight == "balanced" and config.task != "ranking"
+        if config.training.class_weight == "balanced" and kind_of(config).uses_class_weights
         else None
     )
     return train, evaluation, weights
@@ -164,62 +136,9 @@ def class_weights(tf_transform_output: tft.TFTransformOutput, config: DomainConf
 
 
 def build_model(config: DomainConfig, tf_transform_output: tft.TFTransformOutput) -> tf.keras.Model:
-    """The domain's model (config.model.architecture), compiled with AdamW at the
-    config's rate and weight decay."""
-    features = config.features
-    if config.task == "ranking":
-        model = build_sasrec(
-            config.model,
-            tf_transform_output.vocabulary_size_by_name(ITEM_VOCABULARY) + 1 + NUM_OOV_BUCKETS,
-            features.sequence.max_length,
-            transformed_name(HISTORY_ITEMS),
-            sampled_softmax=config.training.sampled_softmax,
-            cutoff=config.evaluation.cutoff,
-            exclude_seen=config.evaluation.exclude_seen,
-        )
-        model.compile(
-            optimizer=AdamWVariableDecay(
-                learning_rate=config.training.learning_rate,
-                weight_decay=config.training.weight_decay,
-            )
-        )
-        return model
-    num_classes = len(features.label.classes)
-    if config.model.architecture == "attention_cnn":
-        model = build_attention_cnn(
-            features.image, config.model, num_classes, transformed_name(features.image.name)
-        )
-    else:
-        inputs = TabularInputs(
-            numeric=list(features.numeric),
-            categorical={
-                name: tf_transform_output.vocabulary_size_by_name(name) + NUM_OOV_BUCKETS
-                for name in features.categorical
-            },
-        )
-        model = build_ft_transformer(inputs, config.model, num_classes, input_name=transformed_name)
-    optimizer = AdamWVariableDecay(
-        learning_rate=config.training.learning_rate, weight_decay=config.training.weight_decay
-    )
-    compile_model(model, config, optimizer)
-    return model
-
-
-def compile_model(
-    model: tf.keras.Model, config: DomainConfig, optimizer: tf.keras.optimizers.Optimizer
-) -> None:
-    """The label's loss, and every metric declared as trained for the task
-    (config/metrics.py)."""
-    if config.is_binary:
-        loss = tf.keras.losses.BinaryCrossentropy()
-    else:
-        loss = tf.keras.losses.SparseCategoricalCrossentropy()
-    metrics = [
-        build_keras_metric(METRICS[name].training[config.task])
-        for name in training_metrics(config.task)
-        if METRICS[name].training[config.task] is not None
-    ]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    """The domain's model: the data kind builds `config.model.architecture`, compiled
+    with AdamW at the config's rate and weight decay."""
+    return kind_of(config).build_model(config, tf_transform_output)
 
 
 def start_from_base_model(
@@ -254,7 +173,7 @@ def start_from_base_model(
     optimizer = layerwise_optimizer(
         groups, training.learning_rate, training.weight_decay, unfreezing.rate_decay
     )
-    compile_model(model, config, optimizer)
+    compile_classifier(model, config, optimizer)
     return groups
 
 
@@ -266,6 +185,7 @@ def write_history(
     resumed_from: str | None = None,
     replicas: int = 1,
     hyperparameters: dict | None = None,
+    steps_per_epoch: int | None = None,
 ) -> str:
     """history.json: the per-epoch metrics (of every epoch, those before a resume
     included) and what the elastic callbacks changed, for the run summary."""
@@ -280,6 +200,7 @@ def write_history(
                 "resumed_from": resumed_from,
                 "replicas": replicas,
                 "hyperparameters": hyperparameters or {},
+                "steps_per_epoch": steps_per_epoch,
             },
             out,
         )
@@ -366,13 +287,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     merged = resume.history if resume else history.history
     # Every worker saves (saving is collective); only the chief's copy is the model.
     export_dir = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="aet-worker-")
-    if config.task == "ranking":
-        baselines = fit_baselines(
-            tf_transform_output, training_sequences(fn_args, tf_transform_output, config)
-        )
-        signatures = make_ranking_signatures(model, tf_transform_output, config, baselines)
-    else:
-        signatures = make_signatures(model, tf_transform_output, config, class_weights=weights)
+    signatures = kind_of(config).signatures(
+        model, tf_transform_output, config, ExportContext(fn_args, class_weights=weights)
+    )
     save_for_serving(model, export_dir, signatures)
     if not chief:
         for scratch in (export_dir, log_dir):
@@ -386,6 +303,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         resume.restored_from if resume else None,
         strategy.num_replicas_in_sync,
         tuned,
+        steps,
     )
     if resume:
         resume.discard()

@@ -229,9 +229,7 @@ class DomainTuner(kt.Tuner):
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     config = from_custom_config(fn_args.custom_config)
     tuning = config.tuning
-    objective = kt.Objective(
-        config.tuning_objective, direction=keras_mode(config.tuning_objective)
-    )
+    objective = kt.Objective(config.tuning_objective, direction=keras_mode(config.tuning_objective))
     deadline = time.monotonic() + tuning.max_wall_clock_s
     tuner = DomainTuner(
         oracle=make_oracle(

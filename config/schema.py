@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, root_validator, validator
 from pydantic.fields import ModelField
 
+from aet.config.kinds import KindConfigError, get_kind, kind_names
 from aet.config.metrics import (
     DEFAULT_GAP_METRIC,
     DEFAULT_MONITOR,
@@ -91,10 +92,11 @@ class LogColumnsConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    format: Literal["csv", "images", "interactions"] = Field(
+    format: str = Field(
         "csv",
-        description="csv: CSV files; images: an image folder or a MedMNIST .npz; "
-        "interactions: a log of (user, item, rating, time), .inter/.tsv or .csv",
+        description="the data kind (kinds/): csv: CSV files; images: an image folder or a "
+        "MedMNIST .npz; interactions: a log of (user, item, rating, time), .inter/.tsv or "
+        ".csv; or a kind another package registers",
     )
     default: PackageData | str = Field(
         ..., description="package+file, or a path relative to the config file"
@@ -122,11 +124,11 @@ class DataConfig(_Strict):
     )
     splits: dict[str, float] = {"train": 0.7, "eval": 0.15, "test": 0.15}
 
-    @property
-    def ingested(self) -> bool:
-        """Images and interaction logs are turned into per-split TFRecords by a Beam job
-        before the pipeline (pipelines/ingestion.py), which ImportExampleGen then reads."""
-        return self.format in ("images", "interactions")
+    @validator("format")
+    def _registered(cls, name: str) -> str:
+        if name not in kind_names():
+            raise ValueError(f"unknown data kind '{name}'; choose one of {kind_names()}")
+        return name
 
     @validator("splits")
     def _splits_sum_to_one(cls, splits: dict[str, float]) -> dict[str, float]:
@@ -258,10 +260,11 @@ class AugmentationConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    architecture: Literal["ft_transformer", "attention_cnn", "sasrec"] = Field(
-        "ft_transformer",
-        description="ft_transformer: tabular features; attention_cnn: images; "
-        "sasrec: item histories (causal self-attention, SASRec)",
+    architecture: str | None = Field(
+        None,
+        description="one the data kind offers (ft_transformer or logistic_regression for "
+        "tabular data, attention_cnn for images, sasrec for item histories); default: "
+        "the kind's first",
     )
     embedding_dim: int = Field(32, gt=0)
     num_layers: int = Field(2, gt=0)
@@ -725,18 +728,12 @@ class DomainConfig(_Strict):
             unknown = sorted(set(spec) - sliceable)
             if unknown:
                 raise _FieldError("evaluation.slices", f"unknown features {unknown}")
-        _check_data_matches_features(values["data"], features, values["model"])
+        _check_kind(values)
         task = _task(features)
         _check_metrics_fit_task(task, features, evaluation)
         values["training"] = training = _with_task_defaults(values["training"], task)
         validation_metrics = [f"val_{name}" for name in training_metrics(task)]
         watchable = monitorable(task)
-        if task == "ranking" and values["training"].warm_start:
-            raise _FieldError(
-                "training.warm_start",
-                "is not supported for recommenders yet: item ids follow each run's "
-                "vocabulary, so an earlier model's item embeddings would not line up",
-            )
         elastic = training.elastic
         if elastic.monitor not in watchable:
             raise _FieldError(
@@ -849,43 +846,20 @@ def _check_metrics_fit_task(
         )
 
 
-def _check_data_matches_features(
-    data: DataConfig, features: FeaturesConfig, model: ModelConfig
-) -> None:
-    """Images need the image feature and the image model, interaction logs the item
-    sequence and SASRec, tabular data the others."""
-    if (data.format == "interactions") != (features.sequence is not None):
+def _check_kind(values: dict) -> None:
+    """The features and architecture fit the data kind (`data.format`): its own rules
+    first, then its architectures; an architecture left out becomes the kind's first."""
+    kind = get_kind(values["data"].format)
+    try:
+        kind.check_config(DomainConfig.construct(**values))
+    except KindConfigError as exc:
+        raise _FieldError(exc.field_path, str(exc)) from exc
+    model: ModelConfig = values["model"]
+    if model.architecture is None:
+        values["model"] = model = model.copy(update={"architecture": kind.architectures[0]})
+    if model.architecture not in kind.architectures:
         raise _FieldError(
-            "features.sequence",
-            f"must be set exactly when data.format is 'interactions' (it is '{data.format}')",
+            "model.architecture",
+            f"'{model.architecture}' does not fit {values['data'].format} data; choose one of "
+            f"{list(kind.architectures)}",
         )
-    if (data.format == "images") != (features.image is not None):
-        raise _FieldError(
-            "features.image",
-            f"must be set exactly when data.format is 'images' (it is '{data.format}')",
-        )
-    if features.image is not None and (features.image.name, features.label.name) != (
-        "image",
-        "label",
-    ):
-        raise _FieldError(
-            "features", "image domains name the image 'image' and the label 'label' (as ingested)"
-        )
-    wanted = (
-        "sasrec"
-        if features.sequence is not None
-        else "attention_cnn"
-        if features.image is not None
-        else "ft_transformer"
-    )
-    if model.architecture != wanted:
-        raise _FieldError(
-            "model.architecture", f"'{model.architecture}' does not fit this data; use '{wanted}'"
-        )
-    for index, rule in enumerate(data.label_rules):
-        if features.label is None or rule.label not in features.label.classes:
-            classes = features.label.classes if features.label else []
-            raise _FieldError(
-                f"data.label_rules.{index}.label",
-                f"'{rule.label}' is not one of features.label.classes {classes}",
-            )

@@ -114,17 +114,9 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
         config = load_domain(args.config, args.set)
     except ConfigError as exc:
         return _fail(f"invalid config\n{exc}", EXIT_BAD_INPUT)
-    features = config.features
-    if features.sequence is not None:
-        described = f"item histories of up to {features.sequence.max_length} recent items"
-    elif features.image is not None:
-        described = f"{features.image.height}x{features.image.width} images"
-    else:
-        described = (
-            f"{len(features.numeric)} numeric and {len(features.categorical)} categorical features"
-        )
-    if features.label is not None:
-        described += f", label '{features.label.name}' with classes {features.label.classes}"
+    from aet.config.kinds import kind_of
+
+    described = kind_of(config).describe(config)
     print(f"{args.config}: OK (domain '{config.name}', {described})")
     return EXIT_OK
 
@@ -171,11 +163,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from aet.config import ConfigError
     from aet.pipelines.data_sources import DataSourceError, resolve_data_path
     from aet.pipelines.domains import load_domain
-    from aet.pipelines.preflight import InputDataError
     from aet.pipelines.runners import RunnerError, beam_pipeline_args
 
-    # ValueError also covers components.image_ingestion.IngestionError.
-    bad_input = (ConfigError, DataSourceError, InputDataError, RunnerError, ValueError)
+    # ValueError also covers each data kind's pre-flight and ingestion errors.
+    bad_input = (ConfigError, DataSourceError, RunnerError, ValueError)
     try:
         overrides = [*args.set, *(["tuning.enabled=true"] if args.tune else [])]
         config = load_domain(args.domain, overrides, default_data=args.data is None)
@@ -245,27 +236,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _prepare_input(
     config, data_path: str, output: Path, beam_args: list[str]
 ) -> tuple[list[str], str, dict | None]:
-    """Checks a CSV input, or ingests images or an interaction log into TFRecords (a Beam
-    job): returns the lines to print, the path the pipeline reads, and the ingestion
-    report, if any."""
-    if config.data.ingested:
-        from dataclasses import asdict
+    """The data kind's pre-flight check or ingestion (a Beam job) before any component:
+    the lines to print, the path the pipeline reads, and the ingestion report, if any."""
+    from aet.config.kinds import kind_of
 
-        from aet.pipelines.history_input import ingest_histories
-        from aet.pipelines.image_input import ingest_images
-
-        if config.data.format == "images":
-            print("  ingesting images (decoding every file once)...", flush=True)
-            ingested = ingest_images(config, data_path, str(output), beam_args)
-        else:
-            print("  building per-user histories from the interaction log...", flush=True)
-            ingested = ingest_histories(config, data_path, str(output), beam_args)
-        return ingested.describe(), ingested.examples_dir, asdict(ingested.report)
-    if "://" in data_path:
-        return ["input: remote, not pre-checked"], data_path, None
-    from aet.pipelines.preflight import check_csv_input
-
-    return [f"input checked: {check_csv_input(data_path, config)} rows"], data_path, None
+    prepared = kind_of(config).prepare_input(config, data_path, output, beam_args)
+    return prepared.lines, prepared.pipeline_input, prepared.report
 
 
 def metric_lines(overall: dict[str, float]) -> list[str]:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from aet.config import DomainConfig, PackageData
-from aet.config.example_features import LOG_SUFFIXES
+from aet.config.kinds import kind_of
 from aet.pipelines.domains import SHIPPED_DOMAINS_DIR, SHIPPED_PACKAGE
 
 
@@ -50,23 +50,10 @@ def resolve_data_path(config: DomainConfig, override: str | None = None) -> str:
     if not path.exists():
         source = "--data" if override else f"the default data of '{config.name}'"
         raise DataSourceError(f"{source}: no such file or folder: {path}")
-    if config.data.format == "interactions":
-        if not path.is_file() or path.suffix not in LOG_SUFFIXES:
-            raise DataSourceError(
-                f"{path}: not an interaction log; give one {'/'.join(LOG_SUFFIXES)} file "
-                f"with the columns named in data.columns"
-            )
-        return os.fspath(path)
-    if config.data.format == "images":
-        if path.is_file() and path.suffix != ".npz":
-            raise DataSourceError(
-                f"{path}: not a .npz file; give a MedMNIST-style .npz or a folder of images"
-            )
-        return os.fspath(path)
-    if path.is_file() and path.suffix != ".csv":  # the pipeline would read it as a folder
-        raise DataSourceError(f"{path}: not a .csv file; give a .csv file or a folder of them")
-    if path.is_dir() and not any(path.glob("*.csv")):
-        raise DataSourceError(f"{path}: folder holds no .csv files")
+    try:
+        kind_of(config).check_data_path(config, path)
+    except ValueError as exc:
+        raise DataSourceError(str(exc)) from exc
     return os.fspath(path)
 
 

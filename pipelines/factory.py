@@ -1,15 +1,15 @@
 """The one pipeline factory: every domain and every runner builds its pipeline here.
 
-CsvExampleGen | ImportExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen
--> ExampleValidator -> AnomaliesGate -> Transform -> Trainer -> Evaluator (vs latest
-blessed) -> ServingCheck (loads and answers as TF Serving would) -> Pusher ->
-ServerConfigWriter (models.config, batching file); image domains add HeatMaps (Grad-CAM
-overlays) after the Trainer.
+ExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator ->
+AnomaliesGate -> Transform -> [Tuner] -> Trainer -> Evaluator (vs latest blessed) ->
+ServingCheck (loads and answers as TF Serving would) -> Pusher -> ServerConfigWriter
+(models.config, batching file).
 
-CSV domains read their files directly; image and interaction-log domains read the
-per-split TFRecords that pipelines/image_input.py and pipelines/history_input.py ingest
-first. A recommender's Evaluator scores it beside its two baselines. The latest blessed
-model is also the Trainer's base model when the config warm-starts.
+The domain's data kind (kinds/) gives what differs: its ExampleGen (CsvExampleGen over
+CSV files, ImportExampleGen over the splits ingested before the pipeline), its
+Evaluator config (a recommender is scored beside its two baselines) and the components
+it adds beside the Evaluator (HeatMaps of Grad-CAM overlays for images). The latest
+blessed model is also the Trainer's base model when the config warm-starts.
 """
 
 from __future__ import annotations
@@ -20,22 +20,20 @@ from pathlib import Path
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base.base_component import BaseComponent
-from tfx.proto import example_gen_pb2
 from tfx.types import Channel
 
 from aet.components.anomalies_gate.component import AnomaliesGate
 from aet.components.evaluation import build_eval_config, custom_eval_shared_model
 from aet.components.features import to_custom_config
-from aet.components.heat_maps.component import HeatMaps
 from aet.components.preprocessing import preprocessing_fn
 from aet.components.server_config_writer.component import ServerConfigWriter
 from aet.components.serving_check.component import ServingCheck
-from aet.components.split_records import SPLIT_FOLDER
 from aet.components.trainer import run_fn
 from aet.components.tuning import tuner_fn
 from aet.config import DomainConfig
+from aet.config.kinds import kind_of
+from aet.kinds.base import PipelineParts
 from aet.pipelines.data_sources import schema_path as local_schema_path
-from aet.pipelines.history_input import catalogue_size
 
 
 def dotted_path(fn: Callable) -> str:
@@ -50,36 +48,6 @@ def pipeline_name(config: DomainConfig) -> str:
 def evaluation_split(config: DomainConfig) -> str:
     """The held-out split the Evaluator scores: 'test' when the config has one."""
     return "test" if "test" in config.data.splits else "eval"
-
-
-def _example_gen(config: DomainConfig, data_path: str) -> BaseComponent:
-    if config.data.ingested:  # already split by the ingestion
-        return tfx.components.ImportExampleGen(
-            input_base=data_path,
-            input_config=example_gen_pb2.Input(
-                splits=[
-                    example_gen_pb2.Input.Split(name=name, pattern=f"{SPLIT_FOLDER.format(name)}/*")
-                    for name in config.data.splits
-                ]
-            ),
-        )
-    if data_path.endswith(".csv"):
-        input_base, pattern = os.path.dirname(data_path), os.path.basename(data_path)
-    else:
-        input_base, pattern = data_path, "*.csv"
-    buckets = [
-        example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=round(share * 100))
-        for name, share in config.data.splits.items()
-    ]
-    return tfx.components.CsvExampleGen(
-        input_base=input_base,
-        input_config=example_gen_pb2.Input(
-            splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)]
-        ),
-        output_config=example_gen_pb2.Output(
-            split_config=example_gen_pb2.SplitConfig(splits=buckets)
-        ),
-    )
 
 
 def _hyperparameters(
@@ -130,7 +98,8 @@ def create_pipeline(
     orchestrator provides MLMD, as Kubeflow does); `serving_dir` receives `<version>/`
     SavedModels from the Pusher.
     """
-    example_gen = _example_gen(config, data_path)
+    kind = kind_of(config)
+    example_gen = kind.example_gen(config, data_path)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_file = schema_path if schema_path is not None else local_schema_path(config)
     if schema_file:
@@ -175,25 +144,13 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
-        eval_config=build_eval_config(
-            config, catalogue_size(data_path) if config.task == "ranking" else None
-        ),
+        eval_config=build_eval_config(config, data_path),
         example_splits=[evaluation_split(config)],
         module_path=custom_eval_shared_model.__module__,
     )
-    heat_maps = (
-        [
-            HeatMaps(
-                model=trainer.outputs["model"],
-                examples=example_gen.outputs["examples"],
-                transform_graph=transform.outputs["transform_graph"],
-                domain_config=config.json(),
-                split=evaluation_split(config),
-                count=config.evaluation.heat_maps,
-            )
-        ]
-        if config.features.image is not None and config.evaluation.heat_maps
-        else []
+    beside_evaluator = kind.extra_components(
+        config,
+        PipelineParts(example_gen, transform, trainer, split=evaluation_split(config)),
     )
     serving_check = ServingCheck(
         model=trainer.outputs["model"],
@@ -229,7 +186,7 @@ def create_pipeline(
             *tuning,
             trainer,
             evaluator,
-            *heat_maps,
+            *beside_evaluator,
             serving_check,
             pusher,
             server_configs,

@@ -101,10 +101,11 @@ def kubeflow_pipeline(
 ) -> tfx.dsl.Pipeline:
     """The domain's pipeline with the paths its containers see: default data and the
     curated schema from the image's site-packages; no MLMD file (KFP provides MLMD)."""
+    from aet.config.kinds import kind_of
     from aet.pipelines.data_sources import default_data_path, schema_path
     from aet.pipelines.factory import create_pipeline, run_layout
 
-    if config.data.ingested and not data_path:
+    if kind_of(config).ingested and not data_path:
         raise RunnerError(
             f"'{config.name}' reads {config.data.format}, which `aet run` ingests before the "
             "pipeline: for Kubeflow, pass --data with a folder of ingested examples the "

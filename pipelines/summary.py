@@ -21,11 +21,11 @@ from tfx import v1 as tfx
 from aet.components.evaluation import tfma_metric_name
 from aet.components.export.server_config import BATCHING_FILE, MODELS_CONFIG
 from aet.components.heat_maps.component import INDEX_FILE as HEAT_MAPS_INDEX
-from aet.components.recommendation_baselines import RECOMMENDER_OUTPUT
 from aet.components.serving_check.check import read_report as read_serving_check
 from aet.components.trainer import HISTORY_FILE
 from aet.config import DomainConfig, tunable_values
 from aet.config.metrics import PER_CLASS_METRICS, keras_mode
+from aet.kinds.interactions.baselines import RECOMMENDER_OUTPUT
 
 SUMMARY_FILE = "run_summary.json"
 _STATES = {
@@ -160,6 +160,7 @@ def training_section(history: dict, history_file: str) -> dict:
     an interrupted Trainer continued from."""
     return {
         "epochs_run": history["epochs_run"],
+        "steps_per_epoch": history.get("steps_per_epoch"),
         "class_weights": history["class_weights"],
         "final": {k: round(v[-1], 6) for k, v in history["history"].items()},
         "events": history.get("events", []),

@@ -38,6 +38,14 @@ def german_credit_csv(finance_config) -> Path:
 
 
 @pytest.fixture(scope="session")
+def transform_run(tmp_path_factory, finance_config, german_credit_csv):
+    """The session's real Transform run over German Credit (tests/transform_fixture.py)."""
+    from tests.transform_fixture import shared_transform_run
+
+    return shared_transform_run(tmp_path_factory, finance_config, german_credit_csv)
+
+
+@pytest.fixture(scope="session")
 def penguins_csv() -> Path:
     path = SHARED_DATASETS / "penguins" / "penguins_processed.csv"
     if not path.exists():

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from aet.components.export.signatures import make_signatures, save_for_serving
+from aet.components.export.signatures import save_for_serving
 from aet.components.features import transformed_name
 from aet.components.trainer import build_model
+from aet.config.kinds import kind_of
+from aet.kinds.base import ExportContext
 from tests.transform_fixture import TransformRun
 
 
@@ -34,7 +36,7 @@ def export(
 ) -> str:
     """Saves `model` with the Trainer's signatures (or `signatures`, to break one)."""
     if signatures is None:
-        signatures = make_signatures(model, transform_run.tf_transform_output, transform_run.config)
+        signatures = trainer_signatures(model, transform_run)
     save_for_serving(model, str(path), signatures)
     return str(path)
 
@@ -53,3 +55,13 @@ def shared_exported_model(
         path = tmp_path_factory.mktemp(f"exported_{name}") / "1"
         _SHARED[name] = model, export(model, transform_run, path)
     return _SHARED[name]
+
+
+def trainer_signatures(
+    model: tf.keras.Model, transform_run: TransformRun, class_weights: dict | None = None
+) -> dict:
+    """The signatures the Trainer exports `model` with, as its data kind builds them."""
+    config = transform_run.config
+    return kind_of(config).signatures(
+        model, transform_run.tf_transform_output, config, ExportContext(None, class_weights)
+    )

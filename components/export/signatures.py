@@ -1,13 +1,14 @@
-"""Signatures exported with every classifier (recommenders: serving/ranking_signatures.py).
+"""Signatures exported with every classifier (recommenders: kinds/interactions/signatures.py),
+and how a SavedModel is saved for TF Serving.
 
 - `serving_default`: serialized tf.Examples of *raw* features (no label needed) -> the
   class probabilities. What TF Serving's Predict API calls, what the warm-up requests
   replay, and what `serving.client` sends for every domain.
 - `classification`: the same examples -> `classes` and `scores`, the outputs TF
   Serving's Classify API reads (its method name is set by `set_method_names`).
-- the JSON-friendly signature a REST client can write by hand as `instances`:
-  `predict_features` (one named input per raw feature) for tabular domains,
-  `predict_image` (the encoded PNG/JPEG, sent as base64) for image domains.
+- the JSON-friendly signature a REST client can write by hand as `instances`, given by
+  the data kind: `predict_features` (one named input per raw feature) for tabular
+  domains, `predict_image` (the encoded PNG/JPEG, sent as base64) for image domains.
 - `serve_examples`: the examples again, for TFMA (its EvalConfig names it), and
   `transform_features`: the Transform graph alone, where TFMA reads the transformed
   label and the derived slicing features.
@@ -27,20 +28,11 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow.core.protobuf import saved_model_pb2
 
-from aet.components.features import model_inputs
 from aet.config import DomainConfig
+from aet.config.contract import CLASSIFICATION, CLASSIFY_METHOD
 
-CLASSIFICATION = "classification"
-CLASSIFY_METHOD = "tensorflow/serving/classify"
-
-
-def _parse_inputs(
-    serialized: tf.Tensor, tf_transform_output: tft.TFTransformOutput, config: DomainConfig
-) -> dict:
-    """The raw features the model needs, and only those: no label, and none of what
-    ingestion records beside an image (its source file, original size)."""
-    spec = tf_transform_output.raw_feature_spec()
-    return tf.io.parse_example(serialized, {name: spec[name] for name in model_inputs(config)})
+# (predict, tf_transform_output, config) -> (name, signature): a kind's JSON-friendly one
+JsonSignature = Callable[[Callable[[dict], dict], tft.TFTransformOutput, DomainConfig], tuple]
 
 
 def undo_class_weights(probabilities: tf.Tensor, class_weights: dict[int, float]) -> tf.Tensor:
@@ -64,34 +56,16 @@ def transform_features_signature(
     return transform_features
 
 
-def _feature_inputs(
-    tf_transform_output: tft.TFTransformOutput, config: DomainConfig
-) -> tuple[dict[str, tf.TensorSpec], Callable[..., dict]]:
-    """`predict_features`' inputs, one [batch] tensor per raw model input named after
-    it, and the function that turns them into what the Transform graph parses from a
-    tf.Example (a [batch, 1] tensor, or a sparse one for a feature that may be absent)."""
-    spec = tf_transform_output.raw_feature_spec()
-    names = model_inputs(config)
-    specs = {name: tf.TensorSpec([None], spec[name].dtype, name=name) for name in names}
-
-    def as_parsed(**values: tf.Tensor) -> dict:
-        parsed = {}
-        for name in names:
-            column = tf.reshape(values[name], [-1, 1])
-            fixed = isinstance(spec[name], tf.io.FixedLenFeature)
-            parsed[name] = column if fixed else tf.sparse.from_dense(column)
-        return parsed
-
-    return specs, as_parsed
-
-
-def make_signatures(
+def classifier_signatures(
     model: tf.keras.Model,
     tf_transform_output: tft.TFTransformOutput,
     config: DomainConfig,
+    raw_inputs: list[str],
+    json_signature: JsonSignature,
     class_weights: dict[int, float] | None = None,
 ) -> dict:
-    """The exported signatures; `class_weights` are those training used, if any."""
+    """The exported signatures of a classifier reading the raw features `raw_inputs`;
+    `class_weights` are those training used, if any."""
     model.tft_layer = tf_transform_output.transform_features_layer()
     input_keys = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
     classes = tf.constant(config.features.label.classes)
@@ -111,13 +85,18 @@ def make_signatures(
             return {"probability": probabilities[:, 1]}
         return {"probabilities": probabilities}
 
+    # The raw features the model needs, and only those: no label, and none of what
+    # ingestion records beside an image (its source file, original size).
+    raw_spec = tf_transform_output.raw_feature_spec()
+    spec = {name: raw_spec[name] for name in raw_inputs}
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized: tf.Tensor) -> dict:
-        return predict(_parse_inputs(serialized, tf_transform_output, config))
+        return predict(tf.io.parse_example(serialized, spec))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
     def classification(serialized: tf.Tensor) -> dict:
-        scores = probabilities_of(_parse_inputs(serialized, tf_transform_output, config))
+        scores = probabilities_of(tf.io.parse_example(serialized, spec))
         return {"classes": tf.tile(classes[tf.newaxis], [tf.shape(scores)[0], 1]), "scores": scores}
 
     signatures = {
@@ -126,20 +105,8 @@ def make_signatures(
         CLASSIFICATION: classification,
         "transform_features": transform_features_signature(model, tf_transform_output),
     }
-    if config.features.image is None:
-        specs, as_parsed = _feature_inputs(tf_transform_output, config)
-
-        @tf.function
-        def predict_features(**values: tf.Tensor) -> dict:
-            return predict(as_parsed(**values))
-
-        return {**signatures, "predict_features": predict_features.get_concrete_function(**specs)}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
-    def predict_image(encoded: tf.Tensor) -> dict:
-        return predict({config.features.image.name: tf.reshape(encoded, [-1, 1])})
-
-    return {**signatures, "predict_image": predict_image}
+    name, signature = json_signature(predict, tf_transform_output, config)
+    return {**signatures, name: signature}
 
 
 def save_for_serving(model: tf.keras.Model, export_dir: str, signatures: dict) -> None:

@@ -10,7 +10,7 @@ what the server will run first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,10 +22,9 @@ from tensorflow_serving.apis import (
     prediction_log_pb2,
 )
 
-from aet.components.export.signatures import CLASSIFICATION
-from aet.components.features import model_inputs
 from aet.config import DomainConfig
-from aet.config.example_features import HISTORY_ITEMS
+from aet.config.contract import CLASSIFICATION
+from aet.config.kinds import kind_of
 
 
 @dataclass(frozen=True)
@@ -37,38 +36,16 @@ class ReplayedRequest:
     batch_size: int
 
 
-def _first_values(examples: list[bytes], feature: str, dtype: tf.DType) -> np.ndarray:
+def first_values(examples: list[bytes], feature: str, dtype: tf.DType) -> np.ndarray:
     """Each example's first value of `feature` ('' or 0 where it is absent)."""
     parsed = tf.io.parse_example(examples, {feature: tf.io.RaggedFeature(dtype)})[feature]
     return parsed.to_tensor(shape=[len(examples), 1])[:, 0].numpy()
 
 
-def _padded_items(examples: list[bytes], feature: str) -> np.ndarray:
+def padded_values(examples: list[bytes], feature: str) -> np.ndarray:
+    """Each example's strings of `feature`, padded with '' to the longest."""
     parsed = tf.io.parse_example(examples, {feature: tf.io.RaggedFeature(tf.string)})[feature]
     return parsed.to_tensor(b"").numpy()
-
-
-def json_friendly_inputs(
-    config: DomainConfig, signatures: Mapping[str, tf.types.experimental.ConcreteFunction]
-) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:
-    """The domain's JSON-friendly signature and how to fill its inputs from raw examples:
-    `predict_features` (one input per raw feature, typed as the loaded model's
-    `signatures` declare), `predict_image` or `recommend`."""
-    if config.task == "ranking":
-        # Nothing excluded, as in the held-out examples serving_default is sent.
-        return "recommend", lambda examples: {
-            "history": _padded_items(examples, HISTORY_ITEMS),
-            "exclude": np.full((len(examples), 1), b"", dtype=object),
-        }
-    if config.features.image is not None:
-        image = config.features.image.name
-        return "predict_image", lambda examples: {
-            "image_bytes": _first_values(examples, image, tf.string)
-        }
-    _, specs = signatures["predict_features"].structured_input_signature
-    return "predict_features", lambda examples: {
-        name: _first_values(examples, name, specs[name].dtype) for name in model_inputs(config)
-    }
 
 
 def _predict_log(model_name: str, signature: str, inputs: dict[str, np.ndarray]):
@@ -102,14 +79,15 @@ def build_warmup_requests(
     """For each client-facing signature, a request of one example and one of all of
     them: `serving_default` on tf.Examples, the JSON-friendly signature, and for
     classifiers TF Serving's Classify API."""
-    json_signature, json_inputs = json_friendly_inputs(config, signatures)
+    kind = kind_of(config)
+    json_signature, json_inputs = kind.warmup_inputs(config, signatures)
     logs = []
     for batch in (examples[:1], examples):
         logs.append(
             _predict_log(model_name, "serving_default", {"examples": np.array(batch, dtype=object)})
         )
         logs.append(_predict_log(model_name, json_signature, json_inputs(batch)))
-        if config.task != "ranking":
+        if kind.serves_classify:
             logs.append(_classify_log(model_name, batch))
     return logs
 

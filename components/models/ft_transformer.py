@@ -21,6 +21,22 @@ class TabularInputs:
     categorical: dict[str, int]
 
 
+def input_layers(
+    inputs: TabularInputs, input_name: Callable[[str], str] = str
+) -> tuple[dict[str, tf.Tensor], list[tf.Tensor], dict[str, tf.Tensor]]:
+    """Every model input by its name, then the numeric ones in order and the
+    categorical ones (int64 ids) by feature: what every tabular architecture reads."""
+    named: dict[str, tf.Tensor] = {}
+    numeric, categorical = [], {}
+    for name in inputs.numeric:
+        named[input_name(name)] = tf.keras.Input((1,), name=input_name(name))
+        numeric.append(named[input_name(name)])
+    for name in inputs.categorical:
+        named[input_name(name)] = tf.keras.Input((1,), name=input_name(name), dtype=tf.int64)
+        categorical[name] = named[input_name(name)]
+    return named, numeric, categorical
+
+
 @tf.keras.utils.register_keras_serializable(package="aet")
 class NumericTokenizer(tf.keras.layers.Layer):
     """Turns F scalar features [batch, F] into F tokens [batch, F, d]: x_j * w_j + b_j."""
@@ -70,20 +86,14 @@ def build_ft_transformer(
     `input_name` maps a feature name to the model input's name (the Transform output).
     Binary tasks get one sigmoid unit, multi-class tasks a softmax over `num_classes`.
     """
-    model_inputs = {}
+    model_inputs, numeric, categorical = input_layers(inputs, input_name)
     token_groups = []
-    if inputs.numeric:
-        numeric = []
-        for name in inputs.numeric:
-            model_inputs[input_name(name)] = tf.keras.Input((1,), name=input_name(name))
-            numeric.append(model_inputs[input_name(name)])
+    if numeric:
         stacked = tf.keras.layers.Concatenate(name="numeric_values")(numeric)
         token_groups.append(NumericTokenizer(config.embedding_dim, name="numeric_tokens")(stacked))
     for name, vocab_size in inputs.categorical.items():
-        model_input = tf.keras.Input((1,), name=input_name(name), dtype=tf.int64)
-        model_inputs[input_name(name)] = model_input
         embedding = tf.keras.layers.Embedding(vocab_size, config.embedding_dim, name=f"{name}_emb")
-        token_groups.append(embedding(model_input))
+        token_groups.append(embedding(categorical[name]))
     tokens = (
         token_groups[0]
         if len(token_groups) == 1

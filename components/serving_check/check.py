@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from aet.components.export.signatures import CLASSIFICATION, CLASSIFY_METHOD, read_saved_model
+from aet.components.export.signatures import read_saved_model
 from aet.components.export.warmup import build_warmup_requests, replayed
 from aet.config import DomainConfig
+from aet.config.contract import CLASSIFICATION, CLASSIFY_METHOD
+from aet.config.kinds import kind_of
 
 REPORT_FILE = "serving_check.json"
 LATENCY_CALLS = 30
@@ -47,29 +49,12 @@ class ServingCheckReport:
     staged: bool = False
 
 
-def expected_outputs(config: DomainConfig, signature: str) -> set:
-    if config.task == "ranking":
-        return {"items", "scores", "unknown_items", "fallback"}
-    if signature == CLASSIFICATION:
-        return {"classes", "scores"}
-    return {"probability"} if config.is_binary else {"probabilities"}
-
-
-def _probability_problems(name: str, values: np.ndarray, classes: int) -> list:
-    problems = []
-    if np.any((values < 0) | (values > 1)):
-        problems.append(f"'{name}' has values outside [0, 1]")
-    if values.ndim == 2:
-        if values.shape[1] != classes:
-            problems.append(f"'{name}' has {values.shape[1]} columns for {classes} classes")
-        elif not np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
-            problems.append(f"'{name}' rows do not sum to 1")
-    return problems
-
-
 def output_problems(config: DomainConfig, signature: str, outputs: dict, batch: int) -> list:
-    """What is wrong with one signature's answer to a request of `batch` examples."""
-    expected = expected_outputs(config, signature)
+    """What is wrong with one signature's answer to a request of `batch` examples: the
+    outputs the data kind promises, a batch dimension equal to the request's, finite
+    numbers, then what the kind checks of the values."""
+    kind = kind_of(config)
+    expected = kind.expected_outputs(config, signature)
     if set(outputs) != expected:
         return [f"returned {sorted(outputs)}, expected {sorted(expected)}"]
     problems = []
@@ -78,30 +63,7 @@ def output_problems(config: DomainConfig, signature: str, outputs: dict, batch: 
             problems.append(f"'{name}' has shape {values.shape} for {batch} examples")
         elif values.dtype.kind == "f" and not np.all(np.isfinite(values)):
             problems.append(f"'{name}' is not finite")
-    if problems:
-        return problems
-    if config.task == "ranking":
-        if outputs["items"].shape[1] > config.serving.top_k:
-            problems.append(f"'items' lists more than serving.top_k={config.serving.top_k}")
-        if np.any(outputs["unknown_items"] < 0):
-            problems.append("'unknown_items' is negative")
-        return problems
-    classes = config.features.label.classes
-    if signature == CLASSIFICATION:
-        served = [[c.decode() for c in row] for row in outputs["classes"]]
-        if any(row != classes for row in served):
-            problems.append(f"'classes' are not {classes}")
-    for name in {"probability", "probabilities", "scores"} & set(outputs):
-        problems += _probability_problems(name, outputs[name], len(classes))
-    return problems
-
-
-def _comparable(config: DomainConfig, signature: str, outputs: dict) -> dict:
-    """A signature's answer in `serving_default`'s terms, for the agreement check."""
-    if signature != CLASSIFICATION:
-        return outputs
-    scores = outputs["scores"]
-    return {"probability": scores[:, 1]} if config.is_binary else {"probabilities": scores}
+    return problems or kind.output_problems(config, signature, outputs)
 
 
 def _disagreements(reference: dict, answer: dict) -> list:
@@ -177,7 +139,7 @@ def check_model(
         report.problems += [f"{name}: {problem}" for problem in found]
         if found:
             continue
-        comparable = _comparable(config, name, outputs)
+        comparable = kind_of(config).comparable(config, name, outputs)
         if name == "serving_default":
             reference[request.batch_size] = comparable
         elif request.batch_size in reference:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from aet.components.features import LABEL_VOCABULARY, transformed_name
-from aet.components.preprocessing import NUM_OOV_BUCKETS, bucket_labels
+from aet.components.preprocessing import NUM_OOV_BUCKETS
+from aet.kinds.tabular.transform import bucket_labels
 from tests.transform_fixture import PROBE_AGES, UNKNOWN_LABEL, UNSEEN_CATEGORY
 
 
@@ -261,8 +262,8 @@ def _encoded(array: np.ndarray, fmt: str) -> bytes:
 def test_image_pixels_decode_resize_and_convert_to_the_configured_channels():
     import tensorflow as tf
 
-    from aet.components.preprocessing import image_pixels
     from aet.config import ImageConfig
+    from aet.kinds.image.transform import image_pixels
 
     colour = np.zeros((30, 40, 3), np.uint8)
     colour[..., 0] = 200  # pure red
@@ -285,8 +286,8 @@ def test_image_downscaling_is_antialiased():
     """One-pixel stripes shrunk 4x average to grey instead of aliasing into stripes."""
     import tensorflow as tf
 
-    from aet.components.preprocessing import image_pixels
     from aet.config import ImageConfig
+    from aet.kinds.image.transform import image_pixels
 
     stripes = np.zeros((64, 64), np.uint8)
     stripes[:, ::2] = 255

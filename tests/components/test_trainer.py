@@ -12,7 +12,14 @@ import tensorflow as tf
 from aet.components.elastic import EventLog
 from aet.components.features import LABEL_VOCABULARY, transformed_name
 from aet.components.preprocessing import NUM_OOV_BUCKETS
-from aet.components.trainer import HISTORY_FILE, build_model, class_weights, write_history
+from aet.components.trainer import (
+    HISTORY_FILE,
+    build_model,
+    class_weights,
+    steps_per_epoch,
+    training_epochs,
+    write_history,
+)
 from aet.config import load_config
 
 
@@ -157,6 +164,65 @@ def test_three_classes_get_a_softmax_and_sparse_categorical_loss(transform_run):
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
 
 
+def test_logistic_regression_is_the_linear_model_of_the_transformed_features(transform_run):
+    config = _override(transform_run.config, "model.architecture=logistic_regression")
+    model = build_model(config, transform_run.tf_transform_output)
+    assert not [layer for layer in model.layers if type(layer).__name__ == "TransformerBlock"]
+    assert isinstance(model.loss, tf.keras.losses.BinaryCrossentropy)
+    rows = transform_run.train_transformed[:8]
+    x = _inputs(model, rows)
+    numeric = model.get_layer("numeric_weights")
+    kernel, bias = numeric.get_weights()
+    values = np.concatenate([x[transformed_name(n)] for n in config.features.numeric], axis=1)
+    logits = values @ kernel + bias
+    for name in config.features.categorical:
+        table = model.get_layer(f"{name}_emb").get_weights()[0]
+        logits = logits + table[x[transformed_name(name)][:, 0]]
+    expected = 1 / (1 + np.exp(-logits))
+    np.testing.assert_allclose(model(x, training=False).numpy(), expected, rtol=1e-5)
+
+
+def test_logistic_regression_is_offered_for_tabular_data_only(transform_run):
+    from aet.config import ConfigError
+
+    with pytest.raises(ConfigError, match="'logistic_regression' does not fit images data"):
+        load_config(
+            transform_run.config.source_dir.parent / "medical_imaging" / "config.yaml",
+            ["model.architecture=logistic_regression"],
+        )
+
+
+def _records(path, count: int) -> str:
+    with tf.io.TFRecordWriter(str(path), tf.io.TFRecordOptions(compression_type="GZIP")) as out:
+        for _ in range(count):
+            out.write(b"x")
+    return str(path)
+
+
+@pytest.mark.parametrize("rows", [50, 700])
+def test_epochs_alone_take_one_pass_over_the_training_split_per_epoch(
+    tmp_path, finance_config, rows
+):
+    files = [_records(tmp_path / "a.gz", rows // 2), _records(tmp_path / "b.gz", rows - rows // 2)]
+    config = _override(
+        finance_config,
+        "training.train_steps=null",
+        "training.steps_per_epoch=null",
+        "training.epochs=20",
+        "training.batch_size=16",
+    )
+    steps = steps_per_epoch(config, files)
+    assert steps == -(-rows // 16)
+    assert training_epochs(config, steps) == 20
+
+
+def test_step_counts_still_say_how_long_to_train(tmp_path, finance_config):
+    files = [_records(tmp_path / "a.gz", 700)]
+    steps = steps_per_epoch(finance_config, files)
+    assert steps == finance_config.training.steps_per_epoch == 11
+    assert training_epochs(finance_config, steps) == 440 // 11
+
+
 # --- history.json -----------------------------------------------------------------------
 
 
@@ -174,7 +240,7 @@ def test_history_file_carries_the_metrics_and_the_elastic_events(tmp_path):
     )
     tuned = {"embedding_dim": 32, "learning_rate": 0.002}
     path = write_history(
-        str(tmp_path), history, {0: 0.5, 1: 2.0}, events, "ckpt/epoch-000001", 1, tuned
+        str(tmp_path), history, {0: 0.5, 1: 2.0}, events, "ckpt/epoch-000001", 1, tuned, 11
     )
     assert path == str(tmp_path / HISTORY_FILE)
     written = json.loads((tmp_path / HISTORY_FILE).read_text())
@@ -186,4 +252,5 @@ def test_history_file_carries_the_metrics_and_the_elastic_events(tmp_path):
         "resumed_from": "ckpt/epoch-000001",
         "replicas": 1,
         "hyperparameters": tuned,
+        "steps_per_epoch": 11,
     }

@@ -494,3 +494,20 @@ def test_penguins_helper_writes_valid_yaml(penguins_config_path: Path) -> None:
     # TFX's Evaluator blesses no model (so the Pusher pushes none) without a threshold.
     assert set(raw["evaluation"]["thresholds"]) <= set(raw["evaluation"]["metrics"])
     assert raw["evaluation"]["thresholds"]
+
+
+def test_epochs_and_train_steps_cannot_both_say_how_long_to_train(write_config, finance_raw):
+    finance_raw["training"]["epochs"] = 20
+    with pytest.raises(ConfigError, match=r"training\.epochs'.*not both"):
+        load_config(write_config(finance_raw))
+
+
+def test_a_multiclass_config_watches_accuracy_when_it_names_no_monitor(
+    write_config, penguins_config_path
+):
+    raw = yaml.safe_load(penguins_config_path.read_text())
+    del raw["training"]["elastic"]
+    raw["training"]["elastic"] = {"regularisation": {"widen_above": 0.1}}
+    config = load_config(write_config(raw))
+    assert config.training.elastic.monitor == "val_accuracy"
+    assert config.training.elastic.regularisation.metric == "accuracy"

@@ -88,12 +88,12 @@ BAD_IMAGE_CONFIGS: dict[str, tuple[Callable[[dict], None], str, str]] = {
     "an image feature with csv data": (
         _csv_format_with_image,
         "features.image",
-        "must be set exactly when data.format is 'images' (it is 'csv')",
+        "is for image data; data.format 'csv' reads table rows",
     ),
     "tabular model for images": (
         _tabular_model_for_images,
         "model.architecture",
-        "use 'attention_cnn'",
+        "choose one of ['attention_cnn']",
     ),
     "rule for an unknown class": (
         _rule_for_unknown_class,

@@ -74,9 +74,13 @@ BAD_RECOMMENDATION_CONFIGS: dict[str, tuple[Callable[[dict], None], str, str]] =
     "a sequence with csv data": (
         _csv_format_with_a_sequence,
         "features.sequence",
-        "must be set exactly when data.format is 'interactions' (it is 'csv')",
+        "is for interaction logs; data.format 'csv' reads no item histories",
     ),
-    "a tabular model": (_tabular_model_for_histories, "model.architecture", "use 'sasrec'"),
+    "a tabular model": (
+        _tabular_model_for_histories,
+        "model.architecture",
+        "choose one of ['sasrec']",
+    ),
     "a training-split ranking monitor": (
         _training_ranking_monitor,
         "training.elastic.monitor",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -85,7 +86,22 @@ def assert_ready_for_tf_serving(run: CliRun, signatures: dict[str, int]) -> list
 
 @pytest.fixture(scope="session")
 def finance_run(tmp_path_factory) -> CliRun:
-    """One small finance_risk run with the local runner, shared by the e2e tests."""
+    """One small finance_risk run with the local runner, shared by the e2e tests (some
+    run again in its folder)."""
     run = run_aet("run", "finance_risk", *SMALL_TRAINING, output=tmp_path_factory.mktemp("fr"))
     assert_succeeded(run)
+    shutil.copytree(run.output, _snapshot(run))
     return run
+
+
+def _snapshot(run: CliRun) -> Path:
+    return run.output.parent / f"{run.output.name}-as-first-run"
+
+
+@pytest.fixture
+def finance_first_run(finance_run: CliRun, tmp_path: Path) -> CliRun:
+    """A copy of the shared finance_risk run's folder as that run left it, for a test
+    that goes on from it: its metadata still points at the first run's artifacts."""
+    copy = tmp_path / "run"
+    shutil.copytree(_snapshot(finance_run), copy)
+    return CliRun(0, finance_run.stdout, finance_run.stderr, finance_run.seconds, copy)

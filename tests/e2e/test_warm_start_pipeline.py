@@ -1,5 +1,6 @@
 """A second run on new data with `training.warm_start` starts from the model the first
-run blessed, trains the head first and unfreezes earlier layers in stages."""
+run blessed, trains the head first and unfreezes earlier layers in stages. The first run
+is the session's finance_risk run, copied as it left its folder."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SMALL_TRAINING, assert_succeeded, run_aet
+from tests.e2e.conftest import SMALL_TRAINING, CliRun, assert_succeeded, run_aet
 
 pytestmark = pytest.mark.e2e
 
@@ -18,13 +19,12 @@ def _history(summary: dict) -> dict[str, list[float]]:
 
 
 def test_second_run_warm_starts_from_the_blessed_model_and_unfreezes_in_stages(
-    tmp_path: Path, german_credit_csv: Path
+    tmp_path: Path, german_credit_csv: Path, finance_first_run: CliRun, finance_run: CliRun
 ) -> None:
-    output = tmp_path / "run"
-    first = run_aet("run", "finance_risk", *SMALL_TRAINING, output=output)
-    assert_succeeded(first)
-    assert first.summary["blessed"] is True
-    scratch_history = _history(first.summary)  # the second run rewrites run_summary.json
+    output = finance_first_run.output
+    first = finance_first_run.summary
+    assert first["blessed"] is True
+    scratch_history = _history(first)
 
     lines = german_credit_csv.read_text().splitlines(keepends=True)
     new_data = tmp_path / "new" / "credit.csv"
@@ -45,7 +45,8 @@ def test_second_run_warm_starts_from_the_blessed_model_and_unfreezes_in_stages(
 
     warm = [e for e in events if e["callback"] == "WarmStart"]
     assert len(warm) == 1
-    assert warm[0]["to"].startswith(str(output / "tfx" / "Trainer" / "model"))
+    # The metadata copied with the run points at the first run's artifacts.
+    assert warm[0]["to"].startswith(str(finance_run.output / "tfx" / "Trainer" / "model"))
     assert "0 started fresh" in warm[0]["why"]
 
     stages = [(e["epoch"], e["from"], e["to"]) for e in events if e["what"] == "unfrozen_stage"]

@@ -201,8 +201,8 @@ def test_an_image_domain_compiles_on_ingested_examples_only(
 def test_a_recommendation_domain_compiles_on_its_ingested_histories(
     tmp_path: Path, capsys, isolated_logging
 ):
+    from aet.kinds.ingested import write_report
     from aet.pipelines.cli import main
-    from aet.pipelines.ingestion import write_report
 
     code = main(["run", "recommendation", "--runner", "kubeflow", "--output", str(tmp_path)])
     assert code == 2

@@ -1,17 +1,11 @@
-"""Fixtures for the serving tests: the session's real Transform run
-(made once per session by tests/transform_fixture.py)."""
+"""Fixtures for the serving tests: a finance_risk SavedModel exported from the session's
+Transform run, and toy models with the image and recommendation serving interfaces."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.exported_model import shared_exported_model
-from tests.transform_fixture import TransformRun, shared_transform_run
-
-
-@pytest.fixture(scope="session")
-def transform_run(tmp_path_factory, finance_config, german_credit_csv) -> TransformRun:
-    return shared_transform_run(tmp_path_factory, finance_config, german_credit_csv)
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +23,7 @@ def export_toy_ranking_model(path: str) -> str:
     outputs no tabular model has, without training a recommender."""
     import tensorflow as tf
 
-    from aet.config.example_features import EXCLUDE_ITEMS, HISTORY_ITEMS
+    from aet.config.contract import EXCLUDE_ITEMS, HISTORY_ITEMS
 
     class ToyRecommender(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])

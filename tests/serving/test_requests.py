@@ -12,14 +12,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from aet.config.example_features import EXCLUDE_ITEMS, HISTORY_ITEMS
+from aet.config.contract import EXCLUDE_ITEMS, HISTORY_ITEMS
+from aet.kinds.image.requests import examples_from_images
 from aet.pipelines.domains import load_domain
-from aet.serving.requests import (
-    RequestError,
-    examples_from_images,
-    examples_from_records,
-    read_input,
-)
+from aet.serving.requests import RequestError, examples_from_records, read_input
 from tests.transform_fixture import load_schema, read_rows, to_example
 
 ROWS = 5

@@ -1,5 +1,6 @@
-"""`serving.signatures.make_signatures`: a model exported as the Trainer exports it, called
-the way TF Serving (`serving_default`) and TFMA (`transform_features`) call it."""
+"""The classifier signatures (components/export/signatures.py): a model exported as the
+Trainer exports it, called the way TF Serving (`serving_default`) and TFMA
+(`transform_features`) call it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from aet.components.export.signatures import make_signatures, undo_class_weights
+from aet.components.export.signatures import undo_class_weights
 from aet.components.features import transformed_name
+from aet.config.kinds import kind_of
+from aet.kinds.base import ExportContext
 from tests.exported_model import shared_exported_model
 from tests.transform_fixture import UNSEEN_CATEGORY, to_example
 
@@ -175,7 +178,7 @@ def test_serving_default_undoes_the_class_weights_used_in_training(
     model.save(
         path,
         save_format="tf",
-        signatures=make_signatures(model, output, config, class_weights=weights),
+        signatures=kind_of(config).signatures(model, output, config, ExportContext(None, weights)),
     )
     served = tf.saved_model.load(str(path)).signatures["serving_default"]
     label = config.features.label.name

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 import tensorflow as tf
 
-from aet.components.export.signatures import make_signatures
 from aet.components.export.warmup import read_warmup_file, replayed, write_warmup_file
 from aet.components.serving_check.check import check_model
-from tests.exported_model import export, shared_exported_model
+from tests.exported_model import export, shared_exported_model, trainer_signatures
 from tests.transform_fixture import to_example
 
 
@@ -60,7 +59,7 @@ def test_the_warmup_file_round_trips_as_prediction_logs(
 def test_a_signature_that_rejects_the_examples_blocks_the_model(
     model, transform_run, examples, tmp_path
 ):
-    signatures = make_signatures(model, transform_run.tf_transform_output, transform_run.config)
+    signatures = trainer_signatures(model, transform_run)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def wants_a_feature_nobody_sends(serialized: tf.Tensor) -> dict:
@@ -81,7 +80,7 @@ def test_a_signature_that_rejects_the_examples_blocks_the_model(
 def test_probabilities_out_of_range_and_disagreeing_signatures_block_the_model(
     model, transform_run, examples, tmp_path
 ):
-    signatures = make_signatures(model, transform_run.tf_transform_output, transform_run.config)
+    signatures = trainer_signatures(model, transform_run)
     honest = signatures["serving_default"]
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
@@ -113,7 +112,7 @@ def test_a_classification_signature_not_marked_for_classify_is_reported(
     model, transform_run, examples, tmp_path
 ):
     path = str(tmp_path / "plain")
-    signatures = make_signatures(model, transform_run.tf_transform_output, transform_run.config)
+    signatures = trainer_signatures(model, transform_run)
     model.save(path, save_format="tf", signatures=signatures)  # without save_for_serving
     report, _ = check_model(path, transform_run.config, examples)
     assert report.problems == [

@@ -1,7 +1,9 @@
-"""Where a run's ingested examples live, and when an earlier ingestion can be reused.
+"""What the ingested kinds (images, interaction logs) share: where a run's ingested
+examples live, when an earlier ingestion can be reused, and the ImportExampleGen that
+reads them.
 
 Image folders and interaction logs are turned into per-split TFRecords by a Beam job
-before the pipeline (pipelines/image_input.py, pipelines/history_input.py). The output
+before the pipeline (kinds/image/input.py, kinds/interactions/input.py). The output
 goes to `<output>/ingested/<key>`, keyed by the input files (names, sizes, modification
 times) and the settings that shape the examples, and is reused when nothing changed, so
 a re-run reads the same examples and TFX's cache holds for every component after it.
@@ -13,8 +15,15 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
+
+from aet.components.split_records import SPLIT_FOLDER
+from aet.config import DomainConfig
+
+if TYPE_CHECKING:
+    from tfx.dsl.components.base.base_component import BaseComponent
 
 REPORT_FILE = "ingestion_report.json"  # written last: marks a complete ingestion
 
@@ -54,3 +63,19 @@ def read_report(folder: str) -> dict:
 
 def write_report(folder: Path, report: dict) -> None:
     (folder / REPORT_FILE).write_text(json.dumps(report))
+
+
+def ingested_example_gen(config: DomainConfig, examples_dir: str) -> BaseComponent:
+    """ImportExampleGen over the ingestion's splits (already split, nothing hashed)."""
+    from tfx import v1 as tfx
+    from tfx.proto import example_gen_pb2
+
+    return tfx.components.ImportExampleGen(
+        input_base=examples_dir,
+        input_config=example_gen_pb2.Input(
+            splits=[
+                example_gen_pb2.Input.Split(name=name, pattern=f"{SPLIT_FOLDER.format(name)}/*")
+                for name in config.data.splits
+            ]
+        ),
+    )

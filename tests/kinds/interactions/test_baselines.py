@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from aet.components.recommendation_baselines import (
+from aet.kinds.interactions.baselines import (
     NEIGHBOURS,
     POPULARITY_TIE_BREAK,
     Baselines,

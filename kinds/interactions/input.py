@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from aet.components.interaction_histories import (
+from aet.config import DomainConfig
+from aet.kinds.ingested import completed_report, ingestion_folder, read_report, write_report
+from aet.kinds.interactions.histories import (
     HistoryReport,
     InteractionLogError,
     build_histories,
     read_interactions,
 )
-from aet.config import DomainConfig
-from aet.pipelines.ingestion import completed_report, ingestion_folder, read_report, write_report
 
 
 @dataclass(frozen=True)

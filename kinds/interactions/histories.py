@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from aet.components.split_records import split_records, write_splits
 from aet.config import LogColumnsConfig
-from aet.config.example_features import HISTORY_ITEMS, TAB_SEPARATED_SUFFIXES, TARGET_ITEM, USER_ID
+from aet.config.contract import HISTORY_ITEMS, TAB_SEPARATED_SUFFIXES, TARGET_ITEM, USER_ID
 
 SPLITS = ("train", "eval", "test")
 # The features of each example, as Transform and the serving signatures read them.

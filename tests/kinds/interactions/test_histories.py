@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from aet.components.interaction_histories import (
+from aet.kinds.interactions.histories import (
     InteractionLogError,
     build_histories,
     read_interactions,

@@ -31,7 +31,7 @@ import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
 from aet.components.split_records import split_records, write_splits
-from aet.config.example_features import IMAGE_FORMATS, IMAGE_SUFFIXES
+from aet.config.contract import IMAGE_FORMATS, IMAGE_SUFFIXES
 
 
 class IngestionError(ValueError):

@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 from aet.components.features import to_custom_config, transformed_name
-from aet.components.preprocessing import ITEM_COUNTS, ITEM_VOCABULARY, USER_VOCABULARY
 from aet.config import DomainConfig
+from aet.kinds.interactions.transform import ITEM_COUNTS, ITEM_VOCABULARY, USER_VOCABULARY
 
 MAX_LENGTH = 3
 CONFIG = {

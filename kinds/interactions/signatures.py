@@ -24,16 +24,16 @@ import tensorflow_transform as tft
 from aet.components.export.signatures import transform_features_signature
 from aet.components.features import transformed_name
 from aet.components.models.sasrec import SequentialRecommender, history_lengths, mask_items
-from aet.components.preprocessing import ITEM_VOCABULARY
 from aet.components.ranking_metrics import MASKED_SCORE
-from aet.components.recommendation_baselines import (
+from aet.config import DomainConfig
+from aet.config.contract import EXCLUDE_ITEMS, HISTORY_ITEMS
+from aet.kinds.interactions.baselines import (
     RECOMMENDER_OUTPUT,
     Baselines,
     baseline_scores,
     most_popular_scores,
 )
-from aet.config import DomainConfig
-from aet.config.example_features import EXCLUDE_ITEMS, HISTORY_ITEMS
+from aet.kinds.interactions.transform import ITEM_VOCABULARY
 
 
 class ItemCatalogue(tf.Module):

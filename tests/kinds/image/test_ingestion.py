@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from aet.components.image_ingestion import (
+from aet.kinds.image.ingestion import (
     IngestionError,
     folder_images,
     ingest,

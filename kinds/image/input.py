@@ -11,15 +11,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from aet.components.image_ingestion import (
+from aet.config import DomainConfig
+from aet.kinds.image.ingestion import (
     IngestionError,
     IngestionReport,
     folder_images,
     ingest,
     npz_images,
 )
-from aet.config import DomainConfig
-from aet.pipelines.ingestion import completed_report, ingestion_folder, write_report
+from aet.kinds.ingested import completed_report, ingestion_folder, write_report
 
 # MedMNIST's split names -> the pipeline's.
 NPZ_SPLITS = {"train": "train", "val": "eval", "test": "test"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aet.pipelines.preflight import MAX_REPORTED, InputDataError, check_csv_input
+from aet.kinds.tabular.preflight import MAX_REPORTED, InputDataError, check_csv_input
 
 GERMAN_CREDIT_ROWS = 1000  # Statlog German Credit: 1000 applicants
 

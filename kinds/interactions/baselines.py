@@ -21,9 +21,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from scipy import sparse
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
 
+from aet.components.features import transformed_name
 from aet.components.models.sasrec import history_lengths
-from aet.components.preprocessing import ITEM_COUNTS, ITEM_VOCABULARY
+from aet.config.contract import HISTORY_ITEMS
+from aet.kinds.interactions.transform import ITEM_COUNTS, ITEM_VOCABULARY
 
 RECOMMENDER_OUTPUT = "scores"  # the model's output in the evaluation signature
 BASELINE_OUTPUTS = ("most_popular", "co_occurrence")
@@ -114,3 +118,21 @@ def baseline_scores(history: tf.Tensor, baselines: Baselines) -> dict[str, tf.Te
         "most_popular": most_popular,
         "co_occurrence": co_occurrence + POPULARITY_TIE_BREAK * most_popular,
     }
+
+
+def training_sequences(
+    fn_args: tfx.components.FnArgs, tf_transform_output: tft.TFTransformOutput, target: str
+) -> list[np.ndarray]:
+    """Each training example's item ids, history then target (what a recommender's
+    baselines are fitted on): one pass over the transformed training split."""
+    dataset = fn_args.data_accessor.tf_dataset_factory(
+        fn_args.train_files,
+        tfxio.TensorFlowDatasetOptions(batch_size=256, shuffle=False, num_epochs=1),
+        tf_transform_output.transformed_metadata.schema,
+    )
+    history = transformed_name(HISTORY_ITEMS)
+    sequences = []
+    for batch in dataset:
+        for items, last in zip(batch[history].numpy(), batch[target].numpy(), strict=True):
+            sequences.append(np.append(items[items > 0], last))
+    return sequences

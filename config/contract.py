@@ -16,3 +16,8 @@ LOG_SUFFIXES = (*TAB_SEPARATED_SUFFIXES, ".csv")
 # Images: the encoded files a model takes.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 IMAGE_FORMATS = ("PNG", "JPEG")
+
+# Signatures a classifier exports besides serving_default: the one TF Serving's
+# Classify API calls, marked with that API's method name.
+CLASSIFICATION = "classification"
+CLASSIFY_METHOD = "tensorflow/serving/classify"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from aet.components.interaction_histories import InteractionLogError
+from aet.kinds.interactions.histories import InteractionLogError
+from aet.kinds.interactions.input import catalogue_size, ingest_histories
 from aet.pipelines.domains import load_domain
-from aet.pipelines.history_input import catalogue_size, ingest_histories
 
 
 def _log(path: Path, users: int = 4, items_each: int = 5) -> Path:

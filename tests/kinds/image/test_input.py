@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aet.components.image_ingestion import IngestionError
+from aet.kinds.image.ingestion import IngestionError
+from aet.kinds.image.input import ingest_images
 from aet.pipelines.domains import load_domain
-from aet.pipelines.image_input import ingest_images
 
 SPLIT_SIZES = {"train": 6, "val": 3, "test": 2}
 

@@ -1,0 +1,224 @@
+"""The protocol every data kind implements: what differs between tabular rows, images
+and interaction logs, asked by the generic code instead of branching on the data.
+
+A kind is one folder under `kinds/` with a `DataKind` subclass that registers itself
+(`aet.config.kinds.register_kind`) for the `data.format` it reads. The generic code
+asks it, at each step of a run:
+
+- config: `check_config` (the features and architecture it needs), `architectures`,
+  `describe` (the line `aet validate-config` prints);
+- data: `check_data_path`, `prepare_input` (pre-flight or ingestion before the
+  pipeline), `example_gen` (the pipeline's first component);
+- transform: `preprocessing` (its part of Transform's preprocessing_fn),
+  `model_inputs`, `label_key`;
+- training: `build_model`, `training_pairs`, `uses_class_weights`, `signatures`;
+- evaluation: `eval_config`, `extra_components` (e.g. Grad-CAM heat maps);
+- serving: `warmup_inputs`, `serves_classify`, `expected_outputs`,
+  `output_problems`, `comparable` (what the serving check expects), and for clients
+  `request_encoder` and `read_input`.
+
+Explanations, report sections and drift statistics per kind will be methods here too.
+
+The kind's class is imported whenever a config is validated and by the serving
+client, so it imports its heavy parts (TensorFlow, TFX, models) inside its methods:
+`aet validate-config` and a client load no training code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aet.config.kinds import KindConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_model_analysis as tfma
+    import tensorflow_transform as tft
+    from tfx.dsl.components.base.base_component import BaseComponent
+
+    from aet.config import DomainConfig
+    from aet.serving.requests import PredictionInput
+
+__all__ = [
+    "DataKind",
+    "Encoder",
+    "ExportContext",
+    "IngestedBeforeThePipeline",
+    "KindConfigError",
+    "PipelineParts",
+]
+
+Encoder = Callable[[Mapping[str, object]], bytes]  # one record -> a serialized tf.Example
+
+
+@dataclass(frozen=True)
+class PreparedInput:
+    """What `aet run` does with the data before the pipeline: the lines it prints, the
+    path the pipeline's ExampleGen reads, and the ingestion report (if it ingested)."""
+
+    lines: list[str]
+    pipeline_input: str
+    report: dict | None = None
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """What the Trainer knows when it exports: its inputs and the class weights it
+    trained with (undone in the served probabilities)."""
+
+    fn_args: Any  # tfx.components.FnArgs
+    class_weights: dict[int, float] | None = None
+
+
+@dataclass(frozen=True)
+class PipelineParts:
+    """The components a kind may add after the Trainer (e.g. heat maps), with what they
+    read."""
+
+    example_gen: BaseComponent
+    transform: BaseComponent
+    trainer: BaseComponent
+    split: str
+
+
+class DataKind:
+    """One kind of data. Subclasses set `name` (the `data.format` they read),
+    `architectures` (model.architecture values, the default first) and implement the
+    methods below; defaults here are what most kinds share."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    architectures: ClassVar[tuple[str, ...]]
+    ingested: ClassVar[bool] = False  # `aet run` writes its examples before the pipeline
+
+    # --- config -------------------------------------------------------------------
+    def check_config(self, config: DomainConfig) -> None:
+        """Raises KindConfigError when the config's features or model do not fit."""
+
+    def describe(self, config: DomainConfig) -> str:
+        """What the domain reads, in a few words (`aet validate-config`)."""
+        raise NotImplementedError
+
+    # --- data ---------------------------------------------------------------------
+    def check_data_path(self, config: DomainConfig, path: Path) -> None:
+        """Raises ValueError naming the path when it is not data of this kind."""
+
+    def prepare_input(
+        self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]
+    ) -> PreparedInput:
+        """Pre-flight checks or ingestion before any component runs."""
+        raise NotImplementedError
+
+    def example_gen(self, config: DomainConfig, data_path: str) -> BaseComponent:
+        """The pipeline's ExampleGen over `data_path` (what prepare_input returned)."""
+        raise NotImplementedError
+
+    # --- transform ----------------------------------------------------------------
+    def preprocessing(self, inputs: dict, config: DomainConfig) -> dict:
+        """Transform's outputs for this kind: model inputs, the label, slice features."""
+        raise NotImplementedError
+
+    def model_inputs(self, config: DomainConfig) -> list[str]:
+        """The raw features a served model reads."""
+        raise NotImplementedError
+
+    def label_key(self, config: DomainConfig) -> str:
+        """The transformed feature the model learns to predict."""
+        raise NotImplementedError
+
+    # --- training -----------------------------------------------------------------
+    def build_model(
+        self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput
+    ) -> tf.keras.Model:
+        """The compiled model of `config.model.architecture`."""
+        raise NotImplementedError
+
+    def training_pairs(self, dataset: tf.data.Dataset, config: DomainConfig) -> tf.data.Dataset:
+        """(inputs, target) as the model learns them; the label as it is by default."""
+        return dataset
+
+    uses_class_weights: ClassVar[bool] = True
+
+    def signatures(
+        self,
+        model: tf.keras.Model,
+        tf_transform_output: tft.TFTransformOutput,
+        config: DomainConfig,
+        context: ExportContext,
+    ) -> dict:
+        """The serving signatures exported with the model."""
+        raise NotImplementedError
+
+    # --- evaluation ---------------------------------------------------------------
+    def eval_config(self, config: DomainConfig, data_path: str) -> tfma.EvalConfig:
+        raise NotImplementedError
+
+    def extra_components(self, config: DomainConfig, parts: PipelineParts) -> list:
+        """Components this kind adds beside the Evaluator (none by default)."""
+        return []
+
+    # --- serving ------------------------------------------------------------------
+    serves_classify: ClassVar[bool] = True  # TF Serving's Classify API (classifiers)
+
+    def warmup_inputs(
+        self, config: DomainConfig, signatures: Mapping[str, Any]
+    ) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:
+        """The JSON-friendly signature and how to fill its inputs from raw examples."""
+        raise NotImplementedError
+
+    def output_problems(
+        self, config: DomainConfig, signature: str, outputs: dict[str, np.ndarray]
+    ) -> list[str]:
+        """What is wrong with one signature's answer (names and shapes already hold)."""
+        raise NotImplementedError
+
+    def expected_outputs(self, config: DomainConfig, signature: str) -> set[str]:
+        raise NotImplementedError
+
+    def comparable(self, config: DomainConfig, signature: str, outputs: dict) -> dict:
+        """A signature's answer in `serving_default`'s terms, for the agreement check."""
+        return outputs
+
+    # --- clients ------------------------------------------------------------------
+    def request_encoder(self, config: DomainConfig) -> Encoder:
+        """Turns one record (a mapping) into the serialized tf.Example serving_default
+        parses; raises aet.serving.examples.RecordError naming the field."""
+        raise NotImplementedError
+
+    def read_input(self, config: DomainConfig, path: Path) -> PredictionInput:
+        """Every record in `path` (`aet predict --input`, which exists), encoded and
+        checked before anything is sent; raises RequestError naming file and line."""
+        raise NotImplementedError
+
+
+class IngestedBeforeThePipeline:
+    """For a kind whose files are read into per-split TFRecords by a Beam job before the
+    pipeline (images, interaction logs): `aet run` ingests (or reuses an ingestion of
+    the same files and settings), and ImportExampleGen reads the result."""
+
+    ingested: ClassVar[bool] = True
+    ingesting: ClassVar[str]  # what `aet run` prints while it ingests
+
+    def ingest(
+        self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]
+    ) -> Any:
+        """The ingestion: an object with `examples_dir`, `report` and `describe()`."""
+        raise NotImplementedError
+
+    def prepare_input(
+        self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]
+    ) -> PreparedInput:
+        from dataclasses import asdict
+
+        print(f"  {self.ingesting}...", flush=True)
+        ingested = self.ingest(config, data_path, output, beam_args)
+        return PreparedInput(ingested.describe(), ingested.examples_dir, asdict(ingested.report))
+
+    def example_gen(self, config: DomainConfig, data_path: str) -> BaseComponent:
+        from aet.kinds.ingested import ingested_example_gen
+
+        return ingested_example_gen(config, data_path)

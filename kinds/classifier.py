@@ -1,0 +1,159 @@
+"""What the classifier kinds (tabular rows, images) share: a label of named classes,
+class-weighted training, probabilities served through Predict and TF Serving's Classify
+API, and TFMA metrics on the label.
+
+A subclass says how it reads and transforms its inputs, which networks it offers
+(`networks`) and which JSON-friendly signature it adds (`json_signature`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from aet.config.contract import CLASSIFICATION
+from aet.kinds.base import DataKind, ExportContext, KindConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_model_analysis as tfma
+    import tensorflow_transform as tft
+
+    from aet.config import DomainConfig
+
+
+class ClassifierKind(DataKind):
+    """A kind whose examples carry a label of `features.label.classes`."""
+
+    def check_config(self, config: DomainConfig) -> None:
+        if config.features.sequence is not None:
+            raise KindConfigError(
+                "features.sequence",
+                f"is for interaction logs; data.format '{config.data.format}' reads no "
+                "item histories",
+            )
+        for index, rule in enumerate(config.data.label_rules):
+            if rule.label not in config.features.label.classes:
+                raise KindConfigError(
+                    f"data.label_rules.{index}.label",
+                    f"'{rule.label}' is not one of features.label.classes "
+                    f"{config.features.label.classes}",
+                )
+
+    def describe_label(self, config: DomainConfig) -> str:
+        label = config.features.label
+        return f"label '{label.name}' with classes {label.classes}"
+
+    # --- transform ----------------------------------------------------------------
+    def label_key(self, config: DomainConfig) -> str:
+        from aet.components.features import transformed_name
+
+        return transformed_name(config.features.label.name)
+
+    def preprocessing(self, inputs: dict, config: DomainConfig) -> dict:
+        from aet.components.preprocessing import class_index
+
+        outputs = self.input_features(inputs, config)
+        outputs[self.label_key(config)] = class_index(inputs, config.features.label)
+        return outputs
+
+    def input_features(self, inputs: dict, config: DomainConfig) -> dict:
+        """Transform's outputs other than the label."""
+        raise NotImplementedError
+
+    # --- training -----------------------------------------------------------------
+    networks: dict[str, Callable]  # architecture -> builder(config, tf_transform_output)
+
+    def build_model(
+        self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput
+    ) -> tf.keras.Model:
+        from aet.components.compiling import adamw, compile_classifier
+
+        model = self.network(config, tf_transform_output)
+        compile_classifier(model, config, adamw(config))
+        return model
+
+    def network(
+        self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput
+    ) -> tf.keras.Model:
+        """The uncompiled network of `config.model.architecture`."""
+        raise NotImplementedError
+
+    def signatures(
+        self,
+        model: tf.keras.Model,
+        tf_transform_output: tft.TFTransformOutput,
+        config: DomainConfig,
+        context: ExportContext,
+    ) -> dict:
+        from aet.components.export.signatures import classifier_signatures
+
+        return classifier_signatures(
+            model,
+            tf_transform_output,
+            config,
+            self.model_inputs(config),
+            self.json_signature,
+            class_weights=context.class_weights,
+        )
+
+    def json_signature(
+        self,
+        predict: Callable[[dict], dict],
+        tf_transform_output: tft.TFTransformOutput,
+        config: DomainConfig,
+    ) -> tuple[str, Any]:
+        """(name, concrete function) of the signature a REST client writes by hand,
+        answering as `predict` does on the parsed raw features."""
+        raise NotImplementedError
+
+    # --- evaluation ---------------------------------------------------------------
+    def eval_config(self, config: DomainConfig, data_path: str) -> tfma.EvalConfig:
+        from aet.components.evaluation import classifier_eval_config
+
+        return classifier_eval_config(config, self.label_key(config))
+
+    # --- serving ------------------------------------------------------------------
+    def expected_outputs(self, config: DomainConfig, signature: str) -> set[str]:
+        if signature == CLASSIFICATION:
+            return {"classes", "scores"}
+        return {"probability"} if config.is_binary else {"probabilities"}
+
+    def output_problems(
+        self, config: DomainConfig, signature: str, outputs: dict[str, np.ndarray]
+    ) -> list[str]:
+        classes = config.features.label.classes
+        problems = []
+        if signature == CLASSIFICATION:
+            served = [[c.decode() for c in row] for row in outputs["classes"]]
+            if any(row != classes for row in served):
+                problems.append(f"'classes' are not {classes}")
+        for name in {"probability", "probabilities", "scores"} & set(outputs):
+            problems += _probability_problems(name, outputs[name], len(classes))
+        return problems
+
+    def comparable(self, config: DomainConfig, signature: str, outputs: dict) -> dict:
+        if signature != CLASSIFICATION:
+            return outputs
+        scores = outputs["scores"]
+        return {"probability": scores[:, 1]} if config.is_binary else {"probabilities": scores}
+
+    def warmup_inputs(
+        self, config: DomainConfig, signatures: Mapping[str, Any]
+    ) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:
+        raise NotImplementedError
+
+
+def _probability_problems(name: str, values: np.ndarray, classes: int) -> list[str]:
+    import numpy as np
+
+    problems = []
+    if np.any((values < 0) | (values > 1)):
+        problems.append(f"'{name}' has values outside [0, 1]")
+    if values.ndim == 2:
+        if values.shape[1] != classes:
+            problems.append(f"'{name}' has {values.shape[1]} columns for {classes} classes")
+        elif not np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
+            problems.append(f"'{name}' rows do not sum to 1")
+    return problems

@@ -1,0 +1,152 @@
+"""Images: an image folder (classes from sub-folders or file-name rules) or a MedMNIST
+`.npz`, one class label per image.
+
+Every file is decoded once while it is ingested (ingestion.py, a Beam job before the
+pipeline, reused while the files are unchanged: input.py); ImportExampleGen reads the
+ingested splits; Transform decodes, resizes and z-scores the pixels (transform.py); the
+model is an attention CNN; `predict_image` takes the encoded file; the HeatMaps component
+draws Grad-CAM overlays of test images; clients send image files (requests.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aet.config.kinds import register_kind
+from aet.kinds.base import Encoder, IngestedBeforeThePipeline, KindConfigError, PipelineParts
+from aet.kinds.classifier import ClassifierKind
+
+if TYPE_CHECKING:
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    from aet.config import DomainConfig
+    from aet.serving.requests import PredictionInput
+
+
+class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
+    name = "images"
+    description = "an image folder or a MedMNIST .npz, one class per image"
+    architectures = ("attention_cnn",)
+    ingesting = "ingesting images (decoding every file once)"
+
+    def check_config(self, config: DomainConfig) -> None:
+        super().check_config(config)
+        features = config.features
+        if features.image is None:
+            raise KindConfigError(
+                "features.image",
+                f"must be set when data.format is '{config.data.format}' (the size and "
+                "channels the model sees)",
+            )
+        if (features.image.name, features.label.name) != ("image", "label"):
+            raise KindConfigError(
+                "features",
+                "image domains name the image 'image' and the label 'label' (as ingested)",
+            )
+
+    def describe(self, config: DomainConfig) -> str:
+        image = config.features.image
+        return f"{image.height}x{image.width} images, {self.describe_label(config)}"
+
+    # --- data ---------------------------------------------------------------------
+    def check_data_path(self, config: DomainConfig, path: Path) -> None:
+        if path.is_file() and path.suffix != ".npz":
+            raise ValueError(
+                f"{path}: not a .npz file; give a MedMNIST-style .npz or a folder of images"
+            )
+
+    def ingest(self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]):
+        from aet.kinds.image.input import ingest_images
+
+        return ingest_images(config, data_path, str(output), beam_args)
+
+    # --- transform ----------------------------------------------------------------
+    def model_inputs(self, config: DomainConfig) -> list[str]:
+        return [config.features.image.name]
+
+    def input_features(self, inputs: dict, config: DomainConfig) -> dict:
+        from aet.components.features import transformed_name
+        from aet.components.preprocessing import dense
+        from aet.kinds.image.transform import normalised_image
+
+        image = config.features.image
+        pixels = normalised_image(dense(inputs[image.name], ""), image)
+        return {transformed_name(image.name): pixels}
+
+    # --- training -----------------------------------------------------------------
+    def network(
+        self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput
+    ) -> tf.keras.Model:
+        from aet.components.features import transformed_name
+        from aet.components.models.attention_cnn import build_attention_cnn
+
+        image = config.features.image
+        return build_attention_cnn(
+            image, config.model, len(config.features.label.classes), transformed_name(image.name)
+        )
+
+    def json_signature(
+        self,
+        predict: Callable[[dict], dict],
+        tf_transform_output: tft.TFTransformOutput,
+        config: DomainConfig,
+    ) -> tuple[str, Any]:
+        import tensorflow as tf
+
+        name = config.features.image.name
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+        def predict_image(encoded: tf.Tensor) -> dict:
+            return predict({name: tf.reshape(encoded, [-1, 1])})
+
+        return "predict_image", predict_image
+
+    # --- evaluation ---------------------------------------------------------------
+    def extra_components(self, config: DomainConfig, parts: PipelineParts) -> list:
+        if not config.evaluation.heat_maps:
+            return []
+        from aet.components.heat_maps.component import HeatMaps
+
+        return [
+            HeatMaps(
+                model=parts.trainer.outputs["model"],
+                examples=parts.example_gen.outputs["examples"],
+                transform_graph=parts.transform.outputs["transform_graph"],
+                domain_config=config.json(),
+                split=parts.split,
+                count=config.evaluation.heat_maps,
+            )
+        ]
+
+    # --- serving ------------------------------------------------------------------
+    def warmup_inputs(
+        self, config: DomainConfig, signatures: Mapping[str, Any]
+    ) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:
+        import tensorflow as tf
+
+        from aet.components.export.warmup import first_values
+
+        name = config.features.image.name
+        return "predict_image", lambda examples: {
+            "image_bytes": first_values(examples, name, tf.string)
+        }
+
+    # --- clients ------------------------------------------------------------------
+    def request_encoder(self, config: DomainConfig) -> Encoder:
+        from aet.serving.requests import RequestError
+
+        raise RequestError(
+            f"domain '{config.name}' takes image files: use examples_from_images / read_input"
+        )
+
+    def read_input(self, config: DomainConfig, path: Path) -> PredictionInput:
+        from aet.kinds.image.requests import read_image_input
+
+        return read_image_input(config, path)
+
+
+IMAGES = register_kind(ImageKind())

@@ -1,0 +1,189 @@
+"""Interaction logs: (user, item, rating, time) rows, turned into each user's item
+history and the item that followed it; the model recommends the next item.
+
+The log is read once into per-user, leave-last-out history examples (histories.py, a
+Beam job before the pipeline, reused while the log is unchanged: input.py);
+ImportExampleGen reads the ingested splits; Transform maps items through a vocabulary of
+the training split (transform.py); the model is SASRec, scored by the Evaluator beside
+two baselines fitted in the Trainer (baselines.py, evaluation.py); `recommend` takes
+padded item-id lists (signatures.py); clients send JSON lines of histories (requests.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aet.config.kinds import register_kind
+from aet.kinds.base import (
+    DataKind,
+    Encoder,
+    ExportContext,
+    IngestedBeforeThePipeline,
+    KindConfigError,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_model_analysis as tfma
+    import tensorflow_transform as tft
+
+    from aet.config import DomainConfig
+    from aet.serving.requests import PredictionInput
+
+RANKING_OUTPUTS = {"items", "scores", "unknown_items", "fallback"}
+
+
+class InteractionsKind(IngestedBeforeThePipeline, DataKind):
+    name = "interactions"
+    description = "a log of (user, item, rating, time), .inter/.tsv or .csv"
+    architectures = ("sasrec",)
+    ingesting = "building per-user histories from the interaction log"
+    uses_class_weights = False
+    serves_classify = False
+
+    def check_config(self, config: DomainConfig) -> None:
+        if config.features.sequence is None:
+            raise KindConfigError(
+                "features.sequence",
+                f"must be set exactly when data.format is 'interactions' (it is "
+                f"'{config.data.format}')",
+            )
+        if config.training.warm_start:
+            raise KindConfigError(
+                "training.warm_start",
+                "is not supported for recommenders yet: item ids follow each run's "
+                "vocabulary, so an earlier model's item embeddings would not line up",
+            )
+
+    def describe(self, config: DomainConfig) -> str:
+        return f"item histories of up to {config.features.sequence.max_length} recent items"
+
+    # --- data ---------------------------------------------------------------------
+    def check_data_path(self, config: DomainConfig, path: Path) -> None:
+        from aet.config.contract import LOG_SUFFIXES
+
+        if not path.is_file() or path.suffix not in LOG_SUFFIXES:
+            raise ValueError(
+                f"{path}: not an interaction log; give one {'/'.join(LOG_SUFFIXES)} file "
+                f"with the columns named in data.columns"
+            )
+
+    def ingest(self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]):
+        from aet.kinds.interactions.input import ingest_histories
+
+        return ingest_histories(config, data_path, str(output), beam_args)
+
+    # --- transform ----------------------------------------------------------------
+    def model_inputs(self, config: DomainConfig) -> list[str]:
+        from aet.config.contract import HISTORY_ITEMS
+
+        return [HISTORY_ITEMS]
+
+    def label_key(self, config: DomainConfig) -> str:
+        from aet.components.features import transformed_name
+        from aet.config.contract import TARGET_ITEM
+
+        return transformed_name(TARGET_ITEM)
+
+    def preprocessing(self, inputs: dict, config: DomainConfig) -> dict:
+        from aet.kinds.interactions.transform import sequence_features
+
+        return sequence_features(inputs, config.features.sequence)
+
+    # --- training -----------------------------------------------------------------
+    def build_model(
+        self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput
+    ) -> tf.keras.Model:
+        from aet.components.compiling import adamw
+        from aet.components.features import transformed_name
+        from aet.components.models.sasrec import build_sasrec
+        from aet.components.preprocessing import NUM_OOV_BUCKETS
+        from aet.config.contract import HISTORY_ITEMS
+        from aet.kinds.interactions.transform import ITEM_VOCABULARY
+
+        model = build_sasrec(
+            config.model,
+            tf_transform_output.vocabulary_size_by_name(ITEM_VOCABULARY) + 1 + NUM_OOV_BUCKETS,
+            config.features.sequence.max_length,
+            transformed_name(HISTORY_ITEMS),
+            sampled_softmax=config.training.sampled_softmax,
+            cutoff=config.evaluation.cutoff,
+            exclude_seen=config.evaluation.exclude_seen,
+        )
+        model.compile(optimizer=adamw(config))
+        return model
+
+    def training_pairs(self, dataset: tf.data.Dataset, config: DomainConfig) -> tf.data.Dataset:
+        """Every position learns the item after it."""
+        from aet.components.features import transformed_name
+        from aet.components.models.sasrec import next_item_labels
+        from aet.config.contract import HISTORY_ITEMS
+
+        history = transformed_name(HISTORY_ITEMS)
+        return dataset.map(lambda x, target: (x, next_item_labels(x[history], target)))
+
+    def signatures(
+        self,
+        model: tf.keras.Model,
+        tf_transform_output: tft.TFTransformOutput,
+        config: DomainConfig,
+        context: ExportContext,
+    ) -> dict:
+        from aet.kinds.interactions.baselines import fit_baselines, training_sequences
+        from aet.kinds.interactions.signatures import make_ranking_signatures
+
+        sequences = training_sequences(context.fn_args, tf_transform_output, self.label_key(config))
+        baselines = fit_baselines(tf_transform_output, sequences)
+        return make_ranking_signatures(model, tf_transform_output, config, baselines)
+
+    # --- evaluation ---------------------------------------------------------------
+    def eval_config(self, config: DomainConfig, data_path: str) -> tfma.EvalConfig:
+        from aet.kinds.interactions.evaluation import ranking_eval_config
+        from aet.kinds.interactions.input import catalogue_size
+
+        return ranking_eval_config(config, self.label_key(config), catalogue_size(data_path))
+
+    # --- serving ------------------------------------------------------------------
+    def expected_outputs(self, config: DomainConfig, signature: str) -> set[str]:
+        return RANKING_OUTPUTS
+
+    def output_problems(
+        self, config: DomainConfig, signature: str, outputs: dict[str, np.ndarray]
+    ) -> list[str]:
+        problems = []
+        if outputs["items"].shape[1] > config.serving.top_k:
+            problems.append(f"'items' lists more than serving.top_k={config.serving.top_k}")
+        if (outputs["unknown_items"] < 0).any():
+            problems.append("'unknown_items' is negative")
+        return problems
+
+    def warmup_inputs(
+        self, config: DomainConfig, signatures: Mapping[str, Any]
+    ) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:
+        import numpy as np
+
+        from aet.components.export.warmup import padded_values
+        from aet.config.contract import HISTORY_ITEMS
+
+        # Nothing excluded, as in the held-out examples serving_default is sent.
+        return "recommend", lambda examples: {
+            "history": padded_values(examples, HISTORY_ITEMS),
+            "exclude": np.full((len(examples), 1), b"", dtype=object),
+        }
+
+    # --- clients ------------------------------------------------------------------
+    def request_encoder(self, config: DomainConfig) -> Encoder:
+        from aet.kinds.interactions.requests import history_example
+
+        return history_example
+
+    def read_input(self, config: DomainConfig, path: Path) -> PredictionInput:
+        from aet.kinds.interactions.requests import read_history_input
+
+        return read_history_input(config, path)
+
+
+INTERACTIONS = register_kind(InteractionsKind())

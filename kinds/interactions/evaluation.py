@@ -1,0 +1,39 @@
+"""A recommender's Evaluator config: the model and its two baselines scored by the same
+ranking metrics on the same held-out histories."""
+
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+
+from aet.components.evaluation import config_metrics
+from aet.config import DomainConfig
+from aet.kinds.interactions.baselines import BASELINE_OUTPUTS, RECOMMENDER_OUTPUT
+
+
+def ranking_eval_config(config: DomainConfig, label_key: str, catalogue: int) -> tfma.EvalConfig:
+    """The recommender and its two baselines are outputs of one signature, scored by the
+    same metrics on the same examples; only the recommender's output is gated. The
+    model's own validation metrics (one output, no baselines) are left out."""
+    outputs = [RECOMMENDER_OUTPUT, *BASELINE_OUTPUTS]
+    eval_config = tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name="serve_examples",
+                label_keys={output: label_key for output in outputs},
+                preprocessing_function_names=["transform_features"],
+            )
+        ],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=config_metrics(config, catalogue, gated=True),
+                output_names=[RECOMMENDER_OUTPUT],
+            ),
+            tfma.MetricsSpec(
+                metrics=config_metrics(config, catalogue, gated=False),
+                output_names=list(BASELINE_OUTPUTS),
+            ),
+        ],
+        slicing_specs=[tfma.SlicingSpec()],
+    )
+    eval_config.options.include_default_metrics.value = False
+    return eval_config

@@ -1,0 +1,145 @@
+"""Tabular rows in CSV files: numeric and categorical features and a label.
+
+A new tabular domain is a config file and nothing else. Pre-flight checks every CSV
+row (preflight.py); CsvExampleGen reads and splits the files; Transform z-scores
+numbers and maps categories through vocabularies (transform.py); the model is an
+FT-Transformer or, as a plain baseline, logistic regression on the same transformed
+features; `predict_features` takes one named input per feature (signatures.py);
+clients send CSV or JSON-lines records typed by the domain's schema (requests.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aet.config.kinds import register_kind
+from aet.kinds.base import Encoder, KindConfigError, PreparedInput
+from aet.kinds.classifier import ClassifierKind
+
+if TYPE_CHECKING:
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    from tfx.dsl.components.base.base_component import BaseComponent
+
+    from aet.config import DomainConfig
+    from aet.serving.requests import PredictionInput
+
+
+class TabularKind(ClassifierKind):
+    name = "csv"
+    description = "CSV files of numeric and categorical features and a label"
+    architectures = ("ft_transformer", "logistic_regression")
+
+    def check_config(self, config: DomainConfig) -> None:
+        super().check_config(config)
+        features = config.features
+        if features.image is not None:
+            raise KindConfigError(
+                "features.image",
+                f"is for image data; data.format '{config.data.format}' reads table rows",
+            )
+        if not features.input_names:
+            raise KindConfigError("features", "give at least one numeric or categorical feature")
+
+    def describe(self, config: DomainConfig) -> str:
+        features = config.features
+        return (
+            f"{len(features.numeric)} numeric and {len(features.categorical)} categorical "
+            f"features, {self.describe_label(config)}"
+        )
+
+    # --- data ---------------------------------------------------------------------
+    def check_data_path(self, config: DomainConfig, path: Path) -> None:
+        if path.is_file() and path.suffix != ".csv":  # the pipeline would read it as a folder
+            raise ValueError(f"{path}: not a .csv file; give a .csv file or a folder of them")
+        if path.is_dir() and not any(path.glob("*.csv")):
+            raise ValueError(f"{path}: folder holds no .csv files")
+
+    def prepare_input(
+        self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]
+    ) -> PreparedInput:
+        if "://" in data_path:
+            return PreparedInput(["input: remote, not pre-checked"], data_path)
+        from aet.kinds.tabular.preflight import check_csv_input
+
+        rows = check_csv_input(data_path, config)
+        return PreparedInput([f"input checked: {rows} rows"], data_path)
+
+    def example_gen(self, config: DomainConfig, data_path: str) -> BaseComponent:
+        from tfx import v1 as tfx
+        from tfx.proto import example_gen_pb2
+
+        if data_path.endswith(".csv"):
+            input_base, pattern = os.path.dirname(data_path), os.path.basename(data_path)
+        else:
+            input_base, pattern = data_path, "*.csv"
+        buckets = [
+            example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=round(share * 100))
+            for name, share in config.data.splits.items()
+        ]
+        return tfx.components.CsvExampleGen(
+            input_base=input_base,
+            input_config=example_gen_pb2.Input(
+                splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)]
+            ),
+            output_config=example_gen_pb2.Output(
+                split_config=example_gen_pb2.SplitConfig(splits=buckets)
+            ),
+        )
+
+    # --- transform ----------------------------------------------------------------
+    def model_inputs(self, config: DomainConfig) -> list[str]:
+        return config.features.input_names
+
+    def input_features(self, inputs: dict, config: DomainConfig) -> dict:
+        from aet.kinds.tabular.transform import tabular_features
+
+        return tabular_features(inputs, config.features)
+
+    # --- training -----------------------------------------------------------------
+    def network(
+        self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput
+    ) -> tf.keras.Model:
+        from aet.kinds.tabular.networks import NETWORKS
+
+        return NETWORKS[config.model.architecture](config, tf_transform_output)
+
+    def json_signature(
+        self,
+        predict: Callable[[dict], dict],
+        tf_transform_output: tft.TFTransformOutput,
+        config: DomainConfig,
+    ) -> tuple[str, Any]:
+        from aet.kinds.tabular.signatures import predict_features
+
+        return "predict_features", predict_features(predict, tf_transform_output, config)
+
+    # --- serving ------------------------------------------------------------------
+    def warmup_inputs(
+        self, config: DomainConfig, signatures: Mapping[str, Any]
+    ) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:
+        from aet.components.export.warmup import first_values
+
+        _, specs = signatures["predict_features"].structured_input_signature
+        return "predict_features", lambda examples: {
+            name: first_values(examples, name, specs[name].dtype)
+            for name in self.model_inputs(config)
+        }
+
+    # --- clients ------------------------------------------------------------------
+    def request_encoder(self, config: DomainConfig) -> Encoder:
+        from aet.kinds.tabular.requests import tabular_encoder
+
+        return tabular_encoder(config)
+
+    def read_input(self, config: DomainConfig, path: Path) -> PredictionInput:
+        from aet.kinds.tabular.requests import read_tabular_input
+
+        return read_tabular_input(config, path)
+
+
+TABULAR = register_kind(TabularKind())
