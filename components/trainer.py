@@ -90,9 +90,11 @@ def fit_inputs(
 
 
 @functools.lru_cache(maxsize=8)
-def count_examples(files: tuple[str, ...]) -> int:
-    """How many records the (GZIP) TFRecord `files` hold: one pass, in graph mode."""
-    dataset = tf.data.TFRecordDataset(list(files), compression_type="GZIP")
+def count_examples(patterns: tuple[str, ...]) -> int:
+    """How many records the (GZIP) TFRecord files matching `patterns` hold (TFX gives a
+    split as `.../Split-train/*`): one pass, in graph mode."""
+    files = sorted(path for pattern in patterns for path in tf.io.gfile.glob(pattern))
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     return int(dataset.reduce(np.int64(0), lambda count, _: count + 1))
 
 
