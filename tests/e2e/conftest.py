@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,13 @@ import pytest
 # epochs of 11 steps (a few seconds) clear finance_risk's AUC >= 0.65 blessing threshold
 # with a margin; two epochs did not always.
 SMALL_TRAINING = ["--set", "training.train_steps=110", "--set", "training.steps_per_epoch=11"]
+# A tuned run's search: two trials within a wall clock (the domains' tests add --tune).
+WALL_CLOCK_S = 120
+SMALL_SEARCH = [
+    "--set", "tuning.max_trials=2",
+    "--set", "tuning.epochs_per_trial=2",
+    "--set", f"tuning.max_wall_clock_s={WALL_CLOCK_S}",
+]  # fmt: skip
 
 
 @dataclass
@@ -105,3 +113,20 @@ def finance_first_run(finance_run: CliRun, tmp_path: Path) -> CliRun:
     copy = tmp_path / "run"
     shutil.copytree(_snapshot(finance_run), copy)
     return CliRun(0, finance_run.stdout, finance_run.stderr, finance_run.seconds, copy)
+
+
+def assert_tuned_within_budget(run: CliRun, strategy: str, objective: str) -> dict:
+    """The search ran within its wall clock, started from the config's values, and the
+    Trainer trained with the best trial's; returns the summary's tuning section."""
+    summary = run.summary
+    tuning = summary["tuning"]
+    assert (tuning["strategy"], tuning["objective"]) == (strategy, objective)
+    took = float(re.search(r"Tuner\s+done in\s+([\d.]+) s", run.stdout).group(1))
+    assert took <= WALL_CLOCK_S
+    trials = tuning["trials"]
+    first = min(trials, key=lambda trial: trial["trial_id"])
+    assert first["hyperparameters"] == tuning["config_values"]
+    best = (min if tuning["direction"] == "min" else max)(trials, key=lambda t: t["score"])
+    assert summary["training"]["hyperparameters"] == best["hyperparameters"]
+    assert "(the config's)" in run.stdout and "trained with:" in run.stdout
+    return tuning

@@ -97,29 +97,6 @@ def test_the_push_writes_the_model_servers_config(finance_run: CliRun) -> None:
     assert "max_batch_size { value: 64 }" in (serving_root / "batching_parameters.txt").read_text()
 
 
-def test_a_model_that_fails_the_serving_check_is_not_pushed(finance_run: CliRun) -> None:
-    before = finance_run.pushed_versions("finance_risk")
-    models_config = (finance_run.output / "serving" / "models.config").read_text()
-
-    blocked = run_aet(
-        "run",
-        "finance_risk",
-        *SMALL_TRAINING,
-        "--set",
-        "serving.check.latency_budget_ms=0.000001",
-        output=finance_run.output,
-    )
-
-    assert_succeeded(blocked)  # the run worked; its model is not fit to serve
-    check = blocked.summary["serving_check"]
-    assert not check["passed"] and not check["staged"]
-    assert "serving.check.latency_budget_ms" in check["problems"][0]
-    assert blocked.summary["pushed_model_dir"] is None
-    assert "serving check: failed" in blocked.stdout and "over the budget" in blocked.stdout
-    assert finance_run.pushed_versions("finance_risk") == before
-    assert (finance_run.output / "serving" / "models.config").read_text() == models_config
-
-
 def test_second_run_reuses_cached_components(finance_run: CliRun, tmp_path: Path) -> None:
     again = run_aet("run", "finance_risk", *SMALL_TRAINING, output=finance_run.output)
     assert_succeeded(again)

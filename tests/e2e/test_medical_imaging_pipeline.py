@@ -18,7 +18,14 @@ from aet.pipelines.cli import main
 from aet.pipelines.data_sources import default_data_path
 from aet.pipelines.domains import load_domain
 from tests.conftest import SHARED_DATASETS
-from tests.e2e.conftest import CliRun, assert_ready_for_tf_serving, assert_succeeded, run_aet
+from tests.e2e.conftest import (
+    SMALL_SEARCH,
+    CliRun,
+    assert_ready_for_tf_serving,
+    assert_succeeded,
+    assert_tuned_within_budget,
+    run_aet,
+)
 from tests.serving.stand_in_server import StandInServer
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +46,16 @@ SMALL_NPZ_TRAINING = [
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory) -> CliRun:
-    run = run_aet("run", "medical_imaging", output=tmp_path_factory.mktemp("mi-default"))
+    """The embedded 16 X-rays, tuned by the shipped random search (two trials)."""
+    run = run_aet(
+        "run",
+        "medical_imaging",
+        "--tune",
+        *SMALL_SEARCH,
+        "--set",
+        "tuning.epochs_per_trial=2",
+        output=tmp_path_factory.mktemp("mi-default"),
+    )
     assert_succeeded(run)
     return run
 
@@ -102,6 +118,11 @@ def test_default_run_pushes_a_model_that_answers_raw_jpeg_bytes(default_run: Cli
     assert_ready_for_tf_serving(
         default_run, {"serving_default": 2, "predict_image": 2, "classification": 2}
     )
+
+
+def test_the_default_run_tunes_within_its_wall_clock(default_run: CliRun) -> None:
+    tuning = assert_tuned_within_budget(default_run, "random", "val_auc")
+    assert len(tuning["trials"]) >= 2
 
 
 def test_aet_predict_through_a_model_server_answers_as_the_model_does(

@@ -14,7 +14,14 @@ import pytest
 import tensorflow as tf
 
 from aet.pipelines.cli import main
-from tests.e2e.conftest import CliRun, assert_ready_for_tf_serving, assert_succeeded, run_aet
+from tests.e2e.conftest import (
+    SMALL_SEARCH,
+    CliRun,
+    assert_ready_for_tf_serving,
+    assert_succeeded,
+    assert_tuned_within_budget,
+    run_aet,
+)
 from tests.serving.stand_in_server import StandInServer
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +35,18 @@ CYCLE = 40  # the synthetic log's catalogue: users walk through it in order
 
 @pytest.fixture(scope="module")
 def movielens_run(tmp_path_factory) -> CliRun:
-    run = run_aet("run", "recommendation", *TINY_TRAINING, output=tmp_path_factory.mktemp("ml"))
+    """MovieLens 100K on a tiny step budget, tuned by the shipped Hyperband search (3
+    epochs, so that a second round continues the first round's best weights)."""
+    run = run_aet(
+        "run",
+        "recommendation",
+        *TINY_TRAINING,
+        "--tune",
+        *SMALL_SEARCH,
+        "--set",
+        "tuning.epochs_per_trial=3",
+        output=tmp_path_factory.mktemp("ml"),
+    )
     assert_succeeded(run)
     return run
 
@@ -104,6 +122,13 @@ def test_movielens_run_scores_the_model_beside_both_baselines(movielens_run: Cli
     assert overall["coverage[most_popular]"] < 0.1 < overall["coverage[co_occurrence]"]
     # The sampled protocol is the easier one: 100 negatives instead of ~1600 items.
     assert overall["ndcg_sampled[most_popular]"] > overall["ndcg[most_popular]"]
+
+
+def test_the_movielens_run_tunes_with_hyperband_within_its_wall_clock(
+    movielens_run: CliRun,
+) -> None:
+    tuning = assert_tuned_within_budget(movielens_run, "hyperband", "val_ndcg")
+    assert len(tuning["trials"]) >= 2
 
 
 def test_pushed_model_returns_top_k_and_excludes_what_it_is_asked_to(
