@@ -148,3 +148,10 @@ def isolated_logging(monkeypatch):
     tf_logger.propagate = tf_propagate
     absl_logging.set_verbosity(absl_verbosity)
     absl_logging.get_absl_handler().setLevel(absl_level)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """End-to-end tests first: on two workers (a file each at a time) the long pipeline
+    runs start early and the short unit files fill in around them, instead of one long
+    run finishing alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
