@@ -5,7 +5,9 @@ INSTALLED := $(VENV)/.installed
 DOMAIN ?= finance_risk
 OUTPUT ?= runs/$(DOMAIN)
 PYTEST_ARGS ?=
-# The suite runs on two workers, a test file per worker at a time (module fixtures run once).
+# The suite runs on two workers, a test file per worker at a time (module fixtures run once),
+# in the order tests/conftest.py gives (end-to-end files first; xdist would put the files
+# with the most tests first, leaving the long pipeline runs to the end).
 PYTEST_WORKERS ?= 2
 
 .PHONY: run test lint venv
@@ -20,7 +22,7 @@ run: $(INSTALLED)
 	$(VENV)/bin/aet run $(DOMAIN) --output $(OUTPUT)
 
 test: $(INSTALLED)
-	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -17,12 +17,6 @@ def transformed_name(name: str) -> str:
     return f"{name}_xf"
 
 
-def model_inputs(config: DomainConfig) -> list[str]:
-    """The raw features a served model reads (the tabular inputs, the image, or the
-    item history), as the data kind says."""
-    return kind_of(config).model_inputs(config)
-
-
 def label_key(config: DomainConfig) -> str:
     """The transformed label (the class index, or a recommender's target item id)."""
     return kind_of(config).label_key(config)

@@ -4,6 +4,12 @@ needs nothing from training to build a request."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
+# One client record (a mapping of fields) -> the serialized tf.Example serving_default
+# parses; each data kind provides one.
+RecordEncoder = Callable[[Mapping[str, object]], bytes]
+
 # Interaction logs: each example is one user's history and the item that followed it.
 USER_ID = "user_id"
 HISTORY_ITEMS = "history_items"

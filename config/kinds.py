@@ -49,10 +49,15 @@ def _discover() -> None:
     global _discovered
     if _discovered:
         return
-    _discovered = True
     importlib.import_module(BUILT_IN)
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        entry_point.load()
+        try:
+            entry_point.load()
+        except Exception as exc:  # name the plugin, not a partial registry later
+            raise ImportError(
+                f"data kind plugin '{entry_point.name}' ({entry_point.value}) failed to load: {exc}"
+            ) from exc
+    _discovered = True
 
 
 def kind_names() -> list[str]:

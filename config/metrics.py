@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Task = Literal["binary", "multiclass", "ranking"]
-TASKS: tuple[Task, ...] = ("binary", "multiclass", "ranking")
 Direction = Literal["higher_is_better", "lower_is_better"]
 
 KERAS = "tensorflow.keras.metrics"

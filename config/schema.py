@@ -190,7 +190,7 @@ class ImageConfig(_Strict):
 
 class SequenceConfig(_Strict):
     """A recommendation domain's input: each user's item history, ingested from an
-    interaction log (components/interaction_histories.py names the features)."""
+    interaction log (config/contract.py names the features)."""
 
     max_length: int = Field(50, ge=2, le=1000, description="most recent items the model reads")
 
@@ -436,13 +436,10 @@ class TrainingConfig(_Strict):
         return values
 
     @property
-    def planned_epochs(self) -> int | None:
-        """Epochs to train, where the config fixes them without the data's size."""
-        if self.train_steps is None:
-            return self.epochs or DEFAULT_EPOCHS
-        if self.steps_per_epoch is not None:
-            return max(1, self.train_steps // self.steps_per_epoch)
-        return None
+    def planned_epochs(self) -> int:
+        """`epochs`, or its default when the config says nothing of how long to train
+        (with `train_steps` the epochs follow from the steps per epoch instead)."""
+        return self.epochs or DEFAULT_EPOCHS
 
 
 class Bound(_Strict):
@@ -831,14 +828,14 @@ def _check_metrics_fit_task(
     ranking = sorted(name for name in unfit if "ranking" in METRICS[name].tasks)
     if ranking:
         raise _FieldError("evaluation.metrics", f"{ranking} score recommenders, not classifiers")
-    if task == "multiclass":
-        binary_only = unfit
-        if binary_only:
-            raise _FieldError(
-                "evaluation.metrics",
-                f"{binary_only} need a binary label; "
-                f"'{features.label.name}' has {len(features.label.classes)} classes",
-            )
+    if task == "multiclass" and unfit:
+        raise _FieldError(
+            "evaluation.metrics",
+            f"{unfit} need a binary label; "
+            f"'{features.label.name}' has {len(features.label.classes)} classes",
+        )
+    if unfit:
+        raise _FieldError("evaluation.metrics", f"{unfit} do not score {task} models")
     if evaluation.per_class and task == "binary":
         raise _FieldError(
             "evaluation.per_class",

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from aet.config.contract import RecordEncoder as Encoder
 from aet.config.kinds import KindConfigError
 
 if TYPE_CHECKING:
@@ -50,9 +51,8 @@ __all__ = [
     "IngestedBeforeThePipeline",
     "KindConfigError",
     "PipelineParts",
+    "PreparedInput",
 ]
-
-Encoder = Callable[[Mapping[str, object]], bytes]  # one record -> a serialized tf.Example
 
 
 @dataclass(frozen=True)

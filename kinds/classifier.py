@@ -2,8 +2,9 @@
 class-weighted training, probabilities served through Predict and TF Serving's Classify
 API, and TFMA metrics on the label.
 
-A subclass says how it reads and transforms its inputs, which networks it offers
-(`networks`) and which JSON-friendly signature it adds (`json_signature`).
+A subclass says how it reads and transforms its inputs (`input_features`), how it builds
+each architecture it offers (`network`) and which JSON-friendly signature it adds
+(`json_signature`).
 """
 
 from __future__ import annotations
@@ -63,8 +64,6 @@ class ClassifierKind(DataKind):
         raise NotImplementedError
 
     # --- training -----------------------------------------------------------------
-    networks: dict[str, Callable]  # architecture -> builder(config, tf_transform_output)
-
     def build_model(
         self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput
     ) -> tf.keras.Model:

@@ -91,7 +91,7 @@ def create_pipeline(
     """The full TFX pipeline for one domain.
 
     `data_path` is a CSV file or folder, or for an image or interaction-log domain the
-    folder of ingested examples (pipelines/image_input.py, pipelines/history_input.py).
+    folder of ingested examples (the kind's `prepare_input`, e.g. kinds/image/input.py).
 
     `schema_path` overrides where the config's curated schema is read from (inside a
     container image, say); `metadata_path` is the MLMD SQLite file (None where the

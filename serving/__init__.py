@@ -1,1 +1,2 @@
-"""What TF Serving and its clients see: exported signatures and the serving layout."""
+"""What a TF Serving client needs: the REST and gRPC client, its errors, and requests
+built from raw records. Nothing here imports training code."""

@@ -21,19 +21,18 @@ and the field.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from aet.config import DomainConfig
+from aet.config.contract import RecordEncoder as Encoder
 from aet.config.kinds import kind_of
 from aet.serving.examples import RecordError
 
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson", ".json")
-
-Encoder = Callable[[Mapping[str, object]], bytes]
 
 
 class RequestError(ValueError):

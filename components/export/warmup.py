@@ -4,7 +4,7 @@ held-out examples, one small and one larger request per client-facing signature.
 TF Serving reads them from `assets.extra/tf_serving_warmup_requests` (a TFRecord file of
 PredictionLog protos) and runs each before it marks the version available, so the first
 client does not pay for graph initialisation. The in-process serving check
-(components/serving_check.py) replays the same records, so what it checked is exactly
+(components/serving_check/check.py) replays the same records, so what it checked is exactly
 what the server will run first.
 """
 

@@ -8,7 +8,7 @@ Design:
 - Pooling uses "same" padding: an odd-sized map keeps its last row and column (a finding
   at the border is not cropped away) and a map never shrinks to zero.
 - The last stem convolution's output is the layer FEATURE_MAP_LAYER, the deepest map
-  that is still spatial: Grad-CAM reads it by name (components/heatmaps.py).
+  that is still spatial: Grad-CAM reads it by name (components/heat_maps/grad_cam.py).
 - Its positions become tokens with a learned position embedding, so the transformer
   can relate distant regions (e.g. both lungs) that a few 3x3 convolutions cannot.
   Attention cost grows with the square of the token count, ceil(H / 2^n) * ceil(W / 2^n)

@@ -1,5 +1,6 @@
 """A TFX component after the Pusher: regenerates the model server's models.config and
-batching file under the serving root whenever a model was pushed (serving/server_config.py)."""
+batching file under the serving root whenever a model was pushed
+(components/export/server_config.py)."""
 
 # No `from __future__ import annotations`: TFX reads the component's type hints at runtime.
 from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter

@@ -1,6 +1,6 @@
 """Image input for a run: an image folder or a MedMNIST `.npz` is ingested (a Beam job,
-components/image_ingestion.py) into the per-split TFRecords ImportExampleGen reads, in a
-folder reused while the files and settings are unchanged (pipelines/ingestion.py).
+kinds/image/ingestion.py) into the per-split TFRecords ImportExampleGen reads, in a
+folder reused while the files and settings are unchanged (kinds/ingested.py).
 """
 
 from __future__ import annotations

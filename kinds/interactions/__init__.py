@@ -48,8 +48,12 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
         if config.features.sequence is None:
             raise KindConfigError(
                 "features.sequence",
-                f"must be set exactly when data.format is 'interactions' (it is "
-                f"'{config.data.format}')",
+                "must be set when data.format is 'interactions': the most recent items a "
+                "history keeps",
+            )
+        if config.data.label_rules:
+            raise KindConfigError(
+                "data.label_rules", "name image classes; an interaction log has no label"
             )
         if config.training.warm_start:
             raise KindConfigError(

@@ -28,7 +28,6 @@ from aet.config import LogColumnsConfig
 from aet.config.contract import HISTORY_ITEMS, TAB_SEPARATED_SUFFIXES, TARGET_ITEM, USER_ID
 
 SPLITS = ("train", "eval", "test")
-# The features of each example, as Transform and the serving signatures read them.
 
 
 class InteractionLogError(ValueError):

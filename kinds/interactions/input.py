@@ -1,7 +1,7 @@
 """Interaction-log input for a run: a log of (user, item, rating, time) is turned into
-per-user, leave-last-out history examples (a Beam job, components/interaction_histories.py)
+per-user, leave-last-out history examples (a Beam job, kinds/interactions/histories.py)
 in the per-split TFRecords ImportExampleGen reads, in a folder reused while the log and
-settings are unchanged (pipelines/ingestion.py).
+settings are unchanged (kinds/ingested.py).
 """
 
 from __future__ import annotations

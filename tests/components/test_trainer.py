@@ -210,12 +210,12 @@ def test_epochs_alone_take_one_pass_over_the_training_split_per_epoch(
         finance_config,
         "training.train_steps=null",
         "training.steps_per_epoch=null",
-        "training.epochs=20",
+        "training.epochs=3",
         "training.batch_size=16",
     )
     steps = steps_per_epoch(config, files)
     assert steps == -(-rows // 16)
-    assert training_epochs(config, steps) == 20
+    assert training_epochs(config, steps) == 3
 
 
 def test_step_counts_still_say_how_long_to_train(tmp_path, finance_config):

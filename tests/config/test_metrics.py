@@ -101,3 +101,15 @@ def test_adding_a_metric_is_one_declaration(monkeypatch, write_config, finance_r
     y = np.stack([row[transformed_name("creditability")] for row in rows]).astype(np.float32)
     assert "hinge" in model.evaluate(x, y, return_dict=True, verbose=0)
     assert "val_hinge" in monitorable("binary")
+
+
+def test_a_metric_that_does_not_score_the_task_is_refused(monkeypatch, write_config, finance_raw):
+    top_k = MetricClass("SparseTopKCategoricalAccuracy", KERAS, {"name": "top_k"})
+    monkeypatch.setitem(
+        METRICS,
+        "top_k",
+        Metric("top_k", "higher_is_better", evaluation={"multiclass": lambda _: [top_k]}),
+    )
+    finance_raw["evaluation"]["metrics"].append("top_k")
+    with pytest.raises(ConfigError, match=r"\['top_k'\] do not score binary models"):
+        load_config(write_config(finance_raw))

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aet.config.kinds import get_kind, kind_names
 from aet.pipelines.cli import EXIT_OK, main
-from tests.e2e.jsonl_kind import JSON_LINES, split_of
+from tests.e2e.jsonl_kind import split_of
 from tests.penguins_domain import penguins_config
 from tests.serving.stand_in_server import StandInServer
 
@@ -71,11 +70,6 @@ def jsonl_run(penguins_jsonl: Path, tmp_path_factory) -> tuple[dict, Path]:
     )
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr[-3000:]}"
     return json.loads((output / "run_summary.json").read_text()), config_path
-
-
-def test_the_registered_kind_is_chosen_by_data_format() -> None:
-    assert "jsonl" in kind_names()
-    assert get_kind("jsonl") is JSON_LINES
 
 
 def test_a_plugin_kind_runs_the_whole_pipeline_and_serves(

@@ -1,4 +1,4 @@
-"""`components.heatmaps`: Grad-CAM finds what a trained image model looks at, and the
+"""`components.heat_maps.grad_cam`: Grad-CAM finds what a trained image model looks at, and the
 overlay colours it over the image."""
 
 from __future__ import annotations
