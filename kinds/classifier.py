@@ -9,7 +9,7 @@ each architecture it offers (`network`) and which JSON-friendly signature it add
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aet.config.contract import CLASSIFICATION
@@ -137,11 +137,6 @@ class ClassifierKind(DataKind):
             return outputs
         scores = outputs["scores"]
         return {"probability": scores[:, 1]} if config.is_binary else {"probabilities": scores}
-
-    def warmup_inputs(
-        self, config: DomainConfig, signatures: Mapping[str, Any]
-    ) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:
-        raise NotImplementedError
 
 
 def _probability_problems(name: str, values: np.ndarray, classes: int) -> list[str]:
