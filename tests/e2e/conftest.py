@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 # Few steps: these tests prove the machinery, the benchmarks measure the model. Ten
 # epochs of 11 steps (a few seconds) clear finance_risk's AUC >= 0.65 blessing threshold
@@ -34,10 +31,12 @@ class CliRun:
     stderr: str
     seconds: float
     output: Path
+    # Where its summary was kept, when later runs in `output` write theirs over it.
+    summary_file: Path | None = None
 
     @property
     def summary(self) -> dict:
-        return json.loads((self.output / "run_summary.json").read_text())
+        return json.loads((self.summary_file or self.output / "run_summary.json").read_text())
 
     def pushed_versions(self, model_name: str) -> list[str]:
         folder = self.output / "serving" / model_name
@@ -90,29 +89,6 @@ def assert_ready_for_tf_serving(run: CliRun, signatures: dict[str, int]) -> list
     logs = read_warmup_file(str(pushed / "assets.extra" / "tf_serving_warmup_requests"))
     assert len(logs) == check["warmup_requests"] == sum(signatures.values())
     return logs
-
-
-@pytest.fixture(scope="session")
-def finance_run(tmp_path_factory) -> CliRun:
-    """One small finance_risk run with the local runner, shared by the e2e tests (some
-    run again in its folder)."""
-    run = run_aet("run", "finance_risk", *SMALL_TRAINING, output=tmp_path_factory.mktemp("fr"))
-    assert_succeeded(run)
-    shutil.copytree(run.output, _snapshot(run))
-    return run
-
-
-def _snapshot(run: CliRun) -> Path:
-    return run.output.parent / f"{run.output.name}-as-first-run"
-
-
-@pytest.fixture
-def finance_first_run(finance_run: CliRun, tmp_path: Path) -> CliRun:
-    """A copy of the shared finance_risk run's folder as that run left it, for a test
-    that goes on from it: its metadata still points at the first run's artifacts."""
-    copy = tmp_path / "run"
-    shutil.copytree(_snapshot(finance_run), copy)
-    return CliRun(0, finance_run.stdout, finance_run.stderr, finance_run.seconds, copy)
 
 
 def assert_tuned_within_budget(run: CliRun, strategy: str, objective: str) -> dict:

@@ -1,11 +1,24 @@
-"""finance_risk end to end with the local runner: every component runs, the pushed
-SavedModel scores raw German Credit rows and ships warm-up requests beside the server's
-models.config, a re-run reuses the cache, and neither drifted data nor a model that
-fails the serving check touches the pushed model."""
+"""finance_risk end to end with the local runner, on one tuned run and the runs that go
+on from it in its folder:
+
+- the tuned run: every component runs, the search stays within its trial and wall-clock
+  budget starting from the config's own values, the Trainer trains with the best
+  trial's hyperparameters, and the pushed SavedModel scores raw German Credit rows and
+  ships warm-up requests beside the server's models.config;
+- a re-run that changes only the serving check's latency budget reuses the cached data,
+  search and model, and the model, now failing the check, is not pushed over the served
+  one;
+- drifted data stops before training and keeps the pushed model;
+- an untuned run on new data reuses the last tuned hyperparameters, warm-starts from
+  the blessed model and unfreezes it in stages (medical_imaging and recommendation tune
+  in their own e2e runs)."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +30,12 @@ from aet.components.export.server_config import read_models_config
 from aet.serving.examples import serialize_records
 from tests.conftest import INFERRED_SCHEMA_COMPONENTS
 from tests.e2e.conftest import (
+    SMALL_SEARCH,
     SMALL_TRAINING,
     CliRun,
     assert_ready_for_tf_serving,
     assert_succeeded,
+    assert_tuned_within_budget,
     run_aet,
     saved_model_cli_show,
 )
@@ -28,7 +43,23 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.e2e
 
 # finance_risk ships a curated schema, so ImportSchemaGen stands where SchemaGen would.
-COMPONENTS = INFERRED_SCHEMA_COMPONENTS - {"SchemaGen"} | {"ImportSchemaGen"}
+COMPONENTS = INFERRED_SCHEMA_COMPONENTS - {"SchemaGen"} | {"ImportSchemaGen", "Tuner"}
+TUNED_RUN = ("run", "finance_risk", "--tune", *SMALL_TRAINING, *SMALL_SEARCH)
+
+
+@pytest.fixture(scope="module")
+def finance_run(tmp_path_factory) -> CliRun:
+    """The module's tuned finance_risk run. A copy of its folder as it left it is kept
+    beside it, for the warm-start run, which goes on from the first run alone, and for
+    its summary, which the later runs in its folder write over."""
+    run = run_aet(*TUNED_RUN, output=tmp_path_factory.mktemp("fr"))
+    assert_succeeded(run)
+    shutil.copytree(run.output, _as_first_run(run))
+    return dataclasses.replace(run, summary_file=_as_first_run(run) / "run_summary.json")
+
+
+def _as_first_run(run: CliRun) -> Path:
+    return run.output.parent / f"{run.output.name}-as-first-run"
 
 
 def _rows(path: Path, count: int) -> list[dict[str, str]]:
@@ -48,8 +79,20 @@ def test_every_component_executes_and_the_summary_is_written(finance_run: CliRun
     # Slices by age band and foreign worker are reported beside the overall metrics.
     assert any(name.startswith("age_band=") for name in summary["metrics"])
     assert any(name.startswith("foreign_worker=") for name in summary["metrics"])
-    for line in ("[ 1/12]", "Trainer", "blessed: yes", "serving check: passed", "pushed model:"):
+    for line in ("[ 1/13]", "Trainer", "blessed: yes", "serving check: passed", "pushed model:"):
         assert line in finance_run.stdout
+
+
+def test_the_trainer_uses_the_best_trials_hyperparameters(finance_run: CliRun) -> None:
+    tuning = assert_tuned_within_budget(finance_run, "bayesian", "val_auc")
+    assert 1 <= len(tuning["trials"]) <= 2
+    assert set(tuning["config_values"]) >= {"embedding_dim", "num_heads", "learning_rate"}
+
+
+def test_the_search_stays_off_the_terminal(finance_run: CliRun) -> None:
+    assert "tuning (bayesian, val_auc):" in finance_run.stdout
+    assert "trained with:" in finance_run.stdout
+    assert "Search space summary" not in finance_run.stdout  # keras-tuner's tables: the log
 
 
 def test_pushed_model_is_in_serving_layout_and_scores_raw_rows(
@@ -97,16 +140,46 @@ def test_the_push_writes_the_model_servers_config(finance_run: CliRun) -> None:
     assert "max_batch_size { value: 64 }" in (serving_root / "batching_parameters.txt").read_text()
 
 
-def test_second_run_reuses_cached_components(finance_run: CliRun, tmp_path: Path) -> None:
-    again = run_aet("run", "finance_risk", *SMALL_TRAINING, output=finance_run.output)
-    assert_succeeded(again)
+@pytest.fixture(scope="module")
+def rejudged_run(finance_run: CliRun) -> tuple[CliRun, dict]:
+    """The tuned run again in its folder with a latency budget no model meets: (the run,
+    what the first run left served)."""
+    served = {
+        "versions": finance_run.pushed_versions("finance_risk"),
+        "models.config": (finance_run.output / "serving" / "models.config").read_text(),
+    }
+    again = run_aet(
+        *TUNED_RUN, "--set", "serving.check.latency_budget_ms=0.000001", output=finance_run.output
+    )
+    assert_succeeded(again)  # the run worked; its model is not fit to serve
+    return again, served
+
+
+def test_a_change_to_the_serving_check_alone_reuses_the_data_search_and_model(
+    rejudged_run, finance_run: CliRun
+) -> None:
+    again, _ = rejudged_run
     components = again.summary["components"]
-    for name in ("CsvExampleGen", "StatisticsGen", "Transform", "Trainer"):
+    for name in ("CsvExampleGen", "StatisticsGen", "Transform", "Tuner", "Trainer"):
         assert components[name] == "cached", components
+    assert components["ServingCheck"] == "complete"
     assert "reused from cache:" in again.stdout
     assert again.summary["metrics"]["overall"]["auc"] == pytest.approx(
         finance_run.summary["metrics"]["overall"]["auc"]
     )
+
+
+def test_a_model_that_fails_the_serving_check_is_not_pushed_over_the_served_one(
+    rejudged_run, finance_run: CliRun
+) -> None:
+    again, served = rejudged_run
+    check = again.summary["serving_check"]
+    assert not check["passed"] and not check["staged"]
+    assert "serving.check.latency_budget_ms" in check["problems"][0]
+    assert again.summary["pushed_model_dir"] is None
+    assert "serving check: failed" in again.stdout and "over the budget" in again.stdout
+    assert finance_run.pushed_versions("finance_risk") == served["versions"]
+    assert (finance_run.output / "serving" / "models.config").read_text() == served["models.config"]
 
 
 def test_drifted_data_stops_before_training_and_keeps_the_pushed_model(
@@ -133,3 +206,68 @@ def test_drifted_data_stops_before_training_and_keeps_the_pushed_model(
     assert failed.summary["pushed_model_dir"] is None
     assert "Trainer" not in failed.summary["components"]
     assert finance_run.pushed_versions("finance_risk") == before
+
+
+def _history(summary: dict) -> dict[str, list[float]]:
+    return json.loads(Path(summary["training"]["history_file"]).read_text())["history"]
+
+
+@pytest.fixture(scope="module")
+def warm_started_run(finance_run: CliRun, german_credit_csv: Path, tmp_path_factory) -> CliRun:
+    """An untuned second run on new data (800 rows, a shifted sample) that reuses the
+    last tuned hyperparameters and warm-starts, in a copy of the first run's folder (its
+    metadata still points at the first run's artifacts)."""
+    output = tmp_path_factory.mktemp("warm") / "run"
+    shutil.copytree(_as_first_run(finance_run), output)
+    lines = german_credit_csv.read_text().splitlines(keepends=True)
+    new_data = output.parent / "credit.csv"
+    new_data.write_text("".join([lines[0], *lines[201:]]))
+    second = run_aet(
+        "run",
+        "finance_risk",
+        *SMALL_TRAINING,
+        "--data",
+        str(new_data),
+        "--set",
+        "tuning.reuse_last=true",
+        "--set",
+        "training.warm_start=true",
+        output=output,
+    )
+    assert_succeeded(second)
+    return second
+
+
+def test_an_untuned_run_can_reuse_the_last_tuned_hyperparameters(
+    warm_started_run: CliRun, finance_run: CliRun
+) -> None:
+    summary = warm_started_run.summary
+    assert "Tuner" not in summary["components"]
+    assert "tuning" not in summary
+    hyperparameters = finance_run.summary["training"]["hyperparameters"]
+    assert summary["training"]["hyperparameters"] == hyperparameters
+    assert "hyperparameters (last tuned):" in warm_started_run.stdout
+
+
+def test_second_run_warm_starts_from_the_blessed_model_and_unfreezes_in_stages(
+    warm_started_run: CliRun, finance_run: CliRun
+) -> None:
+    summary = warm_started_run.summary
+    events = summary["training"]["events"]
+    warm = [e for e in events if e["callback"] == "WarmStart"]
+    assert len(warm) == 1
+    # The metadata copied with the run points at the first run's artifacts.
+    assert warm[0]["to"].startswith(str(finance_run.output / "tfx" / "Trainer" / "model"))
+    assert "0 started fresh" in warm[0]["why"]
+
+    # The head, then each transformer block from the last, then the embeddings, every
+    # two epochs; the search may have picked more than the config's one block.
+    blocks = summary["training"]["hyperparameters"].get("num_layers", 1)
+    stages = [(e["epoch"], e["from"], e["to"]) for e in events if e["what"] == "unfrozen_stage"]
+    assert stages == [(2 * stage + 1, stage, stage + 1) for stage in range(blocks + 1)]
+    history = _history(summary)
+    assert history["unfreezing_stage"][:5] == [0, 0, 1, 1, 2]
+    # It starts where the blessed model left off, not from random weights.
+    assert history["val_auc"][0] > _history(finance_run.summary)["val_auc"][0] + 0.1
+    assert summary["blessed"] is True
+    assert len(warm_started_run.pushed_versions("finance_risk")) == 2

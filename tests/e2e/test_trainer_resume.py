@@ -16,8 +16,9 @@ from tests.e2e.conftest import assert_succeeded, run_aet
 
 pytestmark = pytest.mark.e2e
 
-# 40 epochs of 11 steps: long enough to be killed part-way, a few seconds an epoch.
-TRAINING = ["--set", "training.train_steps=440", "--set", "training.steps_per_epoch=11"]
+# 20 epochs of 11 steps: long enough to be killed part-way, a second or two an epoch.
+EPOCHS = 20
+TRAINING = ["--set", f"training.train_steps={EPOCHS * 11}", "--set", "training.steps_per_epoch=11"]
 KILL_AFTER_EPOCHS = 4
 
 
@@ -56,14 +57,14 @@ def test_a_killed_trainer_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     process.wait(timeout=60)
     assert not (output / "serving").exists()  # nothing was pushed by the killed run
     epochs_done = _epochs_checkpointed(output)
-    assert epochs_done < 40
+    assert epochs_done < EPOCHS
 
     resumed = run_aet("run", "finance_risk", *TRAINING, output=output)
     assert_succeeded(resumed)
     training = resumed.summary["training"]
     assert training["resumed_from"] is not None
     assert int(training["resumed_from"].rsplit("-", 1)[1]) >= epochs_done
-    assert training["epochs_run"] == 40  # the epochs before the kill are in the history
+    assert training["epochs_run"] == EPOCHS  # the epochs before the kill are in the history
     warmups = [e for e in training["events"] if "warm-up" in e["why"]]
     assert len(warmups) == 1
     assert resumed.summary["blessed"] is True
