@@ -62,7 +62,10 @@ def read_report(folder: str) -> dict:
 
 
 def write_report(folder: Path, report: dict) -> None:
-    (folder / REPORT_FILE).write_text(json.dumps(report))
+    """Written last and in one step: a folder with a report is a finished ingestion."""
+    from aet.components.files import write_atomically
+
+    write_atomically(str(folder / REPORT_FILE), json.dumps(report))
 
 
 def ingested_example_gen(config: DomainConfig, examples_dir: str) -> BaseComponent:

@@ -16,7 +16,7 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUSY = 0, 1, 2, 3
 
 
 class ProgressPrinter(logging.Handler):
@@ -156,7 +156,23 @@ def _compile_kubeflow(config, args: argparse.Namespace, output: Path, beam_args:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Runs the pipeline holding its output folder's lock: a second run on the same
+    folder stops at once instead of sharing its metadata, resume checkpoints and
+    ingestion with this one."""
+    from aet.components.files import FolderLock, FolderLocked
+
     output = Path(args.output or _default_output(args.domain)).resolve()
+    try:
+        lock = FolderLock(output, "--output").acquire()
+    except FolderLocked as exc:
+        return _fail(f"nothing run: {exc}", EXIT_BUSY)
+    try:
+        return _run(args, output)
+    finally:
+        lock.release()
+
+
+def _run(args: argparse.Namespace, output: Path) -> int:
     log_file = output / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     _quiet_libraries(log_file)
 

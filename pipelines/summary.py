@@ -20,6 +20,7 @@ from tfx import v1 as tfx
 
 from aet.components.evaluation import tfma_metric_name
 from aet.components.export.server_config import BATCHING_FILE, MODELS_CONFIG
+from aet.components.files import write_atomically
 from aet.components.heat_maps.component import INDEX_FILE as HEAT_MAPS_INDEX
 from aet.components.serving_check.check import read_report as read_serving_check
 from aet.components.trainer import HISTORY_FILE
@@ -261,6 +262,5 @@ def publish_heat_maps(summary: dict, output_dir: str) -> None:
 def write_summary(summary: dict, output_dir: str) -> str:
     path = os.path.join(output_dir, SUMMARY_FILE)
     tf.io.gfile.makedirs(output_dir)
-    with tf.io.gfile.GFile(path, "w") as handle:
-        json.dump(summary, handle, indent=2, sort_keys=False)
+    write_atomically(path, json.dumps(summary, indent=2, sort_keys=False))
     return path

@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from aet.components.elastic.events import EventLog
 from aet.components.elastic.state import ResumableState
+from aet.components.files import write_atomically
 from aet.components.optimizers import build_optimizer, optimizer_parts
 
 STATE_FILE = "state.json"
@@ -189,10 +190,7 @@ class ResumeCheckpoint(tf.keras.callbacks.Callback):
             "history": self.history,
             "events": self.events.events,
         }
-        temporary = os.path.join(folder, STATE_FILE + ".tmp")
-        with tf.io.gfile.GFile(temporary, "w") as out:
-            json.dump(state, out, default=_plain)
-        tf.io.gfile.rename(temporary, os.path.join(folder, STATE_FILE), overwrite=True)
+        write_atomically(os.path.join(folder, STATE_FILE), json.dumps(state, default=_plain))
         self._prune(keep_from=folder)
         return folder
 

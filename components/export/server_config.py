@@ -19,10 +19,12 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from aet.components.files import locked, write_atomically
 from aet.config import BatchingConfig
 
 MODELS_CONFIG = "models.config"
 BATCHING_FILE = "batching_parameters.txt"
+LOCK_WAIT_S = 120.0  # a writer holds the lock for milliseconds
 
 
 def pushed_models(serving_root: str) -> list[str]:
@@ -77,14 +79,18 @@ def batching_parameters(batching: BatchingConfig) -> str:
 def write_server_configs(
     serving_root: str, model_name: str, versions: int, batching: BatchingConfig, server_root: str
 ) -> dict[str, str]:
-    """Regenerates models.config and the batching file; returns their paths."""
+    """Regenerates models.config and the batching file; returns their paths.
+
+    Runs of other domains may push to the same root at the same time: the read, merge
+    and write of models.config happen under the root's lock (waiting up to
+    `LOCK_WAIT_S` for another writer), so no run's entry is lost; each file is replaced
+    in one step, so the server never reads a torn one."""
     paths = {
         "models_config": os.path.join(serving_root, MODELS_CONFIG),
         "batching_parameters": os.path.join(serving_root, BATCHING_FILE),
     }
-    config = models_config(serving_root, model_name, versions, server_root)
-    with tf.io.gfile.GFile(paths["models_config"], "w") as handle:
-        handle.write(text_format.MessageToString(config))
-    with tf.io.gfile.GFile(paths["batching_parameters"], "w") as handle:
-        handle.write(batching_parameters(batching))
+    with locked(serving_root, "--serving-dir", wait_s=LOCK_WAIT_S):
+        config = models_config(serving_root, model_name, versions, server_root)
+        write_atomically(paths["models_config"], text_format.MessageToString(config))
+        write_atomically(paths["batching_parameters"], batching_parameters(batching))
     return paths

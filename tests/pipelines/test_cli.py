@@ -12,6 +12,7 @@ import pytest
 
 from aet.pipelines.cli import (
     EXIT_BAD_INPUT,
+    EXIT_BUSY,
     EXIT_OK,
     main,
     metric_lines,
@@ -20,6 +21,7 @@ from aet.pipelines.cli import (
     tuning_lines,
 )
 from aet.pipelines.domains import load_domain
+from tests.components.test_files import start_holding
 
 
 def _bad_config(finance_raw: dict, write_config) -> Path:
@@ -128,6 +130,26 @@ def test_run_with_a_bad_csv_fails_fast_naming_the_row(
     assert not (output / "tfx").exists()
     assert not (output / "metadata.sqlite").exists()
     assert not (output / "run_summary.json").exists()
+
+
+def test_a_run_on_a_folder_another_run_is_using_stops_at_once_naming_it(
+    capsys, tmp_path: Path, isolated_logging
+) -> None:
+    output = tmp_path / "run"
+    other = start_holding(output)
+    try:
+        started = time.monotonic()
+        code = main(["run", "finance_risk", "--output", str(output)])
+        seconds = time.monotonic() - started
+    finally:
+        other.kill()
+        other.wait()
+    err = capsys.readouterr().err
+    assert code == EXIT_BUSY
+    assert f"aet: error: nothing run: {output} is in use by another aet process" in err
+    assert f"pid {other.pid}" in err
+    assert seconds < 5
+    assert sorted(p.name for p in output.iterdir()) == [".aet.lock"]  # not even a log
 
 
 @pytest.mark.parametrize(

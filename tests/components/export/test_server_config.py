@@ -3,8 +3,10 @@ listed, the pushing domain's version policy is applied, the others' are kept."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
@@ -15,7 +17,9 @@ from aet.components.export.server_config import (
     read_models_config,
     write_server_configs,
 )
+from aet.components.files import FolderLocked
 from aet.config import BatchingConfig
+from tests.components.test_files import start_holding
 
 
 def _push(root: Path, model: str, version: str) -> None:
@@ -68,3 +72,20 @@ def test_the_batching_file_holds_the_configured_parameters(tmp_path):
     assert read_models_config(str(tmp_path)).model_config_list.config[0].base_path == (
         "/srv/models/finance_risk"
     )
+
+
+def test_a_writer_waits_for_another_run_writing_the_same_root(tmp_path, monkeypatch):
+    import aet.components.export.server_config as server_config
+
+    _push(tmp_path, "finance_risk", "1700000000")
+    other = start_holding(tmp_path)  # another domain's run, between its read and write
+    monkeypatch.setattr(server_config, "LOCK_WAIT_S", 0.3)
+    with pytest.raises(FolderLocked, match=f"pid {other.pid}"):
+        write_server_configs(str(tmp_path), "finance_risk", 2, BatchingConfig(), "/models")
+    assert not (tmp_path / MODELS_CONFIG).exists()
+
+    monkeypatch.setattr(server_config, "LOCK_WAIT_S", 30.0)
+    threading.Timer(0.5, other.kill).start()
+    write_server_configs(str(tmp_path), "finance_risk", 2, BatchingConfig(), "/models")
+    other.wait()
+    assert _policies(tmp_path) == {"finance_risk": 2}
