@@ -61,29 +61,6 @@ def _quiet_native_logs() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def _quiet_libraries(log_file: Path) -> None:
-    """Send TF/TFX/Beam logging to `log_file`; keep the terminal for progress."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    logging.captureWarnings(True)
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    file_handler = logging.FileHandler(log_file)
-    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(file_handler)
-    root.setLevel(logging.INFO)
-    from absl import logging as absl_logging
-
-    absl_logging.set_verbosity(absl_logging.INFO)
-    absl_logging.get_absl_handler().setLevel(logging.CRITICAL + 1)
-    import tensorflow as tf
-
-    tf_logger = tf.get_logger()
-    for handler in list(tf_logger.handlers):
-        tf_logger.removeHandler(handler)
-    tf_logger.propagate = True
-
-
 def _fail(message: str, code: int) -> int:
     """One `aet: error:` line with the reason, then its details (if any) indented below."""
     first, _, rest = str(message).partition("\n")
@@ -173,8 +150,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, output: Path) -> int:
+    from aet.pipelines.logs import Redactor, route_library_logs
+    from aet.pipelines.runners import secret_values
+
     log_file = output / "logs" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    _quiet_libraries(log_file)
+    redact = Redactor(secret_values([*(f"--{o}" for o in args.beam_option), *args.beam_arg]))
+    route_library_logs(log_file, redact)
 
     from aet.config import ConfigError
     from aet.pipelines.data_sources import DataSourceError, resolve_data_path
@@ -227,7 +208,7 @@ def _run(args: argparse.Namespace, output: Path) -> int:
         (run_beam if args.runner == "beam" else run_local)(pipeline)
     except Exception as exc:  # the orchestrator re-raises the failing component's error
         logging.exception("pipeline failed")
-        error = f"{type(exc).__name__}: {exc}"
+        error = redact(f"{type(exc).__name__}: {exc}")
     summary = collect_summary(config, layout["metadata_path"])
     summary.update(
         runner=args.runner,
@@ -239,13 +220,14 @@ def _run(args: argparse.Namespace, output: Path) -> int:
         error=error,
         log_file=str(log_file),
     )
-    if error:
-        summary["blessed"], summary["pushed_model_dir"] = False, None
     publish_heat_maps(summary, str(output))
     summary_path = write_summary(summary, str(output))
     _print_summary(summary, summary_path)
     if error:
-        return _fail(f"pipeline failed, nothing pushed: {error}", EXIT_FAILED)
+        # The summary holds what the metadata recorded: a push before the failure stands.
+        pushed = summary["pushed_model_dir"]
+        outcome = f"after pushing {pushed} (now served)" if pushed else "nothing pushed"
+        return _fail(f"pipeline failed, {outcome}: {error}", EXIT_FAILED)
     return EXIT_OK
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.types import Channel
 
@@ -26,6 +27,7 @@ from aet.components.anomalies_gate.component import AnomaliesGate
 from aet.components.evaluation import build_eval_config, custom_eval_shared_model
 from aet.components.features import to_custom_config
 from aet.components.preprocessing import preprocessing_fn
+from aet.components.pusher import executor as pusher_executor
 from aet.components.server_config_writer.component import ServerConfigWriter
 from aet.components.serving_check.component import ServingCheck
 from aet.components.trainer import run_fn
@@ -166,6 +168,7 @@ def create_pipeline(
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
         ),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
     )
     server_configs = ServerConfigWriter(
         pushed_model=pusher.outputs["pushed_model"],

@@ -62,6 +62,32 @@ BEAM_PRESETS: dict[str, BeamPreset] = {
 }
 
 
+# Beam options whose values say how and where the pipeline runs, never who may: the
+# presets' own and the common sizing ones. The value of any other option a user gives
+# (a storage key, a token, a service account's file) is kept out of the run's log.
+PLAIN_OPTIONS = frozenset(
+    {name.split("=")[0].lstrip("-") for preset in BEAM_PRESETS.values() for name in preset.args}
+    | {name for preset in BEAM_PRESETS.values() for name in preset.required}
+    | {name for preset in BEAM_PRESETS.values() for name, _ in preset.defaults}
+    | {"job_endpoint", "parallelism", "num_workers", "max_num_workers", "machine_type"}
+    | {"worker_machine_type", "save_main_session", "streaming", "job_name"}
+)
+# Shorter values are not masked: they cannot be credentials, and masking a "2" would
+# mask every 2 in the log.
+MIN_SECRET_LENGTH = 4
+
+
+def secret_values(args: Sequence[str]) -> list[str]:
+    """The values among `--name=value` Beam args that the run's log must not show: those
+    of every option outside PLAIN_OPTIONS."""
+    secrets = []
+    for arg in args:
+        name, sep, value = arg.lstrip("-").partition("=")
+        if sep and name not in PLAIN_OPTIONS and len(value) >= MIN_SECRET_LENGTH:
+            secrets.append(value)
+    return secrets
+
+
 class RunnerError(ValueError):
     """A runner or preset that cannot be used as asked."""
 

@@ -39,8 +39,11 @@ class CliRun:
         return json.loads((self.summary_file or self.output / "run_summary.json").read_text())
 
     def pushed_versions(self, model_name: str) -> list[str]:
+        """The version folders TF Serving loads, oldest first."""
         folder = self.output / "serving" / model_name
-        return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+        if not folder.exists():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.name.isdigit())
 
 
 def run_aet(*args: str, output: Path, timeout: float = 900) -> CliRun:

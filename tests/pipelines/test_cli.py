@@ -4,6 +4,7 @@ and `aet run` refusing bad input (exit 2) before anything is built or written.""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from aet.pipelines.cli import (
     EXIT_BAD_INPUT,
     EXIT_BUSY,
+    EXIT_FAILED,
     EXIT_OK,
     main,
     metric_lines,
@@ -186,6 +188,34 @@ def test_run_rejects_an_unknown_domain(capsys, tmp_path: Path, isolated_logging)
     err = capsys.readouterr().err
     assert "unknown domain 'no_such_domain'" in err
     assert "finance_risk" in err
+
+
+def test_a_failure_after_the_push_says_which_version_is_served(
+    capsys, tmp_path: Path, monkeypatch, isolated_logging
+) -> None:
+    import aet.pipelines.runners
+    import aet.pipelines.summary
+
+    output = tmp_path / "run"
+    pushed = str(output / "serving" / "finance_risk" / "1700000000")
+
+    def fails_after_the_push(pipeline) -> None:
+        raise OSError("models.config: No space left on device")
+
+    def recorded(config, metadata_path: str) -> dict:
+        summary = {"domain": config.name, "blessed": True, "metrics": {}, "components": {}}
+        return {**summary, "pushed_model_dir": pushed, "component_seconds": {}}
+
+    monkeypatch.setattr(aet.pipelines.runners, "run_local", fails_after_the_push)
+    monkeypatch.setattr(aet.pipelines.summary, "collect_summary", recorded)
+    code = main(["run", "finance_risk", "--output", str(output)])
+
+    err = capsys.readouterr().err
+    assert code == EXIT_FAILED
+    assert f"aet: error: pipeline failed, after pushing {pushed} (now served): OSError" in err
+    assert "nothing pushed" not in err
+    summary = json.loads((output / "run_summary.json").read_text())
+    assert summary["status"] == "failed" and summary["pushed_model_dir"] == pushed
 
 
 def test_unknown_runner_is_a_usage_error(capsys) -> None:

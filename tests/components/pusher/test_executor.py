@@ -1,0 +1,97 @@
+"""A push reaches the serving folder whole or not at all: a killed push leaves no
+numbered version (which TF Serving would try to load) and the next push removes what
+it left; two pushes in one second get two versions."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tfx.utils import io_utils
+
+from aet.components.pusher import executor
+from aet.components.pusher.executor import PARTIAL_PREFIX, push_model
+
+# Pushes the model folder in argv[1] to argv[2], forever, one push after the other.
+PUSH_FOREVER = """
+import sys
+from aet.components.pusher.executor import push_model
+while True:
+    push_model(sys.argv[1], sys.argv[2])
+"""
+
+
+def _saved_model(folder: Path, files: int = 3, size: int = 1000) -> Path:
+    (folder / "variables").mkdir(parents=True)
+    for index in range(files):
+        (folder / "variables" / f"shard-{index:04d}").write_bytes(b"w" * size)
+    (folder / "saved_model.pb").write_bytes(b"graph")
+    return folder
+
+
+def _versions(base: Path) -> list[str]:
+    return sorted(p.name for p in base.iterdir() if p.name.isdigit())
+
+
+def _complete(version: Path, model: Path) -> bool:
+    return sorted(p.relative_to(version) for p in version.rglob("*")) == sorted(
+        p.relative_to(model) for p in model.rglob("*")
+    )
+
+
+def test_two_pushes_in_one_second_get_two_whole_versions(tmp_path: Path) -> None:
+    model = _saved_model(tmp_path / "model")
+    base = tmp_path / "serving" / "finance_risk"
+    first, first_path = push_model(str(model), str(base))
+    second, second_path = push_model(str(model), str(base))
+    assert int(second) > int(first)
+    assert _versions(base) == sorted([first, second])
+    assert _complete(Path(first_path), model) and _complete(Path(second_path), model)
+
+
+def test_a_push_stopped_mid_copy_leaves_no_version_and_the_next_push_cleans_up(
+    tmp_path: Path, monkeypatch
+) -> None:
+    model = _saved_model(tmp_path / "model")
+    base = tmp_path / "serving" / "finance_risk"
+    copy_dir = io_utils.copy_dir
+
+    def interrupted(source: str, destination: str, **kwargs) -> None:
+        copy_dir(source, destination, **kwargs)
+        (Path(destination) / "saved_model.pb").unlink()  # as if stopped before the last file
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(executor.io_utils, "copy_dir", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        push_model(str(model), str(base))
+    assert _versions(base) == []
+    assert [p.name.startswith(PARTIAL_PREFIX) for p in base.iterdir() if p.is_dir()] == [True]
+
+    monkeypatch.setattr(executor.io_utils, "copy_dir", copy_dir)
+    version, _ = push_model(str(model), str(base))
+    assert _versions(base) == [version]
+    assert not [p for p in base.iterdir() if p.name.startswith(PARTIAL_PREFIX)]
+
+
+def test_a_push_killed_with_sigkill_never_leaves_a_partial_version(tmp_path: Path) -> None:
+    model = _saved_model(tmp_path / "model", files=200, size=50_000)
+    base = tmp_path / "serving" / "finance_risk"
+    pusher = subprocess.Popen([sys.executable, "-c", PUSH_FOREVER, str(model), str(base)])
+    deadline = time.monotonic() + 60
+    while not (base.exists() and len(_versions(base)) >= 2):
+        assert time.monotonic() < deadline and pusher.poll() is None
+        time.sleep(0.01)
+    while not [p for p in base.iterdir() if p.name.startswith(PARTIAL_PREFIX)]:
+        time.sleep(0.001)  # kill it while a copy is under way
+    pusher.send_signal(signal.SIGKILL)
+    pusher.wait(timeout=30)
+
+    assert all(_complete(base / version, model) for version in _versions(base))
+    before = _versions(base)
+    version, _ = push_model(str(model), str(base))
+    assert _versions(base) == [*before, version]
+    assert not [p for p in base.iterdir() if p.name.startswith(PARTIAL_PREFIX)]
