@@ -15,7 +15,7 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from aet.components.compiling import compile_classifier
@@ -39,7 +39,7 @@ HISTORY_FILE = "history.json"
 
 
 def _dataset(
-    fn_args: tfx.components.FnArgs,
+    fn_args: FnArgs,
     files: list[str],
     tf_transform_output: tft.TFTransformOutput,
     config: DomainConfig,
@@ -67,7 +67,7 @@ def _dataset(
 
 
 def fit_inputs(
-    fn_args: tfx.components.FnArgs,
+    fn_args: FnArgs,
     tf_transform_output: tft.TFTransformOutput,
     config: DomainConfig,
     input_keys: list[str],
@@ -209,7 +209,7 @@ def write_history(
     return path
 
 
-def resume_directory(fn_args: tfx.components.FnArgs) -> str:
+def resume_directory(fn_args: FnArgs) -> str:
     """Where this training's checkpoints live: keyed by everything that defines the
     training (config, input artifacts, steps, base model, tuned hyperparameters), so a
     restarted Trainer with the same inputs finds them and one with new data or a new
@@ -230,7 +230,7 @@ def resume_directory(fn_args: tfx.components.FnArgs) -> str:
     return os.path.join(root, key)
 
 
-def tuned_values(fn_args: tfx.components.FnArgs) -> dict:
+def tuned_values(fn_args: FnArgs) -> dict:
     """The hyperparameters the Tuner (or the last tuning) chose, if it gave any: TFX
     hands them over as keras-tuner's HyperParameters config."""
     if not getattr(fn_args, "hyperparameters", None):
@@ -238,7 +238,7 @@ def tuned_values(fn_args: tfx.components.FnArgs) -> dict:
     return tunable_values(kt.HyperParameters.from_config(fn_args.hyperparameters).values)
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
     tuned = tuned_values(fn_args)
     config = from_custom_config(fn_args.custom_config).with_hyperparameters(tuned)
     training = config.training

@@ -27,7 +27,8 @@ import time
 import keras_tuner as kt
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
+from tfx.components.tuner.component import TunerFnResult
 
 from aet.components.elastic import EventLog, build_callbacks
 from aet.components.features import from_custom_config
@@ -153,7 +154,7 @@ class DomainHyperModel(kt.HyperModel):
     def __init__(
         self,
         config: DomainConfig,
-        fn_args: tfx.components.FnArgs,
+        fn_args: FnArgs,
         tf_transform_output: tft.TFTransformOutput,
         deadline: float,
     ) -> None:
@@ -226,7 +227,7 @@ class DomainTuner(kt.Tuner):
             )
 
 
-def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
+def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     config = from_custom_config(fn_args.custom_config)
     tuning = config.tuning
     objective = kt.Objective(config.tuning_objective, direction=keras_mode(config.tuning_objective))
@@ -243,4 +244,4 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
         overwrite=True,
     )
     # verbose=0: no per-trial tables on the terminal.
-    return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={"verbose": 0})
+    return TunerFnResult(tuner=tuner, fit_kwargs={"verbose": 0})

@@ -70,10 +70,10 @@ def write_report(folder: Path, report: dict) -> None:
 
 def ingested_example_gen(config: DomainConfig, examples_dir: str) -> BaseComponent:
     """ImportExampleGen over the ingestion's splits (already split, nothing hashed)."""
-    from tfx import v1 as tfx
+    from tfx.components import ImportExampleGen
     from tfx.proto import example_gen_pb2
 
-    return tfx.components.ImportExampleGen(
+    return ImportExampleGen(
         input_base=examples_dir,
         input_config=example_gen_pb2.Input(
             splits=[

@@ -18,10 +18,29 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tfx import v1 as tfx
+# Not `tfx.v1`, which imports every TFX extension (AI Platform, Kubeflow) at each start.
+from tfx.components import (
+    Evaluator,
+    ExampleValidator,
+    Pusher,
+    SchemaGen,
+    StatisticsGen,
+    Trainer,
+    Transform,
+    Tuner,
+)
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_component import BaseComponent
-from tfx.types import Channel
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+    LatestBlessedModelStrategy,
+)
+from tfx.orchestration import metadata
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import pusher_pb2, trainer_pb2, transform_pb2
+from tfx.types import Channel, standard_artifacts
 
 from aet.components.anomalies_gate.component import AnomaliesGate
 from aet.components.evaluation import build_eval_config, custom_eval_shared_model
@@ -60,20 +79,20 @@ def _hyperparameters(
     them, otherwise none (the config's own)."""
     tuning = config.tuning
     if tuning.enabled:
-        tuner = tfx.components.Tuner(
+        tuner = Tuner(
             tuner_fn=dotted_path(tuner_fn),
             examples=transform.outputs["transformed_examples"],
             transform_graph=transform.outputs["transform_graph"],
             schema=schema_gen.outputs["schema"],
-            train_args=tfx.proto.TrainArgs(splits=["train"]),
-            eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=config.training.eval_steps),
+            train_args=trainer_pb2.TrainArgs(splits=["train"]),
+            eval_args=trainer_pb2.EvalArgs(splits=["eval"], num_steps=config.training.eval_steps),
             custom_config=to_custom_config(config),
         )
         return [tuner], tuner.outputs["best_hyperparameters"]
     if tuning.reuse_last:
-        resolver = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
-            hyperparameters=tfx.dsl.Channel(type=tfx.types.standard_artifacts.HyperParameters),
+        resolver = Resolver(
+            strategy_class=LatestArtifactStrategy,
+            hyperparameters=Channel(type=standard_artifacts.HyperParameters),
         ).with_id("latest_tuned_hyperparameters_resolver")
         return [resolver], resolver.outputs["hyperparameters"]
     return [], None
@@ -89,7 +108,7 @@ def create_pipeline(
     metadata_path: str | None,
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
-) -> tfx.dsl.Pipeline:
+) -> Pipeline:
     """The full TFX pipeline for one domain.
 
     `data_path` is a CSV file or folder, or for an image or interaction-log domain the
@@ -102,47 +121,49 @@ def create_pipeline(
     """
     kind = kind_of(config)
     example_gen = kind.example_gen(config, data_path)
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     schema_file = schema_path if schema_path is not None else local_schema_path(config)
     if schema_file:
-        schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
+        schema_gen = ImportSchemaGen(schema_file=schema_file)
     else:
-        schema_gen = tfx.components.SchemaGen(
+        schema_gen = SchemaGen(
             statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
         )
-    example_validator = tfx.components.ExampleValidator(
+    example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
     anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
     custom_config = to_custom_config(config)
-    transform = tfx.components.Transform(
+    transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=dotted_path(preprocessing_fn),
         custom_config=custom_config,
-        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=list(config.data.splits)),
+        splits_config=transform_pb2.SplitsConfig(
+            analyze=["train"], transform=list(config.data.splits)
+        ),
         disable_statistics=True,  # StatisticsGen already profiles the raw data
     )
     transform.add_upstream_node(anomalies_gate)
-    baseline_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    baseline_resolver = Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
     tuning, hyperparameters = _hyperparameters(config, transform, schema_gen)
-    trainer = tfx.components.Trainer(
+    trainer = Trainer(
         run_fn=dotted_path(run_fn),
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=config.training.train_steps),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=config.training.eval_steps),
+        train_args=trainer_pb2.TrainArgs(splits=["train"], num_steps=config.training.train_steps),
+        eval_args=trainer_pb2.EvalArgs(splits=["eval"], num_steps=config.training.eval_steps),
         custom_config=to_custom_config(config, resume_root=os.path.join(pipeline_root, "resume")),
         # Warm start: the last blessed model (none on a first run) is the base model.
         base_model=baseline_resolver.outputs["model"] if config.training.warm_start else None,
         hyperparameters=hyperparameters,
     )
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
@@ -162,11 +183,11 @@ def create_pipeline(
         split="eval",
     )
     # The model comes from the check's blessing: the one staged with its warm-up requests.
-    pusher = tfx.components.Pusher(
+    pusher = Pusher(
         model_blessing=evaluator.outputs["blessing"],
         infra_blessing=serving_check.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_dir)
         ),
         custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
     )
@@ -175,7 +196,7 @@ def create_pipeline(
         domain_config=config.json(),
         serving_root=os.path.dirname(serving_dir.rstrip("/")),
     )
-    return tfx.dsl.Pipeline(
+    return Pipeline(
         pipeline_name=pipeline_name(config),
         pipeline_root=pipeline_root,
         components=[
@@ -196,9 +217,7 @@ def create_pipeline(
         ],
         enable_cache=enable_cache,
         metadata_connection_config=(
-            tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
-            if metadata_path
-            else None
+            metadata.sqlite_metadata_connection_config(metadata_path) if metadata_path else None
         ),
         beam_pipeline_args=list(beam_pipeline_args),
     )

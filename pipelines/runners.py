@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # TFX is imported where a pipeline runs, so `aet --help` stays instant
-    from tfx import v1 as tfx
+    from tfx.orchestration.pipeline import Pipeline
 
     from aet.config import DomainConfig
 
@@ -105,13 +105,13 @@ def beam_pipeline_args(preset: str, options: dict[str, str], extra: list[str] = 
     return [*chosen.args, *(f"--{name}={value}" for name, value in values.items()), *extra]
 
 
-def run_local(pipeline: tfx.dsl.Pipeline) -> None:
-    from tfx import v1 as tfx
+def run_local(pipeline: Pipeline) -> None:
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    LocalDagRunner().run(pipeline)
 
 
-def run_beam(pipeline: tfx.dsl.Pipeline) -> None:
+def run_beam(pipeline: Pipeline) -> None:
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
     BeamDagRunner().run(pipeline)
@@ -124,7 +124,7 @@ def kubeflow_pipeline(
     data_path: str | None = None,
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
-) -> tfx.dsl.Pipeline:
+) -> Pipeline:
     """The domain's pipeline with the paths its containers see: default data and the
     curated schema from the image's site-packages; no MLMD file (KFP provides MLMD)."""
     from aet.config.kinds import kind_of
@@ -149,7 +149,7 @@ def kubeflow_pipeline(
     )
 
 
-def compile_kubeflow(pipeline: tfx.dsl.Pipeline, output_dir: str, image: str) -> str:
+def compile_kubeflow(pipeline: Pipeline, output_dir: str, image: str) -> str:
     """Writes the KFP v2 pipeline JSON; returns its path. Runs nothing."""
     from tfx import v1 as tfx
 

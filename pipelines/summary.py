@@ -16,7 +16,7 @@ import tensorflow_model_analysis as tfma
 from google.protobuf import text_format
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+from tfx.orchestration import metadata
 
 from aet.components.evaluation import tfma_metric_name
 from aet.components.export.server_config import BATCHING_FILE, MODELS_CONFIG
@@ -175,9 +175,7 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
     """The summary of the latest run recorded in the MLMD database at `metadata_path`."""
     from aet.pipelines.factory import pipeline_name
 
-    store = metadata_store.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
-    )
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
     run = _latest_run(store, pipeline_name(config))
     summary = {
         "domain": config.name,

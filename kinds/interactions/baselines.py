@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from scipy import sparse
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from aet.components.features import transformed_name
@@ -121,7 +121,7 @@ def baseline_scores(history: tf.Tensor, baselines: Baselines) -> dict[str, tf.Te
 
 
 def training_sequences(
-    fn_args: tfx.components.FnArgs, tf_transform_output: tft.TFTransformOutput, target: str
+    fn_args: FnArgs, tf_transform_output: tft.TFTransformOutput, target: str
 ) -> list[np.ndarray]:
     """Each training example's item ids, history then target (what a recommender's
     baselines are fitted on): one pass over the transformed training split."""

@@ -70,7 +70,7 @@ class TabularKind(ClassifierKind):
         return PreparedInput([f"input checked: {rows} rows"], data_path)
 
     def example_gen(self, config: DomainConfig, data_path: str) -> BaseComponent:
-        from tfx import v1 as tfx
+        from tfx.components import CsvExampleGen
         from tfx.proto import example_gen_pb2
 
         if data_path.endswith(".csv"):
@@ -81,7 +81,7 @@ class TabularKind(ClassifierKind):
             example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=round(share * 100))
             for name, share in config.data.splits.items()
         ]
-        return tfx.components.CsvExampleGen(
+        return CsvExampleGen(
             input_base=input_base,
             input_config=example_gen_pb2.Input(
                 splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)]

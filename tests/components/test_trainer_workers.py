@@ -1,6 +1,7 @@
-"""`run_fn` outside TFX on the tests' real Transform output: alone, and as two
+"""`run_fn` outside TFX on the tests' real Transform output, as two
 MultiWorkerMirroredStrategy workers on 127.0.0.1 (the way a Kubeflow or Vertex job
-runs the Trainer on several machines), where only the chief exports and logs."""
+runs the Trainer on several machines), where only the chief exports and logs. (Every
+e2e pipeline run trains with run_fn alone.)"""
 
 from __future__ import annotations
 
@@ -56,12 +57,6 @@ def _assert_trained_and_exported(run: Path, replicas: int) -> None:
     assert len(rates) == 4 and rates == sorted(rates) and rates[-1] < 0.001
     assert any(key.startswith("attention_entropy/") for key in history["history"])
     assert list((run / "resume").iterdir()) == []  # checkpoints gone after the export
-
-
-@pytest.mark.e2e
-def test_run_fn_alone(tmp_path: Path, transform_run) -> None:
-    finish(start_python(WORKER, str(_spec(tmp_path, transform_run, "alone"))), timeout=600)
-    _assert_trained_and_exported(tmp_path / "alone", replicas=1)
 
 
 @pytest.mark.e2e
