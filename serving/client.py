@@ -8,15 +8,20 @@ REST API, `grpc://host:8500` -> gRPC in clear text, `grpcs://host:8500` -> gRPC 
 TLS (the system's root certificates, or `root_certificates`; a client certificate with
 `private_key` + `certificate_chain`, for either transport). Inputs are split into
 requests of at most `batch_size` rows; the outputs come back concatenated in order.
-Each request waits at most `timeout_s`.
+Each attempt waits at most `timeout_s` for an answer to begin and `timeout_s` in all for
+its body; `deadline_s`, when given, bounds a whole `predict` call, every batch and retry
+included. An answer larger than `max_response_bytes` is refused (REST: from its
+Content-Length, or as it arrives; gRPC: the channel's receive limit).
 
 What is retried (up to `retries` more times, waiting `backoff_s`, then twice as long
-each time, give or take half, capped at 30 s) -- transient failures only:
-- no connection (refused, reset, DNS, a failed TLS handshake) and client timeouts;
+each time, give or take half, or as long as a `Retry-After` header asks, capped at 30 s
+and never past the deadline) -- transient failures only:
+- no connection (refused, reset, DNS), a connection reset mid-answer, client timeouts;
 - HTTP 408, 429, 502, 503, 504;
 - gRPC UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED.
-Nothing else is retried: any other HTTP 4xx, HTTP 500, INVALID_ARGUMENT, NOT_FOUND,
-INTERNAL and so on are raised at once, since the same request would fail again.
+Nothing else is retried: a failed TLS handshake, any other HTTP 4xx, HTTP 500,
+INVALID_ARGUMENT, NOT_FOUND, INTERNAL, an answer the client cannot read, and so on are
+raised at once, since the same request would fail again.
 
 What is raised (all `serving.errors.ServingError`, with the server's `message`, the
 `status` -- HTTP status or gRPC code name -- the `transport` and the `attempts`):
@@ -25,15 +30,24 @@ What is raised (all `serving.errors.ServingError`, with the server's `message`, 
   inputs the model cannot parse;
 - `ModelNotFoundError`: no such model, version or version label (HTTP 404, NOT_FOUND);
 - `ServerError`: the server failed (HTTP 500 and other 5xx, INTERNAL, UNKNOWN, ...);
+- `MalformedAnswerError` (a kind of ServerError): a 200 answer that is not JSON, has
+  no outputs, ragged or mistyped values, or is over `max_response_bytes`;
+- `ServingTlsError`: the TLS handshake failed (an untrusted or refused certificate);
 - `ServingUnavailableError`: a transient failure that lasted through every retry;
-- `ServingTimeoutError` (a kind of ServingUnavailableError): every attempt timed out.
+- `ServingTimeoutError` (a kind of ServingUnavailableError): every attempt timed out,
+  or the call's deadline passed.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
+import os
 import random
+import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,9 +63,10 @@ from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from aet.serving.errors import (
-    ServerError,
+    MalformedAnswerError,
     ServingError,
     ServingTimeoutError,
+    ServingTlsError,
     ServingUnavailableError,
     error_for_grpc_code,
     error_for_http_status,
@@ -59,6 +74,9 @@ from aet.serving.errors import (
 
 DEFAULT_SIGNATURE = "serving_default"
 MAX_BACKOFF_S = 30.0
+MAX_RESPONSE_BYTES = 256 * 2**20
+# Words of gRPC's message for a channel whose TLS handshake failed (it reports UNAVAILABLE).
+_GRPC_TLS_FAILURE = ("handshake", "certificate", "ssl_error", "tsi_")
 Outputs = dict[str, np.ndarray]
 
 
@@ -125,12 +143,18 @@ def _from_json(value: object, dtype_name: str) -> np.ndarray:
     return np.asarray(value, dtype=dtype.as_numpy_dtype)
 
 
-def _error_message(response: requests.Response) -> str:
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds a `Retry-After: N` header asks for (an HTTP date is not honoured)."""
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None
+
+
+def _error_message(content: bytes, response: requests.Response) -> str:
     """TF Serving's {"error": ...}, or the start of whatever a proxy answered."""
     try:
-        return str(response.json()["error"])
+        return str(json.loads(content)["error"])
     except (ValueError, KeyError, TypeError):
-        return response.text[:500] or response.reason
+        return content[:500].decode("utf-8", "replace") or response.reason
 
 
 def _connection_reason(exc: BaseException) -> str:
@@ -154,7 +178,14 @@ class RestTransport:
 
     name = "rest"
 
-    def __init__(self, base_url: str, spec: ModelSpec, tls: TlsOptions | None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        spec: ModelSpec,
+        tls: TlsOptions | None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        self._max_bytes = max_response_bytes
         if spec.version is not None:
             version = f"/versions/{spec.version}"
         elif spec.version_label:
@@ -183,28 +214,91 @@ class RestTransport:
         return folder
 
     def _call(self, method: str, suffix: str, timeout_s: float, body: dict | None = None) -> dict:
+        url = self._model_url + suffix
         try:
             response = self._session.request(
                 method,
-                self._model_url + suffix,
+                url,
                 json=body,
                 timeout=timeout_s,
                 verify=self._verify,
                 cert=self._cert,
+                stream=True,
             )
+        except requests.exceptions.SSLError as exc:
+            message = f"TLS handshake with {url} failed: {_connection_reason(exc)}"
+            raise ServingTlsError(message, transport=self.name) from exc
         except requests.Timeout as exc:
             message = f"timed out after {timeout_s:g} s"
             raise ServingTimeoutError(message, transport=self.name) from exc
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        except requests.ConnectionError as exc:
             message = f"cannot reach {self._model_url}: {_connection_reason(exc)}"
             raise ServingUnavailableError(message, transport=self.name) from exc
+        with response:
+            content = self._body(response, timeout_s)
         if response.status_code != 200:
-            raise error_for_http_status(response.status_code, _error_message(response))
+            error = error_for_http_status(response.status_code, _error_message(content, response))
+            error.retry_after_s = _retry_after(response)
+            raise error
         try:
-            return response.json()
+            answer = json.loads(content)
         except ValueError as exc:
-            message = f"the answer is not JSON: {response.text[:200]!r}"
-            raise ServerError(message, status=200, transport=self.name) from exc
+            message = f"the answer is not JSON: {content[:200]!r}"
+            raise MalformedAnswerError(message, status=200, transport=self.name) from exc
+        if not isinstance(answer, dict):
+            message = f"the answer is not a JSON object: {content[:200]!r}"
+            raise MalformedAnswerError(message, status=200, transport=self.name)
+        return answer
+
+    def _body(self, response: requests.Response, timeout_s: float) -> bytes:
+        """The answer's body, read within `timeout_s` in all (a watchdog shuts the socket
+        down on a server that drips it) and within `max_response_bytes`."""
+        status = response.status_code
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            message = (
+                f"the answer declares {declared} bytes, over max_response_bytes={self._max_bytes}"
+            )
+            raise MalformedAnswerError(message, status=status, transport=self.name)
+        # A second handle on the connection's socket, for the watchdog to shut it down:
+        # that wakes the blocked read, which a per-read timeout does not on a drip.
+        sock: socket.socket | None = None
+        with contextlib.suppress(OSError, ValueError):  # no socket left: nothing to wait on
+            sock = socket.socket(fileno=os.dup(response.raw.fileno()))
+        expired = threading.Event()
+
+        def cut() -> None:
+            expired.set()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(timeout_s, cut)
+        watchdog.daemon = True
+        watchdog.start()
+        chunks, size = [], 0
+        broken: BaseException | None = None
+        try:
+            for chunk in response.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > self._max_bytes:
+                    message = f"the answer is over max_response_bytes={self._max_bytes}"
+                    raise MalformedAnswerError(message, status=status, transport=self.name)
+                chunks.append(chunk)
+        except (requests.RequestException, OSError) as exc:
+            broken = exc
+        finally:
+            watchdog.cancel()
+            if sock is not None:
+                sock.close()
+        if expired.is_set():
+            message = f"the answer did not arrive within {timeout_s:g} s"
+            raise ServingTimeoutError(message, status=status, transport=self.name) from broken
+        if broken is not None or (declared.isdigit() and size != int(declared)):
+            reason = _connection_reason(broken) if broken else f"{size} of {declared} bytes came"
+            message = f"the connection broke while the answer arrived: {reason}"
+            raise ServingUnavailableError(message, status=status, transport=self.name) from broken
+        return b"".join(chunks)
 
     def _output_dtypes(self, signature_name: str, timeout_s: float) -> dict[str, str]:
         """{output name: dtype name} of a signature, from the model's metadata (asked once)."""
@@ -214,7 +308,7 @@ class RestTransport:
                 self._signatures = dict(metadata["metadata"]["signature_def"]["signature_def"])
             except (KeyError, TypeError, ValueError) as exc:
                 message = f"unexpected metadata answer: {str(metadata)[:200]}"
-                raise ServerError(message, status=200, transport=self.name) from exc
+                raise MalformedAnswerError(message, status=200, transport=self.name) from exc
         outputs = self._signatures.get(signature_name, {}).get("outputs", {})
         return {name: spec.get("dtype", "DT_INVALID") for name, spec in outputs.items()}
 
@@ -226,13 +320,24 @@ class RestTransport:
             "signature_name": signature_name,
             "inputs": {name: _rest_values(value.tolist()) for name, value in inputs.items()},
         }
-        outputs = self._call("POST", ":predict", timeout_s, body)["outputs"]
+        answer = self._call("POST", ":predict", timeout_s, body)
+        if "outputs" not in answer:
+            message = f"the answer has no 'outputs': {str(answer)[:200]}"
+            raise MalformedAnswerError(message, status=200, transport=self.name)
+        outputs = answer["outputs"]
         if len(dtypes) == 1 and not (isinstance(outputs, dict) and set(outputs) == set(dtypes)):
             outputs = {next(iter(dtypes)): outputs}  # one output: TF Serving drops its name
-        if not isinstance(outputs, dict) or not set(outputs) <= set(dtypes):
+        if not isinstance(outputs, dict) or not outputs or not set(outputs) <= set(dtypes):
             message = f"outputs do not match the metadata of '{signature_name}': {dtypes}"
-            raise ServerError(message, status=200, transport=self.name)
-        return {name: _from_json(value, dtypes[name]) for name, value in outputs.items()}
+            raise MalformedAnswerError(message, status=200, transport=self.name)
+        arrays = {}
+        for name, value in outputs.items():
+            try:
+                arrays[name] = _from_json(value, dtypes[name])
+            except (ValueError, TypeError, KeyError) as exc:
+                message = f"output '{name}' is not a {dtypes[name]} tensor: {str(value)[:100]}"
+                raise MalformedAnswerError(message, status=200, transport=self.name) from exc
+        return arrays
 
     def close(self) -> None:
         self._session.close()
@@ -245,9 +350,18 @@ class GrpcTransport:
 
     name = "grpc"
 
-    def __init__(self, target: str, spec: ModelSpec, tls: TlsOptions | None) -> None:
+    def __init__(
+        self,
+        target: str,
+        spec: ModelSpec,
+        tls: TlsOptions | None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
         self._spec = spec
-        options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+        options = [
+            ("grpc.max_send_message_length", -1),
+            ("grpc.max_receive_message_length", max_response_bytes),
+        ]
         if tls is None:
             self._channel = grpc.insecure_channel(target, options=options)
         else:
@@ -273,28 +387,40 @@ class GrpcTransport:
             response = self._stub.Predict(request, timeout=timeout_s)
         except grpc.RpcError as exc:
             message = exc.details() or ""
-            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+            code = exc.code()
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 message += f" (the client waits {timeout_s:g} s)"
-            raise error_for_grpc_code(exc.code().name, message) from exc
+            if code == grpc.StatusCode.UNAVAILABLE and any(
+                word in message.lower() for word in _GRPC_TLS_FAILURE
+            ):
+                raise ServingTlsError(message, status=code.name, transport=self.name) from exc
+            if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in message:
+                raise MalformedAnswerError(message, status=code.name, transport=self.name) from exc
+            raise error_for_grpc_code(code.name, message) from exc
         return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
 
     def close(self) -> None:
         self._channel.close()
 
 
-def make_transport(server: str, spec: ModelSpec, tls: TlsOptions | None) -> Transport:
+def make_transport(
+    server: str,
+    spec: ModelSpec,
+    tls: TlsOptions | None,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+) -> Transport:
     """The transport the URL's scheme names; TLS options only where TLS is used."""
     parts = urlsplit(server)
     scheme = parts.scheme.lower()
     if tls is not None and scheme not in ("https", "grpcs"):
         raise ValueError(f"{server}: certificates given, but only https:// and grpcs:// use TLS")
     if scheme in ("http", "https"):
-        return RestTransport(server, spec, tls)
+        return RestTransport(server, spec, tls, max_response_bytes)
     if scheme in ("grpc", "grpcs"):
         if not parts.hostname or parts.port is None or parts.path not in ("", "/"):
             raise ValueError(f"{server}: expected {scheme}://HOST:PORT")
         secure = (tls or TlsOptions()) if scheme == "grpcs" else None
-        return GrpcTransport(parts.netloc, spec, secure)
+        return GrpcTransport(parts.netloc, spec, secure, max_response_bytes)
     raise ValueError(
         f"{server}: unsupported server URL; use http(s)://HOST:PORT for REST "
         "or grpc(s)://HOST:PORT for gRPC"
@@ -310,6 +436,11 @@ def _as_array(value: object) -> np.ndarray:
     return np.asarray(value, dtype=object) if array.dtype.kind in "SU" else array
 
 
+def _asked(error: ServingError) -> float:
+    """How long the server asked to wait before the next attempt (0 when it did not)."""
+    return error.retry_after_s or 0.0
+
+
 class ServingClient:
     """Predict calls to one model on one server (see the module docstring)."""
 
@@ -321,9 +452,11 @@ class ServingClient:
         version: int | None = None,
         version_label: str | None = None,
         timeout_s: float = 10.0,
+        deadline_s: float | None = None,
         retries: int = 3,
         backoff_s: float = 0.2,
         batch_size: int = 64,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
         root_certificates: bytes | None = None,
         private_key: bytes | None = None,
         certificate_chain: bytes | None = None,
@@ -334,6 +467,8 @@ class ServingClient:
             raise ValueError(
                 "timeout_s and batch_size must be positive, retries and backoff_s not negative"
             )
+        if (deadline_s is not None and deadline_s <= 0) or max_response_bytes < 1:
+            raise ValueError("deadline_s and max_response_bytes must be positive")
         if bool(private_key) != bool(certificate_chain):
             raise ValueError("a client certificate needs both private_key and certificate_chain")
         tls = None
@@ -342,10 +477,11 @@ class ServingClient:
         self.server = server
         self.spec = ModelSpec(model_name, version, version_label)
         self.timeout_s = timeout_s
+        self.deadline_s = deadline_s
         self.retries = retries
         self.backoff_s = backoff_s
         self.batch_size = batch_size
-        self._transport = make_transport(server, self.spec, tls)
+        self._transport = make_transport(server, self.spec, tls, max_response_bytes)
         self._random = random.Random()
 
     @property
@@ -363,14 +499,16 @@ class ServingClient:
         if len(rows) != 1 or 0 in rows:
             raise ValueError(f"every input needs the same number of rows, at least one: {rows}")
         (count,) = rows
+        deadline = None if self.deadline_s is None else time.monotonic() + self.deadline_s
         chunks = []
         for start in range(0, count, self.batch_size):
             chunk = {name: array[start : start + self.batch_size] for name, array in arrays.items()}
             chunks.append(
                 self._with_retries(
-                    lambda chunk=chunk: self._transport.predict(
-                        signature_name, chunk, self.timeout_s
-                    )
+                    lambda timeout_s, chunk=chunk: self._transport.predict(
+                        signature_name, chunk, timeout_s
+                    ),
+                    deadline,
                 )
             )
         return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
@@ -386,19 +524,39 @@ class ServingClient:
             0.5, 1.5
         )
 
-    def _with_retries(self, call: Callable[[], Outputs]) -> Outputs:
+    def _with_retries(self, call: Callable[[float], Outputs], deadline: float | None) -> Outputs:
+        """`call(timeout_s)` until it answers, a failure is not transient, the retries
+        are spent or the deadline would pass before the next attempt."""
         target = f"{self.spec} at {self.server}"
         failures: list[ServingUnavailableError] = []
         for attempt in range(1, self.retries + 2):
             if failures:
-                time.sleep(self._backoff(len(failures)))
+                wait = min(MAX_BACKOFF_S, max(self._backoff(len(failures)), _asked(failures[-1])))
+                if deadline is not None and time.monotonic() + wait >= deadline:
+                    break
+                time.sleep(wait)
+            timeout_s = self.timeout_s
+            if deadline is not None:
+                timeout_s = min(timeout_s, deadline - time.monotonic())
+                if timeout_s <= 0:
+                    break
             try:
-                return call()
+                return call(timeout_s)
             except ServingUnavailableError as exc:
                 failures.append(exc)
             except ServingError as exc:
                 exc.target, exc.attempts = target, attempt
                 raise
+        if deadline is not None and len(failures) < self.retries + 1:
+            last = failures[-1] if failures else None
+            reason = f"; the last attempt: {last.message}" if last else ""
+            raise ServingTimeoutError(
+                f"the call's deadline of {self.deadline_s:g} s passed{reason}",
+                status=last.status if last else None,
+                transport=self.transport,
+                target=target,
+                attempts=len(failures),
+            ) from last
         last = failures[-1]
         if isinstance(last, ServingTimeoutError) and not all(
             isinstance(failure, ServingTimeoutError) for failure in failures

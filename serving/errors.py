@@ -20,12 +20,14 @@ class ServingError(Exception):
         transport: str = "",
         target: str = "",
         attempts: int = 1,
+        retry_after_s: float | None = None,
     ) -> None:
         self.message = message
         self.status = status
         self.transport = transport
         self.target = target
         self.attempts = attempts
+        self.retry_after_s = retry_after_s  # how long the server asked the client to wait
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -54,13 +56,24 @@ class ServerError(ServingError):
     Not retried: the same request would most likely fail the same way."""
 
 
+class MalformedAnswerError(ServerError):
+    """An answer the client cannot use although the call succeeded: not JSON, no
+    outputs, ragged or mistyped values, or larger than the client accepts."""
+
+
+class ServingTlsError(ServingError):
+    """The TLS handshake failed: the server's certificate is not trusted, or it refused
+    the client's. Never retried: the next handshake would fail the same way."""
+
+
 class ServingUnavailableError(ServingError):
     """A transient failure (no connection, HTTP 429/502/503/504, UNAVAILABLE,
     RESOURCE_EXHAUSTED) that was still failing after every retry."""
 
 
 class ServingTimeoutError(ServingUnavailableError):
-    """Every attempt timed out (the client's deadline, HTTP 408 or DEADLINE_EXCEEDED)."""
+    """Every attempt timed out (the client's timeout, HTTP 408 or DEADLINE_EXCEEDED), or
+    the call's overall deadline passed."""
 
 
 # HTTP statuses worth another attempt: the server or a proxy in front is overloaded or

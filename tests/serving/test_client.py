@@ -5,6 +5,7 @@ process, batching, what is retried and what is not, typed errors, versions and T
 from __future__ import annotations
 
 import socket
+import time
 
 import grpc
 import numpy as np
@@ -18,6 +19,7 @@ from aet.serving.errors import (
     ModelNotFoundError,
     ServerError,
     ServingTimeoutError,
+    ServingTlsError,
     ServingUnavailableError,
 )
 from aet.serving.requests import examples_from_records
@@ -309,13 +311,15 @@ def test_tls_with_the_servers_certificate_trusted(tls_server, transport, example
 
 
 @pytest.mark.parametrize("transport", ["rest", "grpc"])
-def test_tls_without_the_certificate_trusted_fails(tls_server, transport, examples):
+def test_tls_without_the_certificate_trusted_fails_at_once(tls_server, transport, examples):
     server, _ = tls_server
     url = server.rest_url if transport == "rest" else server.grpc_url
+    started = time.monotonic()
     with (
-        ServingClient(url, MODEL, retries=0) as client,
-        pytest.raises(ServingUnavailableError) as caught,
+        ServingClient(url, MODEL, retries=3, backoff_s=5.0) as client,
+        pytest.raises(ServingTlsError) as caught,
     ):
         client.predict_examples(examples)
+    assert caught.value.attempts == 1 and time.monotonic() - started < 5.0  # not retried
     assert "certificate" in caught.value.message.lower() or "ssl" in caught.value.message.lower()
     assert server.received == []
