@@ -16,10 +16,10 @@ from tests.e2e.conftest import assert_succeeded, run_aet
 
 pytestmark = pytest.mark.e2e
 
-# 20 epochs of 11 steps: long enough to be killed part-way, a second or two an epoch.
-EPOCHS = 20
+# 12 epochs of 11 steps: long enough to be killed part-way, a second or two an epoch.
+EPOCHS = 12
 TRAINING = ["--set", f"training.train_steps={EPOCHS * 11}", "--set", "training.steps_per_epoch=11"]
-KILL_AFTER_EPOCHS = 4
+KILL_AFTER_EPOCHS = 3
 
 
 def _complete_checkpoints(output: Path) -> list[Path]:
