@@ -26,7 +26,8 @@ LOCK_FILE = ".aet.lock"
 _HELD: set[str] = set()
 
 
-def _is_remote(path: str) -> bool:
+def is_remote(path: str) -> bool:
+    """A URI of an object store or other tf.io.gfile filesystem (gs://, s3://, ...)."""
     return "://" in path
 
 
@@ -36,7 +37,7 @@ def write_atomically(path: str, content: str | bytes) -> None:
     no temporary file is left. On an object store (gs://, s3://) an object appears only
     once its upload completes, so it is written through tf.io.gfile directly."""
     data = content.encode() if isinstance(content, str) else content
-    if _is_remote(path):
+    if is_remote(path):
         import tensorflow as tf
 
         with tf.io.gfile.GFile(path, "wb") as handle:
@@ -87,7 +88,6 @@ class FolderLock:
         self.folder = str(folder)
         self.purpose = purpose
         self._handle: int | None = None
-        self._reentered = False
 
     @property
     def path(self) -> str:
@@ -96,12 +96,11 @@ class FolderLock:
     def acquire(self, wait_s: float = 0.0) -> FolderLock:
         """Takes the lock, waiting up to `wait_s` seconds; raises FolderLocked naming
         the holder when it cannot."""
-        if _is_remote(self.folder):
+        if is_remote(self.folder):
             return self
         os.makedirs(self.folder, exist_ok=True)
         if os.path.realpath(self.folder) in _HELD:
-            self._reentered = True
-            return self
+            return self  # held by this process already; its release is the holder's
         handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + wait_s
         while True:

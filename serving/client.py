@@ -436,11 +436,6 @@ def _as_array(value: object) -> np.ndarray:
     return np.asarray(value, dtype=object) if array.dtype.kind in "SU" else array
 
 
-def _asked(error: ServingError) -> float:
-    """How long the server asked to wait before the next attempt (0 when it did not)."""
-    return error.retry_after_s or 0.0
-
-
 class ServingClient:
     """Predict calls to one model on one server (see the module docstring)."""
 
@@ -531,7 +526,8 @@ class ServingClient:
         failures: list[ServingUnavailableError] = []
         for attempt in range(1, self.retries + 2):
             if failures:
-                wait = min(MAX_BACKOFF_S, max(self._backoff(len(failures)), _asked(failures[-1])))
+                asked = failures[-1].retry_after_s or 0.0  # the server's Retry-After
+                wait = min(MAX_BACKOFF_S, max(self._backoff(len(failures)), asked))
                 if deadline is not None and time.monotonic() + wait >= deadline:
                     break
                 time.sleep(wait)

@@ -24,14 +24,15 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
-from aet.components.files import locked
+from aet.components.files import is_remote, locked
 
 PARTIAL_PREFIX = ".partial-"
 LOCK_WAIT_S = 600.0  # another run's push of the same model copies one SavedModel
 
 
 def _versions(base: str) -> set[int]:
-    return {int(name) for name in fileio.listdir(base) if name.rstrip("/").isdigit()}
+    names = (name.rstrip("/") for name in fileio.listdir(base))  # object stores end dirs in /
+    return {int(name) for name in names if name.isdigit()}
 
 
 def _new_version(base: str) -> int:
@@ -40,22 +41,18 @@ def _new_version(base: str) -> int:
     return max(int(time.time()), max(taken, default=0) + 1)
 
 
-def remove_partial_pushes(base: str) -> list[str]:
+def remove_partial_pushes(base: str) -> None:
     """Removes the hidden folders of pushes that were killed before they completed."""
-    removed = []
     for name in fileio.listdir(base):
         if name.startswith(PARTIAL_PREFIX):
-            path = os.path.join(base, name.rstrip("/"))
-            fileio.rmtree(path)
-            removed.append(path)
-    return removed
+            fileio.rmtree(os.path.join(base, name.rstrip("/")))
 
 
 def push_model(model_path: str, base: str) -> tuple[str, str]:
     """Copies the SavedModel at `model_path` into `base` as a new version, whole or not
     at all; returns (version, its folder)."""
     fileio.makedirs(base)
-    if "://" in base:
+    if is_remote(base):
         version = str(_new_version(base))
         serving_path = os.path.join(base, version)
         io_utils.copy_dir(model_path, serving_path, deny_regex_patterns=[r"saved_model\.pb"])
