@@ -166,7 +166,10 @@ class DomainHyperModel(kt.HyperModel):
         self.finished_curves: list[list[float]] = []  # the objective per epoch, per trial
 
     def build(self, hp: kt.HyperParameters) -> tf.keras.Model:
+        """Each trial starts from the config's seed, as the Trainer does, so trials differ
+        by their values alone and a search with one seed picks the same winner each time."""
         trial = self.config.with_hyperparameters(tunable_values(hp.values))
+        tf.keras.utils.set_random_seed(trial.training.seed)
         return build_model(trial, self.tf_transform_output)
 
     def fit(self, hp: kt.HyperParameters, model: tf.keras.Model, *args, **kwargs):

@@ -7,7 +7,9 @@ from __future__ import annotations
 import time
 
 import keras_tuner as kt
+import numpy as np
 import pytest
+import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.components.tuner.executor import write_best_hyperparameters
 from tfx.types import standard_artifacts
@@ -140,3 +142,17 @@ def test_the_wall_clock_stops_the_search_after_the_first_trial(transform_run, tm
     result.tuner.search(**result.fit_kwargs)
     assert len(result.tuner.oracle.trials) == 1
     assert time.monotonic() - started < 60
+
+
+def test_every_trial_starts_from_the_configs_seed(transform_run, tmp_path):
+    """Trials differ by their values alone: two builds of the same values start from the
+    same weights, whatever was drawn in between, so one seed always picks one winner."""
+    hypermodel = tuner_fn(_fn_args(transform_run, _tuning(), str(tmp_path))).tuner.hypermodel
+    values = kt.HyperParameters()
+    for name, value in CONFIG_VALUES.items():
+        values.Fixed(name, value)
+    first = hypermodel.build(values).get_weights()
+    tf.random.uniform([100])
+    second = hypermodel.build(values).get_weights()
+    assert len(first) == len(second) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
