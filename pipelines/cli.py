@@ -264,6 +264,8 @@ def _print_summary(summary: dict, path: str) -> None:
     print(f"  blessed: {'yes' if summary['blessed'] else 'no'}")
     for reason in summary.get("not_blessed_because", []):
         print(f"    {reason}")
+    if summary["metrics"]:
+        print(f"  {baseline_line(summary.get('baseline'))}")
     for line in serving_check_lines(summary.get("serving_check")):
         print(f"  {line}")
     lines = metric_lines(summary["metrics"].get("overall", {}))
@@ -280,7 +282,18 @@ def _print_summary(summary: dict, path: str) -> None:
     if summary.get("data_note"):
         print(f"  note: {summary['data_note']}")
     print(f"  pushed model: {summary['pushed_model_dir'] or 'none'}")
+    if summary.get("not_pushed_because"):
+        print(f"    {summary['not_pushed_because']}")
     print(f"  summary: {path}")
+
+
+def baseline_line(baseline: dict | None) -> str:
+    """What the Evaluator judged the new model against."""
+    if baseline is None:
+        return "baseline: none (nothing served or blessed yet: judged by its thresholds alone)"
+    if baseline["source"] == "served":
+        return f"baseline: the served version {baseline['path']}"
+    return f"baseline: the latest blessed model, {baseline['path']}"
 
 
 def serving_check_lines(check: dict | None) -> list[str]:

@@ -1,9 +1,9 @@
 """The one pipeline factory: every domain and every runner builds its pipeline here.
 
 ExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator ->
-AnomaliesGate -> Transform -> [Tuner] -> Trainer -> Evaluator (vs latest blessed) ->
-ServingCheck (loads and answers as TF Serving would) -> Pusher -> ServerConfigWriter
-(models.config, batching file).
+AnomaliesGate -> Transform -> [Tuner] -> Trainer -> Evaluator (against the served
+version, else the latest blessed model) -> ServingCheck (loads and answers as TF
+Serving would) -> Pusher -> ServerConfigWriter (models.config, batching file).
 
 The domain's data kind (kinds/) gives what differs: its ExampleGen (CsvExampleGen over
 CSV files, ImportExampleGen over the splits ingested before the pipeline), its
@@ -45,8 +45,11 @@ from tfx.types import Channel, standard_artifacts
 from aet.components.anomalies_gate.component import AnomaliesGate
 from aet.components.evaluation import build_eval_config, custom_eval_shared_model
 from aet.components.features import to_custom_config
+from aet.components.files import is_remote
 from aet.components.preprocessing import preprocessing_fn
 from aet.components.pusher import executor as pusher_executor
+from aet.components.pusher.executor import newest_version
+from aet.components.served_baseline.component import ServedBaseline
 from aet.components.server_config_writer.component import ServerConfigWriter
 from aet.components.serving_check.component import ServingCheck
 from aet.components.trainer import run_fn
@@ -96,6 +99,19 @@ def _hyperparameters(
         ).with_id("latest_tuned_hyperparameters_resolver")
         return [resolver], resolver.outputs["hyperparameters"]
     return [], None
+
+
+def _baseline_model(serving_dir: str, blessed: Resolver) -> tuple[list[BaseComponent], Channel]:
+    """What the Evaluator judges the new model against, and the component giving it:
+    the newest version served from `serving_dir` whichever output folder pushed it,
+    else the latest model blessed in this output. A remote serving folder is not read
+    while the pipeline is built (a Kubeflow pipeline is compiled far from it): there the
+    Pusher refuses to push a model judged without a baseline over served versions."""
+    served = None if is_remote(serving_dir) else newest_version(serving_dir)
+    if served is None:
+        return [], blessed.outputs["model"]
+    baseline = ServedBaseline(version_dir=served).with_id("served_baseline")
+    return [baseline], baseline.outputs["baseline"]
 
 
 def create_pipeline(
@@ -150,6 +166,7 @@ def create_pipeline(
         model=Channel(type=standard_artifacts.Model),
         model_blessing=Channel(type=standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
+    served_baseline, baseline = _baseline_model(serving_dir, baseline_resolver)
     tuning, hyperparameters = _hyperparameters(config, transform, schema_gen)
     trainer = Trainer(
         run_fn=dotted_path(run_fn),
@@ -166,7 +183,7 @@ def create_pipeline(
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline_resolver.outputs["model"],
+        baseline_model=baseline,
         eval_config=build_eval_config(config, data_path),
         example_splits=[evaluation_split(config)],
         module_path=custom_eval_shared_model.__module__,
@@ -207,6 +224,7 @@ def create_pipeline(
             anomalies_gate,
             transform,
             baseline_resolver,
+            *served_baseline,
             *tuning,
             trainer,
             evaluator,

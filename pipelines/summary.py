@@ -22,6 +22,8 @@ from aet.components.evaluation import tfma_metric_name
 from aet.components.export.server_config import BATCHING_FILE, MODELS_CONFIG
 from aet.components.files import write_atomically
 from aet.components.heat_maps.component import INDEX_FILE as HEAT_MAPS_INDEX
+from aet.components.pusher.executor import BASELINE_MODEL_KEY, NOT_PUSHED_BECAUSE
+from aet.components.served_baseline.component import SERVED_VERSION
 from aet.components.serving_check.check import read_report as read_serving_check
 from aet.components.trainer import HISTORY_FILE
 from aet.config import DomainConfig, tunable_values
@@ -117,7 +119,7 @@ def _failed_thresholds(evaluation_uri: str) -> list[str]:
     reasons = []
     for failure in validation.metric_validations_per_slice:
         for metric in failure.failures:
-            kind = "change vs blessed baseline" if metric.metric_key.is_diff else "value"
+            kind = "change vs baseline" if metric.metric_key.is_diff else "value"
             reasons.append(
                 f"{metric.metric_key.name} {kind} {metric.metric_value.double_value.value:.4f} "
                 f"fails {text_format.MessageToString(metric.metric_threshold, as_one_line=True)}"
@@ -181,6 +183,7 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
         "domain": config.name,
         "blessed": False,
         "metrics": {},
+        "baseline": None,
         "pushed_model_dir": None,
         "components": {},
         "component_seconds": {},
@@ -196,9 +199,15 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
         outputs = _outputs(store, execution.id)
         if node.endswith("ExampleGen") and outputs.get("examples"):
             summary["examples_dir"] = outputs["examples"][0].uri
+        elif node == "served_baseline" and outputs.get("baseline"):
+            served = outputs["baseline"][0].custom_properties[SERVED_VERSION].string_value
+            summary["baseline"] = {"source": "served", "path": served}
         elif node == "Evaluator":
             blessing = outputs.get("blessing", [None])[0]
             summary["blessed"] = bool(blessing and blessing.custom_properties["blessed"].int_value)
+            if blessing and BASELINE_MODEL_KEY in blessing.custom_properties:
+                blessed_model = blessing.custom_properties[BASELINE_MODEL_KEY].string_value
+                summary.setdefault("baseline", {"source": "blessed", "path": blessed_model})
             if not outputs.get("evaluation"):  # the Evaluator failed
                 continue
             evaluation_uri = outputs["evaluation"][0].uri
@@ -212,6 +221,9 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
                 summary["pushed_model_dir"] = pushed.custom_properties[
                     "pushed_destination"
                 ].string_value
+            elif NOT_PUSHED_BECAUSE in pushed.custom_properties:
+                refusal = pushed.custom_properties[NOT_PUSHED_BECAUSE].string_value
+                summary["not_pushed_because"] = refusal
         elif node == "Tuner" and outputs.get("tuner_results"):
             summary["tuning"] = read_tuning(config, outputs["tuner_results"][0].uri)
         elif node == "ServingCheck" and outputs.get("blessing"):

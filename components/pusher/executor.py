@@ -11,13 +11,19 @@ hook for the copy itself, so `Do` is written out again around it.
 
 On an object store (gs://, s3://) a folder cannot be renamed in one step: there the
 copy is TFX's, saved_model.pb last.
+
+It also declines two pushes TFX would make (`refusal`): the served model again, as a
+new version, and a model judged without a baseline over versions already served.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 
+from absl import logging
+from tfx.components.evaluator import constants as evaluator_constants
 from tfx.components.pusher import executor as tfx_pusher
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
@@ -27,12 +33,22 @@ from tfx.utils import io_utils, proto_utils
 from aet.components.files import is_remote, locked
 
 PARTIAL_PREFIX = ".partial-"
+NOT_PUSHED_BECAUSE = "not_pushed_because"  # the PushedModel's property when a push is refused
+BASELINE_MODEL_KEY = evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY
 LOCK_WAIT_S = 600.0  # another run's push of the same model copies one SavedModel
 
 
 def _versions(base: str) -> set[int]:
     names = (name.rstrip("/") for name in fileio.listdir(base))  # object stores end dirs in /
     return {int(name) for name in names if name.isdigit()}
+
+
+def newest_version(base: str) -> str | None:
+    """The folder of the newest version served from `base`, if any."""
+    if not fileio.isdir(base):
+        return None
+    versions = _versions(base)
+    return os.path.join(base, str(max(versions))) if versions else None
 
 
 def _new_version(base: str) -> int:
@@ -70,6 +86,36 @@ def push_model(model_path: str, base: str) -> tuple[str, str]:
     return version, serving_path
 
 
+def _file_digests(folder: str) -> dict[str, str]:
+    """Every file under `folder` by its path inside it, with its SHA-256."""
+    digests = {}
+    for root, _, names in fileio.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            with fileio.open(path, "rb") as handle:
+                digests[os.path.relpath(path, folder)] = hashlib.sha256(handle.read()).hexdigest()
+    return digests
+
+
+def refusal(input_dict: dict, model_path: str, base: str) -> str | None:
+    """Why a blessed model is not pushed to `base`, if it is not: it is byte for byte
+    the newest version served there (a re-run judged against its own push), or it was
+    judged without a baseline although versions are served there (pushed by another
+    output folder, or after this run was built), so nothing showed it is no worse."""
+    served = newest_version(base)
+    if served is None:
+        return None
+    if _file_digests(model_path) == _file_digests(served):
+        return f"it is already served, as {served}"
+    (blessing,) = input_dict[standard_component_specs.MODEL_BLESSING_KEY]
+    if blessing.has_custom_property(BASELINE_MODEL_KEY):
+        return None
+    return (
+        f"{served} is already served, and this model was evaluated without a baseline; "
+        "run again so that the Evaluator compares it with the served version"
+    )
+
+
 class Executor(tfx_pusher.Executor):
     """Pushes a blessed model with `push_model`; the archived copy in the Pusher's own
     artifact is written first, so that once the version appears only the metadata
@@ -83,13 +129,20 @@ class Executor(tfx_pusher.Executor):
         if not self.CheckBlessing(input_dict):
             self._MarkNotPushed(model_push)
             return
-        model_path = self.GetModelPath(input_dict)
         destination = pusher_pb2.PushDestination()
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination
         )
         if destination.WhichOneof("destination") != "filesystem":
             raise NotImplementedError("the Pusher pushes to a filesystem destination only")
+        base = destination.filesystem.base_directory
+        model_path = self.GetModelPath(input_dict)
+        reason = refusal(input_dict, model_path, base)
+        if reason:
+            logging.warning("not pushed: %s", reason)
+            self._MarkNotPushed(model_push)
+            model_push.set_string_custom_property(NOT_PUSHED_BECAUSE, reason)
+            return
         io_utils.copy_dir(model_path, model_push.uri)
-        version, serving_path = push_model(model_path, destination.filesystem.base_directory)
+        version, serving_path = push_model(model_path, base)
         self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)

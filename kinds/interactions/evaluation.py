@@ -12,10 +12,9 @@ from aet.kinds.interactions.baselines import BASELINE_OUTPUTS, RECOMMENDER_OUTPU
 
 def ranking_eval_config(config: DomainConfig, label_key: str, catalogue: int) -> tfma.EvalConfig:
     """The recommender and its two baselines are outputs of one signature, scored by the
-    same metrics on the same examples; only the recommender's output is gated. The
-    model's own validation metrics (one output, no baselines) are left out."""
+    same metrics on the same examples; only the recommender's output is gated."""
     outputs = [RECOMMENDER_OUTPUT, *BASELINE_OUTPUTS]
-    eval_config = tfma.EvalConfig(
+    return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
                 signature_name="serve_examples",
@@ -35,5 +34,3 @@ def ranking_eval_config(config: DomainConfig, label_key: str, catalogue: int) ->
         ],
         slicing_specs=[tfma.SlicingSpec()],
     )
-    eval_config.options.include_default_metrics.value = False
-    return eval_config

@@ -52,6 +52,14 @@ def test_model_spec_reads_the_serving_signature_and_transformed_label(eval_confi
     assert list(model_spec.preprocessing_function_names) == ["transform_features"]
 
 
+def test_only_the_configs_metrics_are_computed_not_the_models_compiled_ones(eval_config):
+    """The config declares every metric reported; TFMA would load the model again for
+    each combiner of its compiled metrics."""
+    options = eval_config.options  # unset means included
+    assert options.HasField("include_default_metrics")
+    assert options.include_default_metrics.value is False
+
+
 def test_every_configured_metric_is_computed(finance_config, eval_config):
     assert finance_config.evaluation.metrics == [
         "auc", "pr_auc", "ks", "brier", "calibration", "accuracy", "log_loss",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -164,6 +165,11 @@ def test_a_change_to_the_serving_check_alone_reuses_the_data_search_and_model(
         assert components[name] == "cached", components
     assert components["ServingCheck"] == "complete"
     assert "reused from cache:" in again.stdout
+    # Judged against what it would replace: the version the first run pushed.
+    assert again.summary["baseline"] == {
+        "source": "served",
+        "path": finance_run.summary["pushed_model_dir"],
+    }
     assert again.summary["metrics"]["overall"]["auc"] == pytest.approx(
         finance_run.summary["metrics"]["overall"]["auc"]
     )
@@ -180,6 +186,47 @@ def test_a_model_that_fails_the_serving_check_is_not_pushed_over_the_served_one(
     assert "serving check: failed" in again.stdout and "over the budget" in again.stdout
     assert finance_run.pushed_versions("finance_risk") == served["versions"]
     assert (finance_run.output / "serving" / "models.config").read_text() == served["models.config"]
+
+
+def _served_files(serving_root: Path) -> dict[str, str]:
+    """Every file under the serving root (versions, models.config, batching file) by its
+    SHA-256."""
+    return {
+        str(path.relative_to(serving_root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(serving_root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def worse_model_run(finance_run: CliRun, tmp_path_factory) -> tuple[CliRun, dict[str, str]]:
+    """A model trained one step, in a new output folder (no metadata, so no blessed
+    model of its own) that shares the first run's serving folder: (the run, the serving
+    folder's files before it)."""
+    serving_root = finance_run.output / "serving"
+    before = _served_files(serving_root)
+    worse = run_aet(
+        "run", "finance_risk", "--set", "training.train_steps=1",
+        "--set", "training.steps_per_epoch=1", "--serving-dir", str(serving_root),
+        output=tmp_path_factory.mktemp("worse") / "run",
+    )  # fmt: skip
+    assert_succeeded(worse)  # the run worked; its model is worse than the served one
+    return worse, before
+
+
+def test_a_worse_model_from_a_new_output_is_judged_against_the_served_one_and_not_pushed(
+    worse_model_run, finance_run: CliRun
+) -> None:
+    worse, before = worse_model_run
+    served = finance_run.summary["pushed_model_dir"]
+    assert worse.summary["components"]["served_baseline"] == "complete"
+    assert worse.summary["baseline"] == {"source": "served", "path": served}
+    assert f"baseline: the served version {served}" in worse.stdout
+    assert worse.summary["blessed"] is False
+    change = [reason for reason in worse.summary["not_blessed_because"] if "change" in reason]
+    assert change and change[0].startswith("auc"), worse.summary["not_blessed_because"]
+    assert worse.summary["pushed_model_dir"] is None and "pushed model: none" in worse.stdout
+    assert _served_files(finance_run.output / "serving") == before
 
 
 def test_drifted_data_stops_before_training_and_keeps_the_pushed_model(

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
 from aet.components.pusher import executor
@@ -95,3 +96,36 @@ def test_a_push_killed_with_sigkill_never_leaves_a_partial_version(tmp_path: Pat
     version, _ = push_model(str(model), str(base))
     assert _versions(base) == [*before, version]
     assert not [p for p in base.iterdir() if p.name.startswith(PARTIAL_PREFIX)]
+
+
+def _blessing(baseline: str | None) -> dict:
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.set_int_custom_property("blessed", 1)
+    if baseline is not None:
+        blessing.set_string_custom_property(executor.BASELINE_MODEL_KEY, baseline)
+    return {"model_blessing": [blessing]}
+
+
+def test_a_model_judged_without_a_baseline_is_not_pushed_over_served_versions(
+    tmp_path: Path,
+) -> None:
+    model = str(_saved_model(tmp_path / "model"))
+    base = tmp_path / "serving" / "finance_risk"
+    assert executor.refusal(_blessing(None), model, str(base)) is None  # nothing served yet
+    (base / ".partial-7").mkdir(parents=True)
+    assert executor.refusal(_blessing(None), model, str(base)) is None  # a killed push
+    _saved_model(base / "5", files=1)
+    _saved_model(base / "12", files=2)
+    reason = executor.refusal(_blessing(None), model, str(base))
+    assert str(base / "12") in reason and "without a baseline" in reason
+    assert executor.refusal(_blessing(str(tmp_path / "baseline")), model, str(base)) is None
+
+
+def test_the_served_model_is_not_pushed_again_as_a_new_version(tmp_path: Path) -> None:
+    model = _saved_model(tmp_path / "model")
+    base = tmp_path / "serving" / "finance_risk"
+    _, served = push_model(str(model), str(base))
+    judged = _blessing(served)
+    assert executor.refusal(judged, str(model), str(base)) == f"it is already served, as {served}"
+    (model / "variables" / "shard-0001").write_bytes(b"retrained")
+    assert executor.refusal(judged, str(model), str(base)) is None

@@ -27,4 +27,3 @@ def test_the_model_and_both_baselines_share_the_metrics_and_only_the_model_is_ga
     (coverage,) = [m for m in gated.metrics if m.class_name == "CatalogueCoverage"]
     # Scores span the catalogue plus padding and the out-of-vocabulary id.
     assert json.loads(coverage.config)["num_scores"] == 102
-    assert not eval_config.options.include_default_metrics.value

@@ -1,0 +1,1 @@
+"""The version being served, as the model the Evaluator judges a new one against."""

@@ -1,0 +1,52 @@
+"""`pipelines.factory`: what the Evaluator judges a new model against. The served version
+comes first, whichever output folder pushed it (`--serving-dir` may be shared); the
+latest model blessed in this output stands in where nothing is served, and where the
+serving folder is remote (not read while the pipeline is built)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aet.pipelines.domains import load_domain
+from aet.pipelines.factory import create_pipeline, run_layout
+
+
+def _pipeline(root: Path, serving_root: Path | str | None = None):
+    config = load_domain("finance_risk", ["training.warm_start=true"], default_data=True)
+    layout = run_layout(root, config, serving_root)
+    pipeline = create_pipeline(config, data_path=str(config.data.default), **layout)
+    return {component.id: component for component in pipeline.components}, layout
+
+
+def _baseline_producer(components: dict) -> str:
+    channel = components["Evaluator"].inputs["baseline_model"]
+    return channel.producer_component_id
+
+
+def test_a_first_run_is_judged_against_the_latest_blessed_model(tmp_path: Path) -> None:
+    components, _ = _pipeline(tmp_path / "run")
+    assert "served_baseline" not in components
+    assert _baseline_producer(components) == "latest_blessed_model_resolver"
+
+
+@pytest.mark.parametrize("pushed_by", ["this output", "another output"])
+def test_the_newest_served_version_is_the_baseline(tmp_path: Path, pushed_by: str) -> None:
+    serving_root = tmp_path / "shared-serving"
+    _, layout = _pipeline(tmp_path / "first", serving_root)
+    for version in ("100", "250", "99", ".partial-300"):
+        (Path(layout["serving_dir"]) / version).mkdir(parents=True)
+    root = tmp_path / ("first" if pushed_by == "this output" else "new")
+    components, _ = _pipeline(root, serving_root)
+    assert _baseline_producer(components) == "served_baseline"
+    served = components["served_baseline"].exec_properties["version_dir"]
+    assert served == str(Path(layout["serving_dir"]) / "250")
+    # The warm start still begins from this output's own blessed model.
+    base_model = components["Trainer"].inputs["base_model"]
+    assert base_model.producer_component_id == "latest_blessed_model_resolver"
+
+
+def test_a_remote_serving_folder_is_not_read_while_building(tmp_path: Path) -> None:
+    components, _ = _pipeline(tmp_path / "run", "gs://no-such-bucket/serving")
+    assert _baseline_producer(components) == "latest_blessed_model_resolver"
