@@ -186,6 +186,14 @@ class ImageConfig(_Strict):
     height: int = Field(28, ge=8, le=1024, description="pixels the model sees")
     width: int = Field(28, ge=8, le=1024)
     channels: Literal[1, 3] = Field(1, description="1: grey, 3: RGB (images are converted)")
+    # An image is checked against both from its header, before it is decoded
+    # (kinds/image/limits.py); 25 megapixels is a 5000x5000 scan, about 300 MB as floats.
+    max_pixels: int = Field(
+        25_000_000, ge=64, le=178_956_970, description="most pixels an image may declare"
+    )
+    max_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="largest encoded image file, in bytes"
+    )
 
 
 class SequenceConfig(_Strict):

@@ -31,7 +31,9 @@ import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
 from aet.components.split_records import split_records, write_splits
-from aet.config.contract import IMAGE_FORMATS, IMAGE_SUFFIXES
+from aet.config import ImageConfig
+from aet.config.contract import IMAGE_SUFFIXES
+from aet.kinds.image.limits import check_image, check_size_on_disk
 
 
 class IngestionError(ValueError):
@@ -40,12 +42,14 @@ class IngestionError(ValueError):
 
 @dataclass(frozen=True)
 class ImageFile:
-    """One image to ingest: its bytes, label, split and where it came from."""
+    """One image to ingest: its bytes, label, split and where it came from. A file over
+    the size limit is not read: its `data` is empty and `size` says how big it is."""
 
     source: str
     label: str
     split: str
     data: bytes
+    size: int
 
 
 @dataclass
@@ -86,10 +90,11 @@ def folder_images(
     folder: str | Path,
     shares: Mapping[str, float],
     rules: Sequence[tuple[str, str]] | None = None,
+    max_bytes: int = ImageConfig().max_bytes,
 ) -> Iterator[ImageFile]:
     """Every file under `folder` (hidden files aside), labelled and assigned a split.
-    A file whose suffix is not an image's is still yielded, for the decode step to
-    report by name."""
+    A file whose suffix is not an image's, or that is over `max_bytes` (left unread),
+    is still yielded, for the decode step to report by name."""
     root = Path(folder)
     if not root.is_dir():
         raise IngestionError(f"{root}: not a folder")
@@ -101,7 +106,9 @@ def folder_images(
         if label is None:
             how = "no rule matches its name" if rules else "it is not in a class sub-folder"
             raise IngestionError(f"{path}: cannot tell its class: {how}")
-        yield ImageFile(str(path), label, split_of(str(relative), shares), path.read_bytes())
+        size = path.stat().st_size
+        data = path.read_bytes() if size <= max_bytes else b""
+        yield ImageFile(str(path), label, split_of(str(relative), shares), data, size)
 
 
 def npz_images(
@@ -129,20 +136,21 @@ def npz_images(
                     classes[int(label)],
                     split_names.get(split, split),
                     buffer.getvalue(),
+                    buffer.tell(),
                 )
 
 
-def decode(image: ImageFile) -> tuple[int, int, int]:
-    """(height, width, channels) of a decodable PNG or JPEG; ValueError otherwise."""
+def decode(image: ImageFile, limits: ImageConfig) -> tuple[int, int, int]:
+    """(height, width, channels) of a decodable PNG or JPEG within `limits` (checked
+    from its header first, so a bomb is never decoded); ValueError otherwise."""
     if not image.source.lower().endswith(IMAGE_SUFFIXES) and ".npz:" not in image.source:
         raise ValueError(f"not a PNG or JPEG file (suffix '{Path(image.source).suffix}')")
+    check_size_on_disk(image.size, limits)
+    check_image(image.data, limits)
     try:
         with Image.open(io.BytesIO(image.data)) as opened:
-            if opened.format not in IMAGE_FORMATS:
-                raise ValueError(f"a {opened.format} image, not PNG or JPEG")
             opened.load()
-            channels = len(opened.getbands())
-            return opened.height, opened.width, channels
+            return opened.height, opened.width, len(opened.getbands())
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(f"cannot be decoded ({error})") from error
 
@@ -172,9 +180,13 @@ def to_example(image: ImageFile, shape: tuple[int, int, int]) -> tf.train.Exampl
 class _DecodeOrReport(beam.DoFn):
     """Good images become (split, serialized example); bad ones go to the 'bad' output."""
 
+    def __init__(self, limits: ImageConfig) -> None:
+        super().__init__()
+        self.limits = limits
+
     def process(self, image: ImageFile) -> Iterable:
         try:
-            shape = decode(image)
+            shape = decode(image, self.limits)
         except ValueError as error:
             yield beam.pvalue.TaggedOutput("bad", (image.source, str(error)))
             return
@@ -187,9 +199,11 @@ def ingest(
     splits: Sequence[str],
     max_bad_share: float = 0.0,
     beam_pipeline_args: Sequence[str] = (),
+    limits: ImageConfig | None = None,
 ) -> IngestionReport:
     """Decode-check and write `images` as `<output_dir>/Split-<split>/` TFRecords;
-    raise IngestionError naming the bad files when more than `max_bad_share` are bad.
+    raise IngestionError naming the bad files when more than `max_bad_share` are bad
+    (undecodable, or over the size `limits`: the config's image settings).
     The report is also what a caller prints: counts per split and every bad file."""
     images = list(images)
     if not images:
@@ -205,7 +219,8 @@ def ingest(
         decoded = (
             pipeline
             | "Images" >> beam.Create(images)
-            | "Decode" >> beam.ParDo(_DecodeOrReport()).with_outputs("bad", main="good")
+            | "Decode"
+            >> beam.ParDo(_DecodeOrReport(limits or ImageConfig())).with_outputs("bad", main="good")
         )
         write_splits(decoded.good, output_dir, splits, "images")
         _ = (

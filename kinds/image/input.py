@@ -53,6 +53,8 @@ def ingest_images(
         "label_rules": [rule.dict() for rule in config.data.label_rules],
         "classes": config.features.label.classes,
         "max_bad_share": config.data.max_bad_share,
+        "max_pixels": config.features.image.max_pixels,
+        "max_bytes": config.features.image.max_bytes,
     }
     target = ingestion_folder(output_root, source, settings)
     saved = completed_report(target)
@@ -65,7 +67,7 @@ def ingest_images(
         images = npz_images(source, config.features.label.classes, NPZ_SPLITS)
     else:
         rules = [(rule.pattern, rule.label) for rule in config.data.label_rules] or None
-        images = folder_images(source, config.data.splits, rules)
+        images = folder_images(source, config.data.splits, rules, config.features.image.max_bytes)
     try:
         report = ingest(
             images,
@@ -73,6 +75,7 @@ def ingest_images(
             list(config.data.splits),
             config.data.max_bad_share,
             beam_pipeline_args,
+            config.features.image,
         )
     except IngestionError as error:
         shutil.rmtree(target, ignore_errors=True)

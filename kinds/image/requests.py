@@ -1,5 +1,5 @@
 """Image requests: the encoded PNG/JPEG file, unchanged, under the image feature; a file
-Pillow cannot decode is refused with its name."""
+over the config's size limits or that Pillow cannot decode is refused with its name."""
 
 from __future__ import annotations
 
@@ -11,25 +11,30 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
-from aet.config import DomainConfig
-from aet.config.contract import IMAGE_FORMATS, IMAGE_SUFFIXES
+from aet.config import DomainConfig, ImageConfig
+from aet.config.contract import IMAGE_SUFFIXES
+from aet.kinds.image.limits import ImageLimitError, check_image, check_size_on_disk
 from aet.serving.requests import PredictionInput, RequestError
 
 
-def _image_bytes(path: Path) -> bytes:
-    """The file's bytes, once Pillow has decoded it as a PNG or JPEG image."""
+def _image_bytes(path: Path, limits: ImageConfig) -> bytes:
+    """The file's bytes, once it is within `limits` (checked before it is read, then
+    from its header) and Pillow has decoded it as a PNG or JPEG image."""
     try:
+        check_size_on_disk(path.stat().st_size, limits)
         data = path.read_bytes()
     except OSError as exc:
         raise RequestError(f"{path}: cannot be read ({exc.strerror})") from exc
+    except ImageLimitError as exc:
+        raise RequestError(f"{path}: {exc}") from exc
     try:
+        check_image(data, limits)
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            kind = image.format
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise RequestError(f"{path}: not an image Pillow can decode ({exc})") from exc
-    if kind not in IMAGE_FORMATS:
-        raise RequestError(f"{path}: a {kind} image; the model takes PNG or JPEG")
+    except ValueError as exc:  # over a limit, not a PNG or JPEG, or an unreadable header
+        raise RequestError(f"{path}: {exc}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise RequestError(f"{path}: cannot be decoded ({exc})") from exc
     return data
 
 
@@ -40,7 +45,8 @@ def examples_from_images(config: DomainConfig, paths: Iterable[str | Path]) -> n
     name = config.features.image.name
     examples = []
     for path in paths:
-        feature = tf.train.Feature(bytes_list=tf.train.BytesList(value=[_image_bytes(Path(path))]))
+        data = _image_bytes(Path(path), config.features.image)
+        feature = tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))
         example = tf.train.Example(features=tf.train.Features(feature={name: feature}))
         examples.append(example.SerializeToString())
     return np.array(examples, dtype=object)

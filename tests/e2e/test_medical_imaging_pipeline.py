@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     assert_tuned_within_budget,
     run_aet,
 )
+from tests.image_bombs import png_declaring
 from tests.serving.stand_in_server import StandInServer
 
 pytestmark = pytest.mark.e2e
@@ -115,6 +116,13 @@ def test_default_run_pushes_a_model_that_answers_raw_jpeg_bytes(default_run: Cli
     )["probability"].numpy()
     assert by_bytes.shape == (3,) and np.all((by_bytes >= 0) & (by_bytes <= 1))
     np.testing.assert_allclose(by_bytes, by_example, rtol=1e-5)
+    # A 99-byte PNG declaring 20000x20000 is refused from its header, as TF Serving's
+    # INVALID_ARGUMENT, by both signatures.
+    bomb = png_declaring(20000, 20000)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"features\.image\.max_pixels"):
+        signatures["predict_image"](image_bytes=tf.constant([bomb]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"features\.image\.max_pixels"):
+        signatures["serving_default"](examples=tf.constant([_example(bomb)]))
     assert_ready_for_tf_serving(
         default_run, {"serving_default": 2, "predict_image": 2, "classification": 2}
     )

@@ -17,6 +17,7 @@ from PIL import Image
 
 from aet.pipelines.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main
 from tests.exported_model import shared_exported_model
+from tests.image_bombs import png_declaring
 from tests.serving.conftest import export_toy_image_model, export_toy_ranking_model
 from tests.serving.stand_in_server import StandInServer, write_self_signed_certificate
 from tests.transform_fixture import load_schema, read_rows, shared_transform_run, to_example
@@ -248,3 +249,25 @@ def test_an_image_folder_is_scored_file_by_file(capsys, tmp_path):
     assert _printed(capsys) == [
         {"id": str(path), "probability": grey / 256} for path, grey in sorted(greys.items())
     ]
+
+
+def test_an_image_bomb_exits_2_naming_the_file_and_sends_nothing(capsys, tmp_path):
+    from aet.pipelines.domains import load_domain
+
+    config = load_domain("medical_imaging")
+    model = export_toy_image_model(str(tmp_path / "toy" / "1"), config.features.image.name)
+    folder = tmp_path / "xrays"
+    folder.mkdir()
+    Image.new("L", (4, 4)).save(folder / "a.png")
+    (folder / "b.png").write_bytes(png_declaring(20000, 20000))
+
+    with StandInServer(model, config.serving.model_name) as server:
+        code = main(
+            ["predict", "medical_imaging", "--server", server.rest_url, "--input", str(folder)]
+        )
+        received = server.received
+
+    assert code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert f"{folder / 'b.png'}: declares more pixels than Pillow will open" in err
+    assert received == []

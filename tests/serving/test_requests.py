@@ -198,7 +198,7 @@ def test_an_image_folder_sends_each_files_bytes_under_the_image_feature(imaging_
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (b"\x89PNG\r\n\x1a\n this is not the rest of a PNG", "not an image Pillow can decode"),
+        (b"\x89PNG\r\n\x1a\n this is not the rest of a PNG", "cannot be decoded"),
         (None, "a GIF image; the model takes PNG or JPEG"),
     ],
 )
@@ -222,7 +222,7 @@ def test_a_truncated_image_is_refused(imaging_config, tmp_path):
     whole = _image(tmp_path / "whole.png", 50).read_bytes()
     cut = tmp_path / "cut.png"
     cut.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(RequestError, match=rf"^{cut}: not an image Pillow can decode"):
+    with pytest.raises(RequestError, match=rf"^{cut}: cannot be decoded"):
         examples_from_images(imaging_config, [cut])
 
 

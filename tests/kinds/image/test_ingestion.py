@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from aet.config import ImageConfig
 from aet.kinds.image.ingestion import (
     IngestionError,
     folder_images,
@@ -19,6 +20,7 @@ from aet.kinds.image.ingestion import (
     npz_images,
     split_of,
 )
+from tests.image_bombs import png_declaring, real_png
 
 SHARES = {"train": 0.5, "eval": 0.5}
 
@@ -116,6 +118,32 @@ def test_corrupt_and_wrong_type_files_are_named_and_counted(folder: Path, tmp_pa
     message = str(caught.value)
     assert message.startswith("2 of 6 images are bad")
     assert "broken.png" in message and "notes.txt" in message
+
+
+def test_image_bombs_are_named_with_their_limit_and_never_decoded(
+    folder: Path, tmp_path: Path
+) -> None:
+    (folder / "normal" / "bomb.png").write_bytes(png_declaring(20000, 20000))
+    real_png(folder / "normal" / "huge.png", 12000, 12000)
+    (folder / "pneumonia" / "empty.png").write_bytes(b"")
+    (folder / "pneumonia" / "heavy.jpeg").write_bytes(b"\xff\xd8\xff" + b"\x00" * 250_000)
+    limits = ImageConfig(max_bytes=200_000)
+    files = {Path(i.source).name: i for i in folder_images(folder, SHARES, max_bytes=200_000)}
+    assert files["heavy.jpeg"].data == b"" and files["heavy.jpeg"].size == 250_003  # not read
+
+    with pytest.raises(IngestionError) as caught:
+        ingest(files.values(), str(tmp_path / "out"), list(SHARES), limits=limits)
+
+    reasons = {
+        "normal/bomb.png": "declares more pixels than Pillow will open",
+        "normal/huge.png": "declares 12000x12000",
+        "pneumonia/empty.png": "an empty file (0 bytes)",
+        "pneumonia/heavy.jpeg": "250003 bytes, over features.image.max_bytes",
+    }
+    message = str(caught.value)
+    assert message.startswith("4 of 8 images are bad")
+    for name, reason in reasons.items():
+        assert f"{folder / name}: {reason}" in message
 
 
 def test_a_medmnist_npz_keeps_its_splits(tmp_path: Path) -> None:
