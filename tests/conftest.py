@@ -13,11 +13,18 @@ from pathlib import Path
 import pytest
 import yaml
 from absl import logging as absl_logging
+from hypothesis import settings
 
 from aet.config import ConfigError, load_config
 from tests.penguins_domain import write_penguins_config
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# Hypothesis: no example database in the tree; on CI the same examples every run, so
+# a red build always reproduces (locally each run draws new ones).
+settings.register_profile("ci", database=None, derandomize=True, deadline=None)
+settings.register_profile("local", database=None, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 

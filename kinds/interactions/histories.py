@@ -15,7 +15,6 @@ stops the job with its file and line.
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import tensorflow as tf
 from aet.components.split_records import split_records, write_splits
 from aet.config import LogColumnsConfig
 from aet.config.contract import HISTORY_ITEMS, TAB_SEPARATED_SUFFIXES, TARGET_ITEM, USER_ID
+from aet.kinds.delimited import DelimitedTextError, finite_number, read_rows
 
 SPLITS = ("train", "eval", "test")
 
@@ -56,16 +56,16 @@ def read_interactions(path: str, columns: LogColumnsConfig | None = None) -> Ite
     `columns` names the log's columns (default: user_id, item_id, rating, timestamp)."""
     columns = columns or LogColumnsConfig()
     delimiter = "\t" if path.endswith(TAB_SEPARATED_SUFFIXES) else ","
-    with tf.io.gfile.GFile(path) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = [name.split(":", 1)[0] for name in next(reader, [])]
+    records = read_rows(path, delimiter)
+    try:
+        _, first = next(records, (1, []))
+        header = [name.split(":", 1)[0] for name in first]
         wanted = (columns.user, columns.item, columns.rating, columns.timestamp)
         missing = [name for name in wanted if name not in header]
         if missing:
             raise InteractionLogError(f"{path}: missing column(s) {missing} (header: {header})")
         index = [header.index(name) for name in wanted]
-        for position, row in enumerate(reader):
-            line = position + 2
+        for position, (line, row) in enumerate(records):
             if not row:
                 continue
             if len(row) != len(header):
@@ -75,12 +75,29 @@ def read_interactions(path: str, columns: LogColumnsConfig | None = None) -> Ite
             user, item, rating, timestamp = (row[i].strip() for i in index)
             if not user or not item:
                 raise InteractionLogError(f"{path}:{line}: empty user or item id")
-            try:
-                yield Interaction(user, item, float(rating), int(float(timestamp)), position)
-            except ValueError as error:
-                raise InteractionLogError(
-                    f"{path}:{line}: rating '{rating}' or timestamp '{timestamp}' is not a number"
-                ) from error
+            yield Interaction(
+                user,
+                item,
+                _field(path, line, columns.rating, rating, finite_number(rating)),
+                int(_field(path, line, columns.timestamp, timestamp, _timestamp(timestamp))),
+                position,
+            )
+    except DelimitedTextError as error:
+        raise InteractionLogError(str(error)) from error
+
+
+def _timestamp(text: str) -> float | None:
+    """A time as a number of seconds that fits the examples' int64, or None."""
+    value = finite_number(text)
+    return value if value is not None and abs(value) < 2**63 else None
+
+
+def _field(path: str, line: int, name: str, text: str, value: float | None) -> float:
+    if value is None:
+        raise InteractionLogError(
+            f"{path}:{line}: column '{name}': '{text[:40]}' is not a finite number"
+        )
+    return value
 
 
 def _example(user: str, history: Sequence[Interaction], target: Interaction) -> bytes:

@@ -2,33 +2,25 @@
 
 CsvExampleGen fails on a malformed row deep inside Beam without naming the line, and
 quietly accepts a file with a column missing. These checks stream each file once
-(csv module) and report every problem with file, line and column, so a bad file fails
+(kinds/delimited.py) and report every problem with file, line and column, so a bad file fails
 in seconds with nothing written. Value-level drift (new categories, ranges, shares)
 is left to TFDV's ExampleValidator inside the pipeline.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 
 import tensorflow as tf
 
 from aet.config import DomainConfig
+from aet.kinds.delimited import DelimitedTextError, finite_number, read_rows
 
 MAX_REPORTED = 20
 
 
 class InputDataError(ValueError):
     """The input data does not fit the domain config; the message lists each problem."""
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
 
 
 def _check_file(
@@ -38,9 +30,9 @@ def _check_file(
     required = [*features.input_names, features.label.name]
     classes = set(features.label.classes)
     rows = 0
-    with tf.io.gfile.GFile(path) as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
+    records = read_rows(path)
+    try:
+        _, header = next(records, (1, None))
         if not header:
             problems.append(f"{path}: the file is empty (a header row is required)")
             return 0
@@ -59,9 +51,7 @@ def _check_file(
             )
             return 0
         position = {name: header.index(name) for name in required}
-        previous_end = reader.line_num
-        for row in reader:  # a quoted field may span lines: report where the record starts
-            line_number, previous_end = previous_end + 1, reader.line_num
+        for line_number, row in records:  # where a record starts: a field may span lines
             if len(problems) >= MAX_REPORTED:
                 break
             if not row:
@@ -74,16 +64,19 @@ def _check_file(
                 continue
             for name in features.numeric:
                 value = row[position[name]]
-                if value.strip() and not _is_number(value):
+                if value.strip() and finite_number(value) is None:
                     problems.append(
-                        f"{path}:{line_number}: column '{name}': '{value}' is not a number"
+                        f"{path}:{line_number}: column '{name}': '{value[:40]}' is not a "
+                        "finite number"
                     )
             label = row[position[features.label.name]]
             if label not in classes:
                 problems.append(
-                    f"{path}:{line_number}: column '{features.label.name}': '{label}' is not "
-                    f"one of the configured classes {sorted(classes)}"
+                    f"{path}:{line_number}: column '{features.label.name}': '{label[:40]}' is "
+                    f"not one of the configured classes {sorted(classes)}"
                 )
+    except DelimitedTextError as error:  # the rest of the file cannot be read reliably
+        problems.append(str(error))
     return rows
 
 

@@ -215,5 +215,5 @@ def test_a_malformed_log_fails_before_the_pipeline_naming_the_line(tmp_path: Pat
     log.write_text("user_id,item_id,rating,timestamp\nu1,i1,4,100\nu1,i2,four,101\n")
     run = run_aet("run", "recommendation", "--data", str(log), output=tmp_path / "run")
     assert run.returncode == 2, run.stdout + run.stderr
-    assert f"{log}:3: rating 'four' or timestamp '101' is not a number" in run.stderr
+    assert f"{log}:3: column 'rating': 'four' is not a finite number" in run.stderr
     assert not (tmp_path / "run" / "tfx").exists()  # no component ran

@@ -126,7 +126,7 @@ def test_run_with_a_bad_csv_fails_fast_naming_the_row(
     err = capsys.readouterr().err
     assert code == EXIT_BAD_INPUT
     assert "aet: error: input data does not match domain 'finance_risk'" in err
-    assert f"{bad_csv}:8: column 'credit_amount': 'plenty' is not a number" in err
+    assert f"{bad_csv}:8: column 'credit_amount': 'plenty' is not a finite number" in err
     assert seconds < 60  # a pipeline run takes minutes; this stops before building one
     assert not (output / "serving").exists()
     assert not (output / "tfx").exists()

@@ -82,7 +82,7 @@ def test_csv_logs_with_named_columns_are_read(tmp_path: Path) -> None:
     ("rows", "message"),
     [
         (["u1\ti1\t4\n"], r"log\.inter:2: expected 4 fields, found 3"),
-        (["u1\ti1\t4\t1\n", "u1\ti2\tgood\t2\n"], r"log\.inter:3: rating 'good'"),
+        (["u1\ti1\t4\t1\n", "u1\ti2\tgood\t2\n"], r"log\.inter:3: column 'rating': 'good'"),
         (["\ti1\t4\t1\n"], r"log\.inter:2: empty user or item id"),
     ],
 )

@@ -117,7 +117,7 @@ def test_non_numeric_value_names_file_line_column_and_value(
     with pytest.raises(InputDataError) as caught:
         check_csv_input(str(path), finance_config)
 
-    assert _problems(caught) == [f"{path}:3: column 'credit_amount': 'lots' is not a number"]
+    assert _problems(caught) == [f"{path}:3: column 'credit_amount': 'lots' is not a finite number"]
 
 
 @pytest.mark.parametrize("value", ["nan", "inf"])
@@ -203,7 +203,7 @@ def test_line_numbers_count_blank_lines_and_multi_line_fields(
     with pytest.raises(InputDataError) as caught:
         check_csv_input(str(path), finance_config)
 
-    assert _problems(caught) == [f"{path}:6: column 'credit_amount': 'lots' is not a number"]
+    assert _problems(caught) == [f"{path}:6: column 'credit_amount': 'lots' is not a finite number"]
 
 
 def test_empty_file_is_rejected(tmp_path: Path, finance_config) -> None:
@@ -242,7 +242,7 @@ def test_folder_names_the_bad_file_only(tmp_path: Path, credit_rows, finance_con
     with pytest.raises(InputDataError) as caught:
         check_csv_input(str(tmp_path / "data"), finance_config)
 
-    assert _problems(caught) == [f"{bad}:4: column 'credit_amount': 'n/a' is not a number"]
+    assert _problems(caught) == [f"{bad}:4: column 'credit_amount': 'n/a' is not a finite number"]
     assert str(good) not in str(caught.value)
 
 
