@@ -3,7 +3,6 @@ domain's curated schema exactly as ExampleGen typed the training data."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 from aet.config import DomainConfig
 from aet.kinds.base import Encoder
+from aet.kinds.delimited import DelimitedTextError, read_rows
 from aet.serving.examples import RecordError, to_example
 from aet.serving.requests import (
     JSON_LINES_SUFFIXES,
@@ -61,27 +61,24 @@ def tabular_encoder(config: DomainConfig, schema: schema_pb2.Schema | None = Non
 
 
 def csv_records(path: Path, required: list[str]) -> Iterator[tuple[int, dict]]:
-    """(line number, row) of each CSV row, checked against the header."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
+    """(line number, row) of each CSV row, checked against the header; the file is read
+    as the pipeline's pre-flight reads it (kinds/delimited.py)."""
+    records = read_rows(str(path))
+    try:
+        _, header = next(records, (1, []))
         missing = [name for name in required if name not in header]
         if missing:
             raise RequestError(f"{path}, line 1: the header has no column(s) {missing}")
-        try:
-            for row in reader:
-                fields = [
-                    value for key, value in row.items() if key is not None and value is not None
-                ]
-                fields += row.get(None) or []
-                if len(fields) != len(header):
-                    raise RequestError(
-                        f"{path}, line {reader.line_num}: {len(fields)} fields, "
-                        f"the header has {len(header)}"
-                    )
-                yield reader.line_num, row
-        except csv.Error as exc:
-            raise RequestError(f"{path}, line {reader.line_num}: {exc}") from exc
+        for line, fields in records:
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise RequestError(
+                    f"{path}, line {line}: {len(fields)} fields, the header has {len(header)}"
+                )
+            yield line, dict(zip(header, fields, strict=True))
+    except DelimitedTextError as exc:
+        raise RequestError(str(exc)) from exc
 
 
 def read_tabular_input(config: DomainConfig, path: Path) -> PredictionInput:
