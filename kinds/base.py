@@ -164,6 +164,12 @@ class DataKind:
     # --- serving ------------------------------------------------------------------
     serves_classify: ClassVar[bool] = True  # TF Serving's Classify API (classifiers)
 
+    def synthetic_examples(self, config: DomainConfig, examples: list[bytes], seed: int) -> list:
+        """As many serialized examples as `examples`, as a client would send them, shaped
+        like them field by field but none of their rows: the serving check and the
+        warm-up requests use these, so no row of the data ships inside a model."""
+        raise NotImplementedError
+
     def warmup_inputs(
         self, config: DomainConfig, signatures: Mapping[str, Any]
     ) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:

@@ -1,5 +1,7 @@
-"""Warm-up requests: what TF Serving replays when it loads a model, built from real
-held-out examples, one small and one larger request per client-facing signature.
+"""Warm-up requests: what TF Serving replays when it loads a model, one small and one
+larger request per client-facing signature, built from the data kind's synthetic
+examples (look-alikes of held-out ones, none of their rows: the file ships with every
+pushed version).
 
 TF Serving reads them from `assets.extra/tf_serving_warmup_requests` (a TFRecord file of
 PredictionLog protos) and runs each before it marks the version available, so the first

@@ -22,6 +22,7 @@ from aet.components.export.warmup import write_warmup_file
 from aet.components.serving_check.check import REPORT_FILE, check_model
 from aet.components.split_records import first_records
 from aet.config import DomainConfig
+from aet.config.kinds import kind_of
 
 
 @component
@@ -35,7 +36,9 @@ def ServingCheck(
 ) -> None:
     config = DomainConfig.parse_raw(domain_config)
     model_dir = path_utils.serving_model_path(model.uri)
-    records = first_records(examples.uri, split, config.serving.check.warmup_examples)
+    held_out = first_records(examples.uri, split, config.serving.check.warmup_examples)
+    # The check and the warm-up file run on look-alikes: no held-out row ships.
+    records = kind_of(config).synthetic_examples(config, held_out, config.training.seed)
     report, logs = check_model(model_dir, config, records)
     report.evaluator_blessed = model_utils.is_model_blessed(model_blessing)
     if report.passed and report.evaluator_blessed:

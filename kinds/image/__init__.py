@@ -123,6 +123,11 @@ class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
         ]
 
     # --- serving ------------------------------------------------------------------
+    def synthetic_examples(self, config: DomainConfig, examples: list[bytes], seed: int) -> list:
+        from aet.kinds.image.synthetic import synthetic_examples
+
+        return synthetic_examples(config, examples, seed)
+
     def warmup_inputs(
         self, config: DomainConfig, signatures: Mapping[str, Any]
     ) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:

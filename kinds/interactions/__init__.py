@@ -164,6 +164,11 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
             problems.append("'unknown_items' is negative")
         return problems
 
+    def synthetic_examples(self, config: DomainConfig, examples: list[bytes], seed: int) -> list:
+        from aet.kinds.interactions.synthetic import synthetic_examples
+
+        return synthetic_examples(config, examples, seed)
+
     def warmup_inputs(
         self, config: DomainConfig, signatures: Mapping[str, Any]
     ) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:

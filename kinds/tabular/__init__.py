@@ -119,6 +119,11 @@ class TabularKind(ClassifierKind):
         return "predict_features", predict_features(predict, tf_transform_output, config)
 
     # --- serving ------------------------------------------------------------------
+    def synthetic_examples(self, config: DomainConfig, examples: list[bytes], seed: int) -> list:
+        from aet.kinds.tabular.synthetic import synthetic_examples
+
+        return synthetic_examples(config, examples, seed)
+
     def warmup_inputs(
         self, config: DomainConfig, signatures: Mapping[str, Any]
     ) -> tuple[str, Callable[[list[bytes]], dict[str, np.ndarray]]]:

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import tensorflow as tf
+
 # Few steps: these tests prove the machinery, the benchmarks measure the model. Ten
 # epochs of 11 steps (a few seconds) clear finance_risk's AUC >= 0.65 blessing threshold
 # with a margin; two epochs did not always.
@@ -92,6 +94,17 @@ def assert_ready_for_tf_serving(run: CliRun, signatures: dict[str, int]) -> list
     logs = read_warmup_file(str(pushed / "assets.extra" / "tf_serving_warmup_requests"))
     assert len(logs) == check["warmup_requests"] == sum(signatures.values())
     return logs
+
+
+def warmup_examples(logs: list) -> list[tf.train.Example]:
+    """The tf.Examples of every serving_default warm-up request."""
+    return [
+        tf.train.Example.FromString(serialized)
+        for log in logs
+        if log.WhichOneof("log_type") == "predict_log"
+        and log.predict_log.request.model_spec.signature_name == "serving_default"
+        for serialized in log.predict_log.request.inputs["examples"].string_val
+    ]
 
 
 def assert_tuned_within_budget(run: CliRun, strategy: str, objective: str) -> dict:

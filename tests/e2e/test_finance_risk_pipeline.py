@@ -28,6 +28,7 @@ import tensorflow as tf
 import tensorflow_data_validation as tfdv
 
 from aet.components.export.server_config import read_models_config
+from aet.components.export.warmup import read_warmup_file
 from aet.serving.examples import serialize_records
 from tests.conftest import INFERRED_SCHEMA_COMPONENTS
 from tests.e2e.conftest import (
@@ -39,6 +40,7 @@ from tests.e2e.conftest import (
     assert_tuned_within_budget,
     run_aet,
     saved_model_cli_show,
+    warmup_examples,
 )
 
 pytestmark = pytest.mark.e2e
@@ -127,6 +129,30 @@ def test_pushed_model_lists_its_signatures_and_ships_warmup_requests(finance_run
     assert logs[0].predict_log.request.inputs["examples"].tensor_shape.dim[0].size == 1
     shown = saved_model_cli_show(Path(finance_run.summary["pushed_model_dir"]))
     assert "Method name is: tensorflow/serving/classify" in shown
+
+
+def _as_text(feature) -> str:
+    kind = feature.WhichOneof("kind")
+    value = getattr(feature, kind).value[0]
+    return value.decode() if kind == "bytes_list" else str(value)
+
+
+def test_the_warmup_requests_hold_none_of_the_applicants(
+    finance_run: CliRun, finance_config, german_credit_csv: Path
+) -> None:
+    """Checked against all 1000 rows of the data: no warm-up record is an applicant's
+    row, and none carries the label."""
+    pushed = Path(finance_run.summary["pushed_model_dir"])
+    logs = read_warmup_file(str(pushed / "assets.extra" / "tf_serving_warmup_requests"))
+    examples = warmup_examples(logs)
+    inputs = finance_config.features.input_names
+    with german_credit_csv.open(newline="") as handle:
+        rows = {tuple(row[name] for name in inputs) for row in csv.DictReader(handle)}
+    assert len(examples) == 1 + finance_config.serving.check.warmup_examples
+    for example in examples:
+        features = example.features.feature
+        assert set(features) == set(inputs)  # every input, no label
+        assert tuple(_as_text(features[name]) for name in inputs) not in rows
 
 
 def test_the_push_writes_the_model_servers_config(finance_run: CliRun) -> None:

@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     assert_succeeded,
     assert_tuned_within_budget,
     run_aet,
+    warmup_examples,
 )
 from tests.image_bombs import png_declaring
 from tests.serving.stand_in_server import StandInServer
@@ -123,9 +124,19 @@ def test_default_run_pushes_a_model_that_answers_raw_jpeg_bytes(default_run: Cli
         signatures["predict_image"](image_bytes=tf.constant([bomb]))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"features\.image\.max_pixels"):
         signatures["serving_default"](examples=tf.constant([_example(bomb)]))
-    assert_ready_for_tf_serving(
+    logs = assert_ready_for_tf_serving(
         default_run, {"serving_default": 2, "predict_image": 2, "classification": 2}
     )
+    # Checked against the 16 X-rays: no warm-up image is one of them, and neither their
+    # names nor their folder travel with the model.
+    sent = warmup_examples(logs)
+    assert sent and all(set(example.features.feature) == {"image"} for example in sent)
+    scans = {path.read_bytes() for path in folder.iterdir()}
+    assert not {e.features.feature["image"].bytes_list.value[0] for e in sent} & scans
+    warmup_file = Path(summary["pushed_model_dir"]) / "assets.extra" / "tf_serving_warmup_requests"
+    shipped = warmup_file.read_bytes()
+    assert all(path.stem.encode() not in shipped for path in folder.iterdir())
+    assert str(folder).encode() not in shipped
 
 
 def test_the_default_run_tunes_within_its_wall_clock(default_run: CliRun) -> None:

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from aet.components.split_records import split_records
+from aet.config.contract import HISTORY_ITEMS
 from aet.pipelines.cli import main
 from tests.e2e.conftest import (
     SMALL_SEARCH,
@@ -21,6 +23,7 @@ from tests.e2e.conftest import (
     assert_succeeded,
     assert_tuned_within_budget,
     run_aet,
+    warmup_examples,
 )
 from tests.serving.stand_in_server import StandInServer
 
@@ -146,7 +149,20 @@ def test_pushed_model_returns_top_k_and_excludes_what_it_is_asked_to(
     excluding = _recommend(pushed, [history], [history])
     assert not set(history) & {item.decode() for item in excluding["items"][0]}
     assert not excluding["fallback"][0] and excluding["unknown_items"][0] == 0
-    assert_ready_for_tf_serving(movielens_run, {"serving_default": 2, "recommend": 2})
+    logs = assert_ready_for_tf_serving(movielens_run, {"serving_default": 2, "recommend": 2})
+    # Checked against every history the run ingested: no warm-up history is a user's,
+    # and no user id travels with them.
+    ingested = {
+        tuple(example.features.feature[HISTORY_ITEMS].bytes_list.value)
+        for split in ("train", "eval", "test")
+        for example in map(
+            tf.train.Example.FromString,
+            (r.numpy() for r in split_records(movielens_run.summary["examples_dir"], split)),
+        )
+    }
+    sent = warmup_examples(logs)
+    assert sent and all(set(example.features.feature) == {HISTORY_ITEMS} for example in sent)
+    assert not {tuple(e.features.feature[HISTORY_ITEMS].bytes_list.value) for e in sent} & ingested
 
 
 def test_aet_predict_through_a_model_server_answers_as_the_model_does(
