@@ -167,7 +167,8 @@ class DomainHyperModel(kt.HyperModel):
 
     def build(self, hp: kt.HyperParameters) -> tf.keras.Model:
         """Each trial starts from the config's seed, as the Trainer does, so trials differ
-        by their values alone and a search with one seed picks the same winner each time."""
+        by their values alone: a search with one seed that runs the same trials (the
+        wall clock may cut a slow machine's short) picks the same winner."""
         trial = self.config.with_hyperparameters(tunable_values(hp.values))
         tf.keras.utils.set_random_seed(trial.training.seed)
         return build_model(trial, self.tf_transform_output)

@@ -195,6 +195,14 @@ class ImageConfig(_Strict):
         32 * 1024 * 1024, ge=1024, description="largest encoded image file, in bytes"
     )
 
+    @validator("max_pixels")
+    def _room_for_warmup_images(cls, max_pixels: int, values: dict) -> int:
+        """The warm-up images are twice the model's size a side (kinds/image/synthetic.py)."""
+        needed = 4 * values.get("height", 0) * values.get("width", 0)
+        if max_pixels < needed:
+            raise ValueError(f"must be at least 4 x height x width ({needed})")
+        return max_pixels
+
 
 class SequenceConfig(_Strict):
     """A recommendation domain's input: each user's item history, ingested from an

@@ -168,7 +168,10 @@ class DataKind:
         """As many serialized examples as `examples`, as a client would send them, shaped
         like them field by field but none of their rows: the serving check and the
         warm-up requests use these, so no row of the data ships inside a model."""
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"the data kind {type(self).__name__} does not make synthetic examples "
+            "(DataKind.synthetic_examples), which the serving check and the warm-up need"
+        )
 
     def warmup_inputs(
         self, config: DomainConfig, signatures: Mapping[str, Any]

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 import tensorflow as tf
 
 UTF8_BOM = b"\xef\xbb\xbf"
+CHUNK_BYTES = 1 << 20
+MAX_LINE_BYTES = 8 << 20  # far past csv's 131072-character field limit
 
 
 class DelimitedTextError(ValueError):
@@ -25,16 +27,27 @@ class DelimitedTextError(ValueError):
     and the line."""
 
 
-def _raw_lines(handle: tf.io.gfile.GFile, chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+def _raw_lines(path: str, handle: tf.io.gfile.GFile) -> Iterator[bytes]:
     """The file's lines as bytes, each with its line end. Read in chunks: GFile's own
-    line reading drops every CR, which would hide CR-only line ends."""
-    pending = b""
-    while chunk := handle.read(chunk_bytes):
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        yield from (line + b"\n" for line in lines)
+    line reading drops every CR, which would hide CR-only line ends. A line over
+    MAX_LINE_BYTES is refused as it grows (a file with CR-only line ends is one line)."""
+    pending, number = bytearray(), 1
+    while chunk := handle.read(CHUNK_BYTES):
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            pending += chunk[start : end + 1]
+            yield bytes(pending)
+            pending.clear()
+            number, start = number + 1, end + 1
+        pending += chunk[start:]
+        if len(pending) > MAX_LINE_BYTES:
+            cr = " (it has CR-only line ends?)" if b"\r" in pending else ""
+            raise DelimitedTextError(
+                f"{path}:{number}: a line over {MAX_LINE_BYTES} bytes{cr}; nothing after it "
+                "was read"
+            )
     if pending:
-        yield pending
+        yield bytes(pending)
 
 
 def _text_lines(path: str, raw_lines: Iterator[bytes]) -> Iterator[str]:
@@ -64,19 +77,23 @@ def _text_lines(path: str, raw_lines: Iterator[bytes]) -> Iterator[str]:
 def read_rows(path: str, delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
     """(the line a record starts on, its fields) for each record of `path`, the header
     first; a quoted field may span lines. Raises DelimitedTextError."""
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        reader = csv.reader(_text_lines(path, _raw_lines(handle)), delimiter=delimiter, strict=True)
-        start = 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:  # a field over the limit, or quotes that do not pair
-                hint = "" if "field limit" in str(error) else "; check this record's quotes"
-                raise DelimitedTextError(f"{path}:{start}: {error}{hint}") from error
-            yield start, row
-            start = reader.line_num + 1
+    try:
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            lines = _text_lines(path, _raw_lines(path, handle))
+            reader = csv.reader(lines, delimiter=delimiter, strict=True)
+            start = 1
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as error:  # a field over the limit, or unpaired quotes
+                    hint = "" if "field limit" in str(error) else "; check this record's quotes"
+                    raise DelimitedTextError(f"{path}:{start}: {error}{hint}") from error
+                yield start, row
+                start = reader.line_num + 1
+    except tf.errors.OpError as error:  # not found, no permission: GFile's own errors
+        raise DelimitedTextError(f"{path}: cannot be read ({error.message})") from error
 
 
 def finite_number(text: str) -> float | None:

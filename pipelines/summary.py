@@ -205,9 +205,13 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
         elif node == "Evaluator":
             blessing = outputs.get("blessing", [None])[0]
             summary["blessed"] = bool(blessing and blessing.custom_properties["blessed"].int_value)
-            if blessing and BASELINE_MODEL_KEY in blessing.custom_properties:
+            if (
+                summary["baseline"] is None
+                and blessing
+                and (BASELINE_MODEL_KEY in blessing.custom_properties)
+            ):
                 blessed_model = blessing.custom_properties[BASELINE_MODEL_KEY].string_value
-                summary.setdefault("baseline", {"source": "blessed", "path": blessed_model})
+                summary["baseline"] = {"source": "blessed", "path": blessed_model}
             if not outputs.get("evaluation"):  # the Evaluator failed
                 continue
             evaluation_uri = outputs["evaluation"][0].uri

@@ -44,11 +44,17 @@ def _versions(base: str) -> set[int]:
 
 
 def newest_version(base: str) -> str | None:
-    """The folder of the newest version served from `base`, if any."""
+    """The folder of the newest complete version (one with its saved_model.pb) under
+    `base`, if any; the folder's own name is kept ('007' stays '007')."""
     if not fileio.isdir(base):
         return None
-    versions = _versions(base)
-    return os.path.join(base, str(max(versions))) if versions else None
+    names = (name.rstrip("/") for name in fileio.listdir(base))
+    complete = [
+        name
+        for name in names
+        if name.isdigit() and fileio.exists(os.path.join(base, name, "saved_model.pb"))
+    ]
+    return os.path.join(base, max(complete, key=int)) if complete else None
 
 
 def _new_version(base: str) -> int:
@@ -86,15 +92,32 @@ def push_model(model_path: str, base: str) -> tuple[str, str]:
     return version, serving_path
 
 
-def _file_digests(folder: str) -> dict[str, str]:
-    """Every file under `folder` by its path inside it, with its SHA-256."""
-    digests = {}
-    for root, _, names in fileio.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            with fileio.open(path, "rb") as handle:
-                digests[os.path.relpath(path, folder)] = hashlib.sha256(handle.read()).hexdigest()
-    return digests
+def _files(folder: str) -> dict[str, str]:
+    """Every file under `folder`, by its path inside it."""
+    return {
+        os.path.relpath(os.path.join(root, name), folder): os.path.join(root, name)
+        for root, _, names in fileio.walk(folder)
+        for name in names
+    }
+
+
+def _digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with fileio.open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def same_model(first: str, second: str) -> bool:
+    """Whether two SavedModel folders hold the same files, byte for byte (names and
+    sizes first, so different models are told apart without reading them)."""
+    files, others = _files(first), _files(second)
+    if files.keys() != others.keys():
+        return False
+    if any(fileio.stat(files[k]).length != fileio.stat(others[k]).length for k in files):
+        return False
+    return all(_digest(files[k]) == _digest(others[k]) for k in files)
 
 
 def refusal(input_dict: dict, model_path: str, base: str) -> str | None:
@@ -105,7 +128,7 @@ def refusal(input_dict: dict, model_path: str, base: str) -> str | None:
     served = newest_version(base)
     if served is None:
         return None
-    if _file_digests(model_path) == _file_digests(served):
+    if same_model(model_path, served):
         return f"it is already served, as {served}"
     (blessing,) = input_dict[standard_component_specs.MODEL_BLESSING_KEY]
     if blessing.has_custom_property(BASELINE_MODEL_KEY):

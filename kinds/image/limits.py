@@ -5,7 +5,7 @@ decode to 1.6 GB of pixels (6.4 GB as floats). Pillow refuses such files only wi
 own exception (DecompressionBombError) above 179 megapixels and merely warns above 89,
 so ingestion, `aet predict` and the served signature all check the configured limits
 (`features.image.max_pixels`, `max_bytes`) first, each with the same rule:
-`check_image` here for Pillow's side, `declared_size` in the Transform graph for the
+`check_image` here for Pillow's side, `within_limits` in the Transform graph for the
 model's (kinds/image/transform.py).
 """
 

@@ -78,12 +78,18 @@ def read_interactions(path: str, columns: LogColumnsConfig | None = None) -> Ite
             yield Interaction(
                 user,
                 item,
-                _field(path, line, columns.rating, rating, finite_number(rating)),
-                int(_field(path, line, columns.timestamp, timestamp, _timestamp(timestamp))),
+                _field(
+                    path, line, columns.rating, rating, finite_number(rating), "a finite number"
+                ),
+                int(_field(path, line, columns.timestamp, timestamp, _timestamp(timestamp), TIME)),
                 position,
             )
     except DelimitedTextError as error:
         raise InteractionLogError(str(error)) from error
+
+
+NUMBER = "a finite number"
+TIME = "a finite number of seconds within int64"
 
 
 def _timestamp(text: str) -> float | None:
@@ -92,11 +98,9 @@ def _timestamp(text: str) -> float | None:
     return value if value is not None and abs(value) < 2**63 else None
 
 
-def _field(path: str, line: int, name: str, text: str, value: float | None) -> float:
+def _field(path: str, line: int, name: str, text: str, value: float | None, what: str) -> float:
     if value is None:
-        raise InteractionLogError(
-            f"{path}:{line}: column '{name}': '{text[:40]}' is not a finite number"
-        )
+        raise InteractionLogError(f"{path}:{line}: column '{name}': '{text[:40]}' is not {what}")
     return value
 
 

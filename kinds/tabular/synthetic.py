@@ -1,6 +1,7 @@
 """Synthetic tabular records for the warm-up requests and the serving check: each field
 drawn on its own (numbers uniformly between the sample's smallest and largest, integers
-kept integral; categories among those the sample holds), so no record is anyone's row."""
+kept integral; categories among those the sample holds), and drawn again should it
+equal a sample row."""
 
 from __future__ import annotations
 
@@ -9,42 +10,64 @@ import tensorflow as tf
 
 from aet.config import DomainConfig
 
+MAX_DRAWS = 20
+
+
+def _first(example: tf.train.Example, name: str) -> tuple[str, object]:
+    """(the feature's kind, its first value), or ('', None) where the example has none."""
+    feature = example.features.feature.get(name)
+    kind = feature.WhichOneof("kind") if feature is not None else None
+    listed = getattr(feature, kind).value if kind else []
+    return (kind, listed[0]) if listed else ("", None)
+
 
 def _values(examples: list[tf.train.Example], name: str) -> tuple[str, list]:
     """(the feature's kind in the examples, its first value in each that has it)."""
-    kind, values = "", []
-    for example in examples:
-        feature = example.features.feature.get(name)
-        if feature is None or feature.WhichOneof("kind") is None:
-            continue
-        kind = feature.WhichOneof("kind")
-        listed = getattr(feature, kind).value
-        if listed:
-            values.append(listed[0])
-    return kind, values
+    found = [_first(example, name) for example in examples]
+    kinds = [kind for kind, _ in found if kind]
+    return (kinds[-1] if kinds else ""), [value for kind, value in found if kind]
+
+
+def _drawn(rng: np.random.Generator, kind: str, values: list, categorical: bool):
+    """One value for a feature: one the sample holds for a category, else a number
+    between the sample's smallest and largest (an integer where the data's are)."""
+    if categorical or kind == "bytes_list":
+        return values[rng.integers(len(values))]
+    if kind == "int64_list":
+        return int(rng.integers(min(values), max(values) + 1))
+    return float(rng.uniform(min(values), max(values)))
+
+
+def _feature(kind: str, value) -> tf.train.Feature:
+    if kind == "bytes_list":
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+    if kind == "int64_list":
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
 
 
 def synthetic_examples(config: DomainConfig, examples: list[bytes], seed: int) -> list[bytes]:
     """As many serialized examples as `examples`, each input feature encoded as theirs
-    is; the label is left out, as a client leaves it out."""
+    is; the label is left out, as a client leaves it out. A record that happens to
+    equal a sample row is drawn again (a few times; a sample with one value per field
+    cannot be hidden, and keeps its record)."""
     rng = np.random.default_rng(seed)
     parsed = [tf.train.Example.FromString(serialized) for serialized in examples]
-    columns = {name: _values(parsed, name) for name in config.features.input_names}
+    categorical = set(config.features.categorical)
+    columns = {
+        name: values for name in config.features.input_names if (values := _values(parsed, name))[1]
+    }
+    seen = {tuple(_first(example, name)[1] for name in columns) for example in parsed}
     synthetic = []
     for _ in examples:
-        features = {}
-        for name, (kind, values) in columns.items():
-            if not values:
-                continue
-            if name in config.features.categorical or kind == "bytes_list":
-                drawn = values[rng.integers(len(values))]
-                features[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[drawn]))
-            elif kind == "int64_list":
-                drawn = int(rng.integers(min(values), max(values) + 1))
-                features[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[drawn]))
-            else:
-                drawn = float(rng.uniform(min(values), max(values)))
-                features[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[drawn]))
+        for _attempt in range(MAX_DRAWS):
+            record = {
+                name: _drawn(rng, kind, values, name in categorical)
+                for name, (kind, values) in columns.items()
+            }
+            if tuple(record.values()) not in seen:
+                break
+        features = {name: _feature(columns[name][0], value) for name, value in record.items()}
         example = tf.train.Example(features=tf.train.Features(feature=features))
         synthetic.append(example.SerializeToString())
     return synthetic

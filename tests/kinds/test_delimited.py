@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aet.kinds import delimited
 from aet.kinds.delimited import DelimitedTextError, finite_number, read_rows
 from aet.kinds.interactions.histories import InteractionLogError, read_interactions
 from aet.kinds.tabular.preflight import InputDataError, check_csv_input
@@ -151,7 +152,7 @@ def _timestamp_fault(value: str):
         fields = line.rstrip(b"\n").split(b"\t")
         return b"\t".join([*fields[:3], value.encode()]) + b"\n"
 
-    return damage, r"column 'timestamp'.*is not a finite number", True
+    return damage, r"column 'timestamp'.*is not a finite number of seconds within int64", True
 
 
 LOG_DATA_FAULTS = {
@@ -246,3 +247,17 @@ def test_finite_numbers_only(tmp_path: Path) -> None:
     nul.write_bytes(b"a\x00,b\n")
     with pytest.raises(DelimitedTextError, match=r"nul\.csv:1: contains a NUL byte \(column 2\)"):
         list(read_rows(str(nul)))
+
+
+def test_a_line_is_refused_as_it_grows_past_the_limit(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(delimited, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(delimited, "MAX_LINE_BYTES", 1000)
+    path = tmp_path / "old-mac.csv"
+    path.write_bytes(b"a,b\n" + b"1,2\r" * 10_000)
+    with pytest.raises(DelimitedTextError, match=r"old-mac\.csv:2: a line over 1000 bytes \(it"):
+        list(read_rows(str(path)))
+
+
+def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    with pytest.raises(DelimitedTextError, match=r"missing\.csv: cannot be read"):
+        list(read_rows(str(tmp_path / "missing.csv")))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from aet.pipelines import factory
 from aet.pipelines.domains import load_domain
 from aet.pipelines.factory import create_pipeline, run_layout
 
@@ -35,8 +36,10 @@ def test_a_first_run_is_judged_against_the_latest_blessed_model(tmp_path: Path) 
 def test_the_newest_served_version_is_the_baseline(tmp_path: Path, pushed_by: str) -> None:
     serving_root = tmp_path / "shared-serving"
     _, layout = _pipeline(tmp_path / "first", serving_root)
-    for version in ("100", "250", "99", ".partial-300"):
+    for version in ("100", "250", "99", ".partial-300", "400"):
         (Path(layout["serving_dir"]) / version).mkdir(parents=True)
+        if version != "400":  # a numbered folder without its graph is not a version
+            (Path(layout["serving_dir"]) / version / "saved_model.pb").write_bytes(b"graph")
     root = tmp_path / ("first" if pushed_by == "this output" else "new")
     components, _ = _pipeline(root, serving_root)
     assert _baseline_producer(components) == "served_baseline"
@@ -47,6 +50,10 @@ def test_the_newest_served_version_is_the_baseline(tmp_path: Path, pushed_by: st
     assert base_model.producer_component_id == "latest_blessed_model_resolver"
 
 
-def test_a_remote_serving_folder_is_not_read_while_building(tmp_path: Path) -> None:
+def test_a_remote_serving_folder_is_not_read_while_building(tmp_path: Path, monkeypatch) -> None:
+    def unreachable(base: str) -> None:
+        raise AssertionError(f"{base} was read while the pipeline was built")
+
+    monkeypatch.setattr(factory, "newest_version", unreachable)
     components, _ = _pipeline(tmp_path / "run", "gs://no-such-bucket/serving")
     assert _baseline_producer(components) == "latest_blessed_model_resolver"

@@ -134,3 +134,9 @@ def test_pixels_within_the_limits_still_decode_as_before() -> None:
     stripes = np.tile(np.array([0, 255], np.uint8), (16, 8))[..., None]
     pixels = image_pixels(tf.constant([tf.io.encode_png(stripes).numpy()]), LIMITS).numpy()
     assert pixels.shape == (1, 8, 8, 1) and 0.4 < pixels.mean() < 0.6
+
+
+def test_the_limit_leaves_room_for_the_warmup_images() -> None:
+    with pytest.raises(ValueError, match=r"at least 4 x height x width \(40000\)"):
+        ImageConfig(height=100, width=100, max_pixels=30_000)
+    assert ImageConfig(height=100, width=100, max_pixels=40_000).max_pixels == 40_000

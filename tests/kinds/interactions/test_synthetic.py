@@ -32,3 +32,14 @@ def test_histories_draw_the_samples_items_in_new_orders() -> None:
     assert [len(history) for history in sent] == [len(history) for history in histories]
     assert {item for history in sent for item in history} <= {i for h in histories for i in h}
     assert not {tuple(history) for history in sent} & {tuple(history) for history in histories}
+
+
+def test_a_short_history_is_drawn_again_rather_than_copied() -> None:
+    config = load_domain("recommendation")
+    sample = [_example("user-0", ["a", "b"]), _example("user-1", ["b", "a"])]
+    made = synthetic_examples(config, sample, 0)
+    sent = {
+        tuple(tf.train.Example.FromString(e).features.feature[HISTORY_ITEMS].bytes_list.value)
+        for e in made
+    }
+    assert sent <= {(b"a", b"a"), (b"b", b"b")}

@@ -39,3 +39,25 @@ def test_records_look_like_the_sample_field_by_field_but_are_none_of_its_rows(
         assert values not in real
     again = synthetic_examples(finance_config, sample, 42)  # one seed, one set of records
     assert [tf.train.Example.FromString(e) for e in again] == made
+
+
+def test_a_numeric_category_keeps_its_encoding_and_takes_values_the_sample_holds(
+    finance_config, german_credit_csv: Path
+) -> None:
+    features = finance_config.features
+    as_category = "present_residence_since"  # an int64 column, read as categories here
+    config = finance_config.copy(
+        update={
+            "features": features.copy(
+                update={
+                    "numeric": [name for name in features.numeric if name != as_category],
+                    "categorical": [*features.categorical, as_category],
+                }
+            )
+        }
+    )
+    rows = read_rows(german_credit_csv, load_schema(finance_config), limit=8)
+    made = synthetic_examples(config, [to_example(row) for row in rows], 1)
+    drawn = [tf.train.Example.FromString(e).features.feature[as_category] for e in made]
+    assert all(feature.WhichOneof("kind") == "int64_list" for feature in drawn)
+    assert {feature.int64_list.value[0] for feature in drawn} <= {row[as_category] for row in rows}
