@@ -9,11 +9,13 @@ events already recorded. Each checkpoint here is one folder `epoch-NNNNNN/` hold
   rates and weight decay in their variables, learning rate, slots, iteration count);
 - `arrays-<callback>.npz`: arrays a callback remembers (best weights), when any;
 - `state.json`, written last through a temporary file and a rename: the completed
-  epochs, every resumable callback's counters, the metric history and the events.
+  epochs, every resumable callback's counters, the metric history and the events, with
+  their SHA-256 (TF checks the variables' own checksums; the zip, its CRCs).
 
 A folder without `state.json` is incomplete and ignored, so a kill mid-write can never
 be mistaken for a checkpoint; the previous `keep - 1` complete folders stay, so a
-checkpoint that turns out unreadable falls back to the one before it.
+checkpoint that turns out unreadable falls back to the one before it (what it loaded
+before failing is undone first), and a run with none readable starts clean.
 
 Under a tf.distribute strategy every worker writes (saving may need all of them), the
 chief into `directory`, the others into a scratch folder they delete again.
@@ -21,12 +23,14 @@ chief into `directory`, the others into a scratch folder they delete again.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import os
 import re
 import time
+import zipfile
 from collections.abc import Mapping
 
 import numpy as np
@@ -38,6 +42,20 @@ from aet.components.files import write_atomically
 from aet.components.optimizers import build_optimizer, optimizer_parts
 
 STATE_FILE = "state.json"
+CHECKSUM = "sha256"  # of the state, as sorted-key JSON
+_UNSET = object()  # a callback attribute not set yet when a restore begins
+# What reading a damaged checkpoint raises: TF's errors (a bad bundle or checksum), a
+# bad JSON or zip (ValueError, BadZipFile), a state missing keys, a truncated file.
+UNREADABLE = (
+    tf.errors.OpError,
+    ValueError,
+    KeyError,
+    TypeError,
+    OSError,
+    EOFError,
+    IndexError,  # TF's reader on a truncated variables file: "Read less bytes than requested"
+    zipfile.BadZipFile,
+)
 VARIABLES_PREFIX = "variables"
 _EPOCH_DIR = re.compile(r"^epoch-(\d{6})$")
 
@@ -55,6 +73,17 @@ def _plain(value: object) -> object:
 
 def _is_chief() -> bool:
     return tf.distribute.get_strategy().extended.should_checkpoint
+
+
+def _read_state(path: str) -> dict:
+    """The state in `path`, once its checksum matches: a flipped bit in JSON may still
+    parse, as a different number."""
+    with tf.io.gfile.GFile(path) as source:
+        stored = json.load(source)
+    content = json.dumps(stored["state"], sort_keys=True)
+    if hashlib.sha256(content.encode()).hexdigest() != stored[CHECKSUM]:
+        raise ValueError(f"{path}: the state does not match its checksum")
+    return stored["state"]
 
 
 class ResumeCheckpoint(tf.keras.callbacks.Callback):
@@ -103,28 +132,70 @@ class ResumeCheckpoint(tf.keras.callbacks.Callback):
     def restore(self, model: tf.keras.Model) -> tuple[int, bool]:
         """Load the newest readable checkpoint into `model`, its optimizer, the
         resumable callbacks and the event log. Returns (epochs already done, whether
-        training had finished); (0, False) when there is nothing to resume."""
+        training had finished); (0, False) when there is nothing to resume.
+
+        A checkpoint that fails to load part-way (a truncated or bit-flipped file) is
+        undone before the previous one is tried, so a run resumes from one whole
+        checkpoint or, when none is readable, starts clean from its fresh weights."""
         self.set_model(model)
+        build_optimizer(model)
+        fresh = self._snapshot()
         for folder in reversed(self.complete_checkpoints()):
             try:
                 finished = self._load(folder)
-            except (tf.errors.OpError, ValueError, KeyError, OSError) as error:
+            except UNREADABLE as error:
                 logging.warning(
-                    "checkpoint %s is unreadable (%s); trying the previous", folder, error
+                    "checkpoint %s is unreadable (%s: %s); trying the previous",
+                    folder,
+                    type(error).__name__,
+                    error,
                 )
+                self._roll_back(fresh)
                 continue
             self.restored_from = folder
             logging.info("resumed from %s: %d epochs done", folder, self.epochs_done)
             return self.epochs_done, finished
         return 0, False
 
+    def _snapshot(self) -> dict:
+        """What `_load` changes, as it is before loading."""
+        return {
+            "weights": [variable.numpy() for variable in self.model.variables],
+            "optimizer": [variable.numpy() for variable in self.model.optimizer.variables],
+            # Attributes, not get_state(): a callback sets some only when training begins.
+            "callbacks": {
+                name: {
+                    key: vars(callback).get(key, _UNSET)
+                    for key in (*callback.STATE_KEYS, *callback.ARRAY_KEYS)
+                }
+                for name, callback in self.resumables.items()
+            },
+            "events": list(self.events.events),
+            "history": self.history,
+            "epochs_done": self.epochs_done,
+        }
+
+    def _roll_back(self, snapshot: dict) -> None:
+        for variable, value in zip(self.model.variables, snapshot["weights"], strict=True):
+            variable.assign(value)
+        for variable, value in zip(
+            self.model.optimizer.variables, snapshot["optimizer"], strict=True
+        ):
+            variable.assign(value)
+        for name, attributes in snapshot["callbacks"].items():
+            callback = self.resumables[name]
+            for key, value in attributes.items():
+                if value is _UNSET:
+                    vars(callback).pop(key, None)
+                else:
+                    setattr(callback, key, value)
+        self.events.events[:] = snapshot["events"]
+        self.history, self.epochs_done = snapshot["history"], snapshot["epochs_done"]
+
     def _load(self, folder: str) -> bool:
-        with tf.io.gfile.GFile(os.path.join(folder, STATE_FILE)) as source:
-            state = json.load(source)
-        build_optimizer(self.model)
-        self._checkpoint().read(
-            os.path.join(folder, VARIABLES_PREFIX)
-        ).assert_existing_objects_matched()
+        """Reads the whole checkpoint, then applies it: the state and arrays are read
+        and checked before any variable changes."""
+        state = _read_state(os.path.join(folder, STATE_FILE))
         unknown = sorted(set(state["callbacks"]) - set(self.resumables))
         missing = sorted(set(self.resumables) - set(state["callbacks"]))
         if unknown or missing:
@@ -132,9 +203,13 @@ class ResumeCheckpoint(tf.keras.callbacks.Callback):
                 f"the checkpoint's callbacks {sorted(state['callbacks'])} differ from this "
                 f"run's {sorted(self.resumables)}"
             )
+        arrays = {name: self._read_arrays(folder, name) for name in self.resumables}
+        self._checkpoint().read(
+            os.path.join(folder, VARIABLES_PREFIX)
+        ).assert_existing_objects_matched()
         for name, callback in self.resumables.items():
             callback.set_state(state["callbacks"][name])
-            callback.set_arrays(self._read_arrays(folder, name))
+            callback.set_arrays(arrays[name])
         self.epochs_done = state["epochs_done"]
         self.history = {key: list(values) for key, values in state["history"].items()}
         self.events.events[:] = state["events"]
@@ -190,7 +265,12 @@ class ResumeCheckpoint(tf.keras.callbacks.Callback):
             "history": self.history,
             "events": self.events.events,
         }
-        write_atomically(os.path.join(folder, STATE_FILE), json.dumps(state, default=_plain))
+        content = json.dumps(state, default=_plain, sort_keys=True)
+        checksum = hashlib.sha256(content.encode()).hexdigest()
+        write_atomically(
+            os.path.join(folder, STATE_FILE),
+            json.dumps({CHECKSUM: checksum, "state": json.loads(content)}),
+        )
         self._prune(keep_from=folder)
         return folder
 

@@ -5,8 +5,10 @@ checkpoint folder itself is written atomically, pruned, and read back with fallb
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -22,7 +24,7 @@ from aet.components.elastic import (
     ResumableEarlyStopping,
     ResumeCheckpoint,
 )
-from aet.components.elastic.checkpoint import STATE_FILE
+from aet.components.elastic.checkpoint import CHECKSUM, STATE_FILE
 from tests.subprocesses import finish, start_python
 
 WORKER = Path(__file__).with_name("resume_training.py")
@@ -145,7 +147,7 @@ def test_only_the_newest_complete_checkpoints_are_kept(tmp_path):
     rate, checkpoint = _checkpointed(tmp_path, keep=2)
     _fit(model, [rate, checkpoint], epochs=4)
     assert sorted(os.listdir(tmp_path)) == ["epoch-000003", "epoch-000004"]
-    state = json.loads((tmp_path / "epoch-000004" / STATE_FILE).read_text())
+    state = json.loads((tmp_path / "epoch-000004" / STATE_FILE).read_text())["state"]
     assert state["epochs_done"] == 4 and state["finished"] is True
     assert state["step"] == 8 and len(state["history"]["loss"]) == 4
 
@@ -198,6 +200,105 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous(tmp_path, ca
     _, fresh_checkpoint = _checkpointed(tmp_path)
     assert fresh_checkpoint.restore(_model()) == (2, False)
     assert "epoch-000003 is unreadable" in caplog.text
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip_bits(path: Path) -> None:
+    """Flips one bit in the middle of the file: a byte still there, now different."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+# The files of one checkpoint a fault may hit: the counters, the variables' data and
+# index, the callbacks' arrays (ElasticLearningRate's best weights).
+TARGETS = {
+    "state.json": STATE_FILE,
+    "variables data": "variables.data-00000-of-00001",
+    "variables index": "variables.index",
+    "arrays": "arrays-ElasticLearningRate.npz",
+}
+
+
+@pytest.fixture(scope="module")
+def three_checkpoints(tmp_path_factory) -> tuple[Path, dict]:
+    """Checkpoints after epochs 2 and 3 of one run, and what restoring each gives."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    model = _model()
+    rate, checkpoint = _checkpointed(folder, keep=2)
+    _fit(model, [rate, checkpoint], epochs=3)
+    restored = {}
+    for epoch in (2, 3):
+        only = tmp_path_factory.mktemp(f"only-{epoch}")
+        shutil.copytree(folder / f"epoch-00000{epoch}", only / f"epoch-00000{epoch}")
+        fresh = _model()
+        fresh_rate, fresh_checkpoint = _checkpointed(only)
+        fresh_checkpoint.restore(fresh)
+        restored[epoch] = (fresh.get_weights(), fresh_rate.get_state())
+    return folder, restored
+
+
+@pytest.mark.parametrize("fault", [_truncate, _flip_bits], ids=["truncated", "bit-flipped"])
+@pytest.mark.parametrize("target", sorted(TARGETS))
+@pytest.mark.parametrize("scope", ["newest", "all"])
+def test_a_damaged_checkpoint_falls_back_whole_or_starts_clean(
+    three_checkpoints, tmp_path, caplog, fault, target, scope
+):
+    original, restored = three_checkpoints
+    folder = tmp_path / "checkpoints"
+    shutil.copytree(original, folder)
+    damaged = ["epoch-000003"] if scope == "newest" else ["epoch-000002", "epoch-000003"]
+    for name in damaged:
+        fault(folder / name / TARGETS[target])
+
+    model = _model()
+    fresh_weights = model.get_weights()
+    rate, checkpoint = _checkpointed(folder)
+    fresh_state = rate.get_state()
+    done, finished = checkpoint.restore(model)
+
+    assert all(f"{name} is unreadable" in caplog.text for name in damaged)
+    if scope == "newest":  # exactly what epoch 2's checkpoint holds, nothing of epoch 3's
+        assert (done, finished) == (2, False)
+        weights, state = restored[2]
+        assert rate.get_state() == state
+    else:  # nothing of either: the fresh weights, counters and optimizer
+        assert (done, finished) == (0, False) and checkpoint.restored_from is None
+        weights, state = fresh_weights, fresh_state
+        assert rate.get_state() == state and rate.best_weights is None
+        assert int(model.optimizer.iterations.numpy()) == 0
+        assert checkpoint.events.events == [] and checkpoint.history == {}
+    for now, expected in zip(model.get_weights(), weights, strict=True):
+        np.testing.assert_array_equal(now, expected)
+
+
+def _drop_a_counter(path: Path) -> None:
+    """A state that passes its checksum but lacks one of a callback's counters: found
+    only once the variables are already read into the model."""
+    stored = json.loads(path.read_text())
+    stored["state"]["callbacks"]["ElasticLearningRate"].pop("wait")
+    content = json.dumps(stored["state"], sort_keys=True)
+    stored[CHECKSUM] = hashlib.sha256(content.encode()).hexdigest()
+    path.write_text(json.dumps(stored))
+
+
+def test_what_a_failed_load_applied_is_undone(three_checkpoints, tmp_path, caplog):
+    original, _ = three_checkpoints
+    folder = tmp_path / "checkpoints"
+    shutil.copytree(original, folder)
+    for name in ("epoch-000002", "epoch-000003"):
+        _drop_a_counter(folder / name / STATE_FILE)
+    model = _model()
+    fresh_weights = model.get_weights()
+    _, checkpoint = _checkpointed(folder)
+    assert checkpoint.restore(model) == (0, False)
+    assert "lacks ['wait']" in caplog.text
+    for now, fresh in zip(model.get_weights(), fresh_weights, strict=True):
+        np.testing.assert_array_equal(now, fresh)
+    assert int(model.optimizer.iterations.numpy()) == 0
 
 
 def test_nothing_to_resume_starts_from_scratch(tmp_path):
