@@ -387,7 +387,7 @@ def _read_tls_ca(path: str | None) -> bytes | None:
 def cmd_predict(args: argparse.Namespace) -> int:
     from aet.config import ConfigError
     from aet.pipelines.domains import load_domain
-    from aet.serving.client import ServingClient
+    from aet.serving.client import MAX_RESPONSE_BYTES, ServingClient
     from aet.serving.errors import ServingError
     from aet.serving.requests import RequestError, read_input
 
@@ -400,8 +400,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
             version=args.version,
             version_label=args.version_label,
             timeout_s=args.timeout,
+            deadline_s=args.deadline,
             retries=args.retries,
             batch_size=args.batch_size,
+            max_response_bytes=(
+                MAX_RESPONSE_BYTES if args.max_response_bytes is None else args.max_response_bytes
+            ),
             root_certificates=_read_tls_ca(args.tls_ca),
         )
     except (ConfigError, RequestError, ValueError) as exc:
@@ -499,6 +503,16 @@ def build_parser() -> argparse.ArgumentParser:
     version.add_argument("--version-label", help="a version label, e.g. stable")
     predict.add_argument("--signature", default="serving_default")
     predict.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    predict.add_argument(
+        "--deadline",
+        type=float,
+        help="seconds for the whole call, every batch and retry included (default: none)",
+    )
+    predict.add_argument(
+        "--max-response-bytes",
+        type=int,
+        help="largest answer accepted, in bytes (default: 256 MiB)",
+    )
     predict.add_argument(
         "--retries", type=int, default=3, help="retries of transient failures (503, timeouts)"
     )

@@ -23,6 +23,12 @@ Nothing else is retried: a failed TLS handshake, any other HTTP 4xx, HTTP 500,
 INVALID_ARGUMENT, NOT_FOUND, INTERNAL, an answer the client cannot read, and so on are
 raised at once, since the same request would fail again.
 
+Retries also draw on the client's retry budget (`retry_budget`): each first attempt
+adds `ratio` of a retry to it (0.2: one retry per five requests), each retry takes one,
+and it starts with `reserve` retries. A client whose server is down for good thus ends
+up sending little more than one attempt per request, not `retries + 1`, however many
+requests it makes: retries help a server through a blip, not into an overload.
+
 What is raised (all `serving.errors.ServingError`, with the server's `message`, the
 `status` -- HTTP status or gRPC code name -- the `transport` and the `attempts`):
 - `InvalidRequestError`: the server refused the request (HTTP 400 and other 4xx,
@@ -94,6 +100,25 @@ class ModelSpec:
         if self.version_label:
             return f"model '{self.name}' label '{self.version_label}'"
         return f"model '{self.name}'"
+
+
+class RetryBudget:
+    """Retries earned by requests: `ratio` per first attempt, from a `reserve` to start
+    with, never more than `reserve` saved up (see the module docstring)."""
+
+    def __init__(self, ratio: float = 0.2, reserve: float = 10.0) -> None:
+        if ratio < 0 or reserve < 0:
+            raise ValueError("a retry budget's ratio and reserve must not be negative")
+        self.ratio, self.reserve, self.balance = ratio, reserve, reserve
+
+    def requested(self) -> None:
+        self.balance = min(self.reserve, self.balance + self.ratio)
+
+    def take_retry(self) -> bool:
+        if self.balance < 1:
+            return False
+        self.balance -= 1
+        return True
 
 
 @dataclass(frozen=True)
@@ -452,6 +477,7 @@ class ServingClient:
         backoff_s: float = 0.2,
         batch_size: int = 64,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        retry_budget: RetryBudget | None = None,
         root_certificates: bytes | None = None,
         private_key: bytes | None = None,
         certificate_chain: bytes | None = None,
@@ -476,6 +502,7 @@ class ServingClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self.batch_size = batch_size
+        self.retry_budget = retry_budget or RetryBudget()
         self._transport = make_transport(server, self.spec, tls, max_response_bytes)
         self._random = random.Random()
 
@@ -524,8 +551,13 @@ class ServingClient:
         are spent or the deadline would pass before the next attempt."""
         target = f"{self.spec} at {self.server}"
         failures: list[ServingUnavailableError] = []
+        self.retry_budget.requested()
+        budget_spent = False
         for attempt in range(1, self.retries + 2):
             if failures:
+                if not self.retry_budget.take_retry():
+                    budget_spent = True
+                    break
                 asked = failures[-1].retry_after_s or 0.0  # the server's Retry-After
                 wait = min(MAX_BACKOFF_S, max(self._backoff(len(failures)), asked))
                 if deadline is not None and time.monotonic() + wait >= deadline:
@@ -543,6 +575,16 @@ class ServingClient:
             except ServingError as exc:
                 exc.target, exc.attempts = target, attempt
                 raise
+        if budget_spent:
+            last = failures[-1]
+            raise ServingUnavailableError(
+                f"{last.message}; not retried: the client's retry budget is spent "
+                f"({self.retry_budget.ratio:g} of a retry per request)",
+                status=last.status,
+                transport=self.transport,
+                target=target,
+                attempts=len(failures),
+            ) from last
         if deadline is not None and len(failures) < self.retries + 1:
             last = failures[-1] if failures else None
             reason = f"; the last attempt: {last.message}" if last else ""

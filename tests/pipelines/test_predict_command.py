@@ -169,6 +169,19 @@ def test_a_server_error_exits_1_with_the_servers_message(capsys, finance_server,
     assert "gRPC INTERNAL: the model server fell over" in capsys.readouterr().err
 
 
+def test_an_answer_over_the_size_limit_exits_1_naming_the_limit(capsys, finance_server, applicants):
+    server = ["--server", finance_server.rest_url, "--input", str(applicants)]
+    code = main(["predict", "finance_risk", *server, "--max-response-bytes", "64"])
+    assert code == EXIT_FAILED
+    assert "over max_response_bytes=64" in capsys.readouterr().err
+
+
+def test_a_deadline_must_be_positive(capsys, applicants):
+    server = ["--server", "http://localhost:1", "--input", str(applicants)]
+    assert main(["predict", "finance_risk", *server, "--deadline", "0"]) == EXIT_BAD_INPUT
+    assert "deadline_s and max_response_bytes must be positive" in capsys.readouterr().err
+
+
 def test_model_name_and_version_reach_the_server(capsys, finance_server, applicants):
     base = [
         "predict",

@@ -61,6 +61,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps({"outputs": [[0.5], [0.5, 0.5]]}).encode())
         elif fault == "wrong_dtype":
             self._send(200, json.dumps({"outputs": [["high"]] * rows}).encode())
+        elif fault == "unavailable":
+            self._send(503, b'{"error": "down"}')
         elif fault == "retry_after":
             self._send(503, b'{"error": "overloaded"}', {"Retry-After": "1"})
         elif fault in ("slow_drip", "reset", "huge"):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from aet.serving.client import ServingClient
+from aet.serving.client import RetryBudget, ServingClient
 from aet.serving.errors import (
     MalformedAnswerError,
     ServingTimeoutError,
@@ -90,3 +90,21 @@ def test_a_connection_reset_mid_answer_is_retried_then_unavailable() -> None:
     assert "broke while the answer arrived" in caught.value.message
     assert caught.value.attempts == 3 == len(server.arrivals)
     assert not isinstance(caught.value, ServingTimeoutError)
+
+
+def test_retries_draw_on_a_budget_that_requests_refill() -> None:
+    """Against a server that is down for good, the first call spends the reserve; the
+    next calls get a retry only once requests have earned one."""
+    budget = RetryBudget(ratio=0.5, reserve=2)
+    with (
+        ChaosServer(["unavailable"]) as server,
+        ServingClient(server.url, "m", retries=5, backoff_s=0.001, retry_budget=budget) as client,
+    ):
+        attempts = []
+        for _ in range(4):
+            with pytest.raises(ServingUnavailableError) as caught:
+                client.predict(INPUTS)
+            attempts.append(caught.value.attempts)
+    assert attempts == [3, 1, 2, 1]  # 2 from the reserve; then one per two requests
+    assert "retry budget is spent" in caught.value.message
+    assert sum(attempts) == len(server.arrivals)
