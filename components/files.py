@@ -3,7 +3,8 @@
 `write_atomically` is for every file a model server or a later run reads (models.config,
 the batching file, reports, the run summary): a reader sees the old content or the new,
 never a torn file, whatever stops the writer (Ctrl-C, SIGKILL, a full disk).
-`FolderLock` keeps two runs from working in one folder at once.
+`FolderLock` keeps two runs from working in one folder at once. `sha256_of` tells two
+files or folders apart by content (a model already served, a changed data package).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -29,6 +31,35 @@ _HELD: set[str] = set()
 def is_remote(path: str) -> bool:
     """A URI of an object store or other tf.io.gfile filesystem (gs://, s3://, ...)."""
     return "://" in path
+
+
+def sha256_of(path: str) -> str:
+    """The SHA-256 of a file (as `sha256sum` gives it), or of a folder: of each file's
+    path inside it and of its content, in path order (hidden files too). Read in chunks,
+    through tf.io.gfile where the path is remote."""
+    if is_remote(path):
+        import tensorflow as tf
+
+        isdir, walk, opener = tf.io.gfile.isdir, tf.io.gfile.walk, tf.io.gfile.GFile
+    else:
+        isdir, walk, opener = os.path.isdir, os.walk, open
+    files = (
+        sorted(
+            os.path.relpath(os.path.join(root, name), path)
+            for root, _, names in walk(path)
+            for name in names
+        )
+        if isdir(path)
+        else [""]
+    )
+    digest = hashlib.sha256()
+    for relative in files:
+        if relative:
+            digest.update(relative.encode() + b"\0")
+        with opener(os.path.join(path, relative) if relative else path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
 def write_atomically(path: str, content: str | bytes) -> None:

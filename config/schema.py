@@ -64,6 +64,12 @@ class PackageData(_Strict):
 
     package: str
     file: str
+    sha256: str | None = Field(
+        None,
+        regex=r"^[0-9a-f]{64}$",
+        description="of the file, or of the folder (components/files.sha256_of); checked "
+        "before a run reads the default data",
+    )
 
 
 class LabelRule(_Strict):

@@ -10,6 +10,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+from aet.components.files import sha256_of
 from aet.config import DomainConfig, PackageData
 from aet.config.kinds import kind_of
 from aet.pipelines.domains import SHIPPED_DOMAINS_DIR, SHIPPED_PACKAGE
@@ -50,11 +51,30 @@ def resolve_data_path(config: DomainConfig, override: str | None = None) -> str:
     if not path.exists():
         source = "--data" if override else f"the default data of '{config.name}'"
         raise DataSourceError(f"{source}: no such file or folder: {path}")
+    if not override:
+        check_package_data(config, path)
     try:
         kind_of(config).check_data_path(config, path)
     except ValueError as exc:
         raise DataSourceError(str(exc)) from exc
     return os.fspath(path)
+
+
+def check_package_data(config: DomainConfig, path: Path) -> None:
+    """Refuses default data from a registry package whose content is not what the
+    config pins (`data.default.sha256`): another release of the package, or a file
+    changed after it was installed, would train and be judged on other data."""
+    default = config.data.default
+    if not isinstance(default, PackageData) or default.sha256 is None:
+        return
+    found = sha256_of(os.fspath(path))
+    if found != default.sha256:
+        raise DataSourceError(
+            f"the default data of '{config.name}' ({path}, from the package "
+            f"'{default.package}') is not the data the config pins: sha256 {found}, "
+            f"expected {default.sha256}; reinstall the data packages "
+            "(requirements/data.txt) or give --data"
+        )
 
 
 def schema_path(config: DomainConfig, site_packages: str | None = None) -> str | None:

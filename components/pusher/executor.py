@@ -18,7 +18,6 @@ new version, and a model judged without a baseline over versions already served.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 
@@ -30,7 +29,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
-from aet.components.files import is_remote, locked
+from aet.components.files import is_remote, locked, sha256_of
 
 PARTIAL_PREFIX = ".partial-"
 NOT_PUSHED_BECAUSE = "not_pushed_because"  # the PushedModel's property when a push is refused
@@ -101,14 +100,6 @@ def _files(folder: str) -> dict[str, str]:
     }
 
 
-def _digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with fileio.open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def same_model(first: str, second: str) -> bool:
     """Whether two SavedModel folders hold the same files, byte for byte (names and
     sizes first, so different models are told apart without reading them)."""
@@ -117,7 +108,7 @@ def same_model(first: str, second: str) -> bool:
         return False
     if any(fileio.stat(files[k]).length != fileio.stat(others[k]).length for k in files):
         return False
-    return all(_digest(files[k]) == _digest(others[k]) for k in files)
+    return all(sha256_of(files[k]) == sha256_of(others[k]) for k in files)
 
 
 def refusal(input_dict: dict, model_path: str, base: str) -> str | None:

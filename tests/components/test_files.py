@@ -5,6 +5,7 @@ second process out and dies with its holder."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from aet.components.files import LOCK_FILE, FolderLock, FolderLocked, locked, write_atomically
+from aet.components.files import (
+    LOCK_FILE,
+    FolderLock,
+    FolderLocked,
+    locked,
+    sha256_of,
+    write_atomically,
+)
 
 HOLD_LOCK = """
 import sys, time
@@ -144,3 +152,18 @@ def test_a_process_may_lock_a_folder_it_already_holds(tmp_path: Path) -> None:
     holder = start_holding(tmp_path)  # and it let go of it after both
     holder.kill()
     holder.wait()
+
+
+def test_a_checksum_tells_files_and_folders_apart_by_content_and_names(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.csv").write_bytes(b"x,y\n1,2\n")
+    (folder / "sub" / "b.png").write_bytes(b"\x89PNG")
+    first = sha256_of(str(folder))
+    assert sha256_of(str(folder)) == first and len(first) == 64
+    assert sha256_of(str(folder / "a.csv")) == hashlib.sha256(b"x,y\n1,2\n").hexdigest()
+    (folder / "sub" / "b.png").rename(folder / "sub" / "c.png")  # same bytes, new name
+    assert sha256_of(str(folder)) != first
+    (folder / "sub" / "c.png").rename(folder / "sub" / "b.png")
+    (folder / "a.csv").write_bytes(b"x,y\n1,3\n")
+    assert sha256_of(str(folder)) != first

@@ -132,3 +132,24 @@ def test_file_that_is_not_a_csv_is_rejected(finance_config, german_credit_csv, t
 )
 def test_remote_uris_are_passed_through_unchecked(finance_config, uri: str) -> None:
     assert resolve_data_path(finance_config, uri) == uri
+
+
+@pytest.mark.parametrize("domain", ["finance_risk", "medical_imaging", "recommendation"])
+def test_each_shipped_domains_default_data_matches_its_pinned_checksum(domain: str) -> None:
+    config = load_domain(domain)
+    assert config.data.default.sha256  # pinned
+    assert resolve_data_path(config) == str(default_data_path(config))
+
+
+def test_default_data_that_is_not_what_the_config_pins_is_refused(finance_config) -> None:
+    other = finance_config.data.default.copy(update={"sha256": "0" * 64})
+    config = finance_config.copy(
+        update={"data": finance_config.data.copy(update={"default": other})}
+    )
+    with pytest.raises(DataSourceError) as caught:
+        resolve_data_path(config)
+    message = str(caught.value)
+    assert "the default data of 'finance_risk'" in message and "germancredit.csv" in message
+    assert f"expected {'0' * 64}" in message and "requirements/data.txt" in message
+    # The user's own data is theirs to vouch for.
+    assert resolve_data_path(config, str(default_data_path(finance_config)))
