@@ -36,6 +36,16 @@ def optimizer_parts(optimizer: tf.keras.optimizers.Optimizer) -> dict[str, objec
     return parts
 
 
+def optimizer_variables(optimizer: tf.keras.optimizers.Optimizer) -> list[tf.Variable]:
+    """Every variable of the optimizer's state, over its parts (`optimizer_parts`); a
+    legacy optimizer such as MultiOptimizer has `variables()` as a method."""
+    found: list[tf.Variable] = []
+    for part in optimizer_parts(optimizer).values():
+        variables = part.variables
+        found += variables() if callable(variables) else variables
+    return found
+
+
 def build_optimizer(model: tf.keras.Model) -> None:
     """Create the optimizer's slot variables now rather than at the first step, so a
     checkpoint can be restored into them before training starts."""

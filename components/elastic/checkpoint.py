@@ -39,7 +39,7 @@ import tensorflow as tf
 from aet.components.elastic.events import EventLog
 from aet.components.elastic.state import ResumableState
 from aet.components.files import write_atomically
-from aet.components.optimizers import build_optimizer, optimizer_parts
+from aet.components.optimizers import build_optimizer, optimizer_parts, optimizer_variables
 
 STATE_FILE = "state.json"
 CHECKSUM = "sha256"  # of the state, as sorted-key JSON
@@ -161,7 +161,7 @@ class ResumeCheckpoint(tf.keras.callbacks.Callback):
         """What `_load` changes, as it is before loading."""
         return {
             "weights": [variable.numpy() for variable in self.model.variables],
-            "optimizer": [variable.numpy() for variable in self.model.optimizer.variables],
+            "optimizer": [v.numpy() for v in optimizer_variables(self.model.optimizer)],
             # Attributes, not get_state(): a callback sets some only when training begins.
             "callbacks": {
                 name: {
@@ -178,9 +178,8 @@ class ResumeCheckpoint(tf.keras.callbacks.Callback):
     def _roll_back(self, snapshot: dict) -> None:
         for variable, value in zip(self.model.variables, snapshot["weights"], strict=True):
             variable.assign(value)
-        for variable, value in zip(
-            self.model.optimizer.variables, snapshot["optimizer"], strict=True
-        ):
+        optimizer = optimizer_variables(self.model.optimizer)
+        for variable, value in zip(optimizer, snapshot["optimizer"], strict=True):
             variable.assign(value)
         for name, attributes in snapshot["callbacks"].items():
             callback = self.resumables[name]

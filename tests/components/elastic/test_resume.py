@@ -25,6 +25,7 @@ from aet.components.elastic import (
     ResumeCheckpoint,
 )
 from aet.components.elastic.checkpoint import CHECKSUM, STATE_FILE
+from aet.components.optimizers import layerwise_optimizer
 from tests.subprocesses import finish, start_python
 
 WORKER = Path(__file__).with_name("resume_training.py")
@@ -336,3 +337,31 @@ def test_discard_removes_every_checkpoint(tmp_path):
     _fit(model, [rate, checkpoint], epochs=2)
     checkpoint.discard()
     assert not (tmp_path / "ckpt").exists()
+
+
+def _layerwise_model() -> tf.keras.Model:
+    """A model trained by tensorflow-addons' MultiOptimizer, as progressive unfreezing
+    trains one (its `variables` is a method, not a list)."""
+    first, head = tf.keras.layers.Dense(2), tf.keras.layers.Dense(1)
+    model = tf.keras.Sequential([tf.keras.Input((2,)), first, head])
+    model.compile(optimizer=layerwise_optimizer([[head], [first]], 0.01, 0.0, 0.5), loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("damaged", [False, True], ids=["readable", "all damaged"])
+def test_a_layerwise_optimizer_restores_or_starts_clean(tmp_path, damaged):
+    model = _layerwise_model()
+    rate, checkpoint = _checkpointed(tmp_path)
+    _fit(model, [rate, checkpoint], epochs=2)
+    if damaged:
+        for folder in tmp_path.glob("epoch-*"):
+            _truncate(folder / "variables.data-00000-of-00001")
+    fresh = _layerwise_model()
+    fresh_weights = fresh.get_weights()
+    _, fresh_checkpoint = _checkpointed(tmp_path)
+    expected = (0, False) if damaged else (2, True)
+    assert fresh_checkpoint.restore(fresh) == expected
+    for now, then in zip(
+        fresh.get_weights(), fresh_weights if damaged else model.get_weights(), strict=True
+    ):
+        np.testing.assert_array_equal(now, then)
