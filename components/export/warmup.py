@@ -95,10 +95,12 @@ def build_warmup_requests(
 
 
 def write_warmup_file(path: str, logs: list[prediction_log_pb2.PredictionLog]) -> None:
+    """Map fields (a request's inputs) in key order: the same requests give the same
+    bytes in every process, so a re-run's model is seen to be the one already served."""
     tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
     with tf.io.TFRecordWriter(path) as writer:
         for log in logs:
-            writer.write(log.SerializeToString())
+            writer.write(log.SerializeToString(deterministic=True))
 
 
 def read_warmup_file(path: str) -> list[prediction_log_pb2.PredictionLog]:

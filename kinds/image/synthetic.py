@@ -24,5 +24,5 @@ def synthetic_examples(config: DomainConfig, examples: list[bytes], seed: int) -
         encoded = tf.io.encode_png(pixels) if index % 2 == 0 else tf.io.encode_jpeg(pixels)
         feature = tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded.numpy()]))
         example = tf.train.Example(features=tf.train.Features(feature={image.name: feature}))
-        synthetic.append(example.SerializeToString())
+        synthetic.append(example.SerializeToString(deterministic=True))
     return synthetic

@@ -48,7 +48,8 @@ def _feature(kind: str, value) -> tf.train.Feature:
 
 def synthetic_examples(config: DomainConfig, examples: list[bytes], seed: int) -> list[bytes]:
     """As many serialized examples as `examples`, each input feature encoded as theirs
-    is; the label is left out, as a client leaves it out. A record that happens to
+    is, serialized in key order (the same bytes in every process); the label is left
+    out, as a client leaves it out. A record that happens to
     equal a sample row is drawn again (a few times; a sample with one value per field
     cannot be hidden, and keeps its record)."""
     rng = np.random.default_rng(seed)
@@ -69,5 +70,5 @@ def synthetic_examples(config: DomainConfig, examples: list[bytes], seed: int) -
                 break
         features = {name: _feature(columns[name][0], value) for name, value in record.items()}
         example = tf.train.Example(features=tf.train.Features(feature=features))
-        synthetic.append(example.SerializeToString())
+        synthetic.append(example.SerializeToString(deterministic=True))
     return synthetic
