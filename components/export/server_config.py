@@ -20,6 +20,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from aet.components.files import locked, write_atomically
+from aet.components.pusher.executor import newest_version
 from aet.config import BatchingConfig
 
 MODELS_CONFIG = "models.config"
@@ -31,16 +32,8 @@ def pushed_models(serving_root: str) -> list[str]:
     """Names of the model folders under `serving_root` holding at least one version."""
     if not tf.io.gfile.isdir(serving_root):
         return []
-    names = []
-    for name in sorted(tf.io.gfile.listdir(serving_root)):
-        folder = os.path.join(serving_root, name.rstrip("/"))
-        if tf.io.gfile.isdir(folder) and any(
-            version.rstrip("/").isdigit()
-            and tf.io.gfile.exists(os.path.join(folder, version.rstrip("/"), "saved_model.pb"))
-            for version in tf.io.gfile.listdir(folder)
-        ):
-            names.append(name.rstrip("/"))
-    return names
+    names = (name.rstrip("/") for name in sorted(tf.io.gfile.listdir(serving_root)))
+    return [name for name in names if newest_version(os.path.join(serving_root, name))]
 
 
 def read_models_config(serving_root: str) -> model_server_config_pb2.ModelServerConfig:

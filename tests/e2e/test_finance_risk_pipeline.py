@@ -170,11 +170,8 @@ def test_the_push_writes_the_model_servers_config(finance_run: CliRun) -> None:
 @pytest.fixture(scope="module")
 def rejudged_run(finance_run: CliRun) -> tuple[CliRun, dict]:
     """The tuned run again in its folder with a latency budget no model meets: (the run,
-    what the first run left served)."""
-    served = {
-        "versions": finance_run.pushed_versions("finance_risk"),
-        "models.config": (finance_run.output / "serving" / "models.config").read_text(),
-    }
+    the serving root's files as the first run left them)."""
+    served = _served_files(finance_run.output / "serving")
     again = run_aet(
         *TUNED_RUN, "--set", "serving.check.latency_budget_ms=0.000001", output=finance_run.output
     )
@@ -210,8 +207,7 @@ def test_a_model_that_fails_the_serving_check_is_not_pushed_over_the_served_one(
     assert "serving.check.latency_budget_ms" in check["problems"][0]
     assert again.summary["pushed_model_dir"] is None
     assert "serving check: failed" in again.stdout and "over the budget" in again.stdout
-    assert finance_run.pushed_versions("finance_risk") == served["versions"]
-    assert (finance_run.output / "serving" / "models.config").read_text() == served["models.config"]
+    assert _served_files(finance_run.output / "serving") == served  # versions, models.config
 
 
 def _served_files(serving_root: Path) -> dict[str, str]:
