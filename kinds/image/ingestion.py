@@ -28,12 +28,12 @@ from pathlib import Path
 import apache_beam as beam
 import numpy as np
 import tensorflow as tf
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from aet.components.split_records import split_records, write_splits
 from aet.config import ImageConfig
 from aet.config.contract import IMAGE_SUFFIXES
-from aet.kinds.image.limits import check_image, check_size_on_disk
+from aet.kinds.image.limits import check_size_on_disk, decode_checked
 
 
 class IngestionError(ValueError):
@@ -146,13 +146,7 @@ def decode(image: ImageFile, limits: ImageConfig) -> tuple[int, int, int]:
     if not image.source.lower().endswith(IMAGE_SUFFIXES) and ".npz:" not in image.source:
         raise ValueError(f"not a PNG or JPEG file (suffix '{Path(image.source).suffix}')")
     check_size_on_disk(image.size, limits)
-    check_image(image.data, limits)
-    try:
-        with Image.open(io.BytesIO(image.data)) as opened:
-            opened.load()
-            return opened.height, opened.width, len(opened.getbands())
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"cannot be decoded ({error})") from error
+    return decode_checked(image.data, limits)
 
 
 def to_example(image: ImageFile, shape: tuple[int, int, int]) -> tf.train.Example:

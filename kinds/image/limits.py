@@ -60,3 +60,15 @@ def check_image(data: bytes, image: ImageConfig) -> tuple[int, int]:
             f"features.image.max_pixels ({image.max_pixels}); nothing was decoded"
         )
     return height, width
+
+
+def decode_checked(data: bytes, image: ImageConfig) -> tuple[int, int, int]:
+    """(height, width, channels) of `data`, decoded in full once `check_image` passes,
+    so a bomb is refused from its header and a cut-short file by its decoder."""
+    check_image(data, image)
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()
+            return opened.height, opened.width, len(opened.getbands())
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(f"cannot be decoded ({error})") from error

@@ -3,17 +3,15 @@ over the config's size limits or that Pillow cannot decode is refused with its n
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, UnidentifiedImageError
 
 from aet.config import DomainConfig, ImageConfig
 from aet.config.contract import IMAGE_SUFFIXES
-from aet.kinds.image.limits import ImageLimitError, check_image, check_size_on_disk
+from aet.kinds.image.limits import ImageLimitError, check_size_on_disk, decode_checked
 from aet.serving.requests import PredictionInput, RequestError
 
 
@@ -28,13 +26,9 @@ def _image_bytes(path: Path, limits: ImageConfig) -> bytes:
     except ImageLimitError as exc:
         raise RequestError(f"{path}: {exc}") from exc
     try:
-        check_image(data, limits)
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-    except ValueError as exc:  # over a limit, not a PNG or JPEG, or an unreadable header
+        decode_checked(data, limits)
+    except ValueError as exc:  # over a limit, not a PNG or JPEG, or cannot be decoded
         raise RequestError(f"{path}: {exc}") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise RequestError(f"{path}: cannot be decoded ({exc})") from exc
     return data
 
 
