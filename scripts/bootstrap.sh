@@ -41,7 +41,8 @@ pip_install() {
   fi
 }
 : >"$log"
-pip_install -r requirements/lock.txt
-pip_install -r requirements/data.txt
+# Every file is checked against the lock's hashes (scripts/hash_lock.py writes them).
+pip_install --require-hashes -r requirements/lock.txt
+pip_install --require-hashes -r requirements/data.txt
 pip_install --no-build-isolation -e .
 echo "==> $VENV ready"

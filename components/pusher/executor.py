@@ -6,7 +6,8 @@ nothing removes; two pushes in one second share a version (the second is skipped
 recorded as pushed). Here a model is copied into a hidden `.partial-<version>` folder
 beside the versions and renamed to its number only once complete, under the model
 folder's lock: TF Serving only loads numbered folders, so it sees the whole model or
-none, and the next push of the model removes what a killed one left. TFX offers no
+none. A copy that fails (a full disk, Ctrl-C) removes its folder at once, and the next
+push removes what a killed one left. TFX offers no
 hook for the copy itself, so `Do` is written out again around it.
 
 On an object store (gs://, s3://) a folder cannot be renamed in one step: there the
@@ -19,6 +20,7 @@ new version, and a model judged without a baseline over versions already served.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 from absl import logging
@@ -85,7 +87,11 @@ def push_model(model_path: str, base: str) -> tuple[str, str]:
         remove_partial_pushes(base)
         version = str(_new_version(base))
         partial = os.path.join(base, PARTIAL_PREFIX + version)
-        io_utils.copy_dir(model_path, partial)
+        try:
+            io_utils.copy_dir(model_path, partial)
+        except BaseException:  # a full disk or Ctrl-C: give back the space now
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
         serving_path = os.path.join(base, version)
         os.replace(partial, serving_path)
     return version, serving_path
