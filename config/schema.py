@@ -492,6 +492,13 @@ def _declared_metric(name: str) -> str:
 
 class EvaluationConfig(_Strict):
     metrics: list[str] = Field(..., min_items=1)
+    baseline: Literal["served", "none"] = Field(
+        "served",
+        description="what a new model must be no worse than: 'served', the newest version "
+        "under --serving-dir (else the latest model blessed in this output); 'none', its "
+        "thresholds alone, and a blessed model replaces what is served (for a served "
+        "model this config cannot score: other features or another label)",
+    )
     thresholds: dict[str, Bound] = {}
     change_thresholds: dict[str, ChangeThreshold] = {}
     slices: list[list[str]] = []

@@ -227,8 +227,27 @@ def _run(args: argparse.Namespace, output: Path) -> int:
         # The summary holds what the metadata recorded: a push before the failure stands.
         pushed = summary["pushed_model_dir"]
         outcome = f"after pushing {pushed} (now served)" if pushed else "nothing pushed"
-        return _fail(f"pipeline failed, {outcome}: {error}", EXIT_FAILED)
+        hint = failure_hint(summary)
+        return _fail(
+            f"pipeline failed, {outcome}: {error}" + (f"\n  {hint}" if hint else ""), EXIT_FAILED
+        )
     return EXIT_OK
+
+
+def failure_hint(summary: dict) -> str | None:
+    """What to try when a run failed where a known cause is likely: an Evaluator that
+    failed while judging against a served version, which may take other features or
+    another label than this config gives (trained from another config)."""
+    evaluator = summary["components"].get("Evaluator")
+    baseline = summary.get("baseline") or {}
+    if evaluator in ("failed", "running") and baseline.get("source") == "served":
+        return (
+            f"the Evaluator failed while scoring the served version {baseline['path']} "
+            "beside the new model: if that version was trained from another config (other "
+            "features or label), it cannot score this data; `--set evaluation.baseline=none` "
+            "judges the new model by its thresholds alone and lets it replace what is served"
+        )
+    return None
 
 
 def _prepare_input(
@@ -291,6 +310,11 @@ def baseline_line(baseline: dict | None) -> str:
     """What the Evaluator judged the new model against."""
     if baseline is None:
         return "baseline: none (nothing served or blessed yet: judged by its thresholds alone)"
+    if baseline["source"] == "none":
+        return (
+            "baseline: none (evaluation.baseline: none): judged by its thresholds alone, "
+            "and if blessed it replaces what is served"
+        )
     if baseline["source"] == "served":
         return f"baseline: the served version {baseline['path']}"
     return f"baseline: the latest blessed model, {baseline['path']}"

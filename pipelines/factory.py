@@ -45,7 +45,6 @@ from tfx.types import Channel, standard_artifacts
 from aet.components.anomalies_gate.component import AnomaliesGate
 from aet.components.evaluation import build_eval_config, custom_eval_shared_model
 from aet.components.features import to_custom_config
-from aet.components.files import is_remote
 from aet.components.preprocessing import preprocessing_fn
 from aet.components.pusher import executor as pusher_executor
 from aet.components.pusher.executor import newest_version
@@ -101,13 +100,18 @@ def _hyperparameters(
     return [], None
 
 
-def _baseline_model(serving_dir: str, blessed: Resolver) -> tuple[list[BaseComponent], Channel]:
+def _baseline_model(
+    config: DomainConfig, serving_dir: str, blessed: Resolver, *, read_serving_dir: bool
+) -> tuple[list[BaseComponent], Channel | None]:
     """What the Evaluator judges the new model against, and the component giving it:
-    the newest version served from `serving_dir` whichever output folder pushed it,
-    else the latest model blessed in this output. A remote serving folder is not read
-    while the pipeline is built (a Kubeflow pipeline is compiled far from it): there the
-    Pusher refuses to push a model judged without a baseline over served versions."""
-    served = None if is_remote(serving_dir) else newest_version(serving_dir)
+    the newest version served from `serving_dir` whichever output folder pushed it (read
+    now, when the pipeline is built to run at once), else the latest model blessed in
+    this output. A pipeline compiled to run later (Kubeflow) is not tied to the version
+    served when it was compiled: it takes the blessed model, and the Pusher refuses a
+    model judged against anything but what is served when it pushes."""
+    if config.evaluation.baseline == "none":
+        return [], None
+    served = newest_version(serving_dir) if read_serving_dir else None
     if served is None:
         return [], blessed.outputs["model"]
     baseline = ServedBaseline(version_dir=served).with_id("served_baseline")
@@ -124,6 +128,7 @@ def create_pipeline(
     metadata_path: str | None,
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
+    baseline_from_serving_dir: bool = True,
 ) -> Pipeline:
     """The full TFX pipeline for one domain.
 
@@ -133,7 +138,8 @@ def create_pipeline(
     `schema_path` overrides where the config's curated schema is read from (inside a
     container image, say); `metadata_path` is the MLMD SQLite file (None where the
     orchestrator provides MLMD, as Kubeflow does); `serving_dir` receives `<version>/`
-    SavedModels from the Pusher.
+    SavedModels from the Pusher; `baseline_from_serving_dir` is False for a pipeline
+    compiled to run later, which does not read it now (`_baseline_model`).
     """
     kind = kind_of(config)
     example_gen = kind.example_gen(config, data_path)
@@ -166,7 +172,9 @@ def create_pipeline(
         model=Channel(type=standard_artifacts.Model),
         model_blessing=Channel(type=standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
-    served_baseline, baseline = _baseline_model(serving_dir, baseline_resolver)
+    served_baseline, baseline = _baseline_model(
+        config, serving_dir, baseline_resolver, read_serving_dir=baseline_from_serving_dir
+    )
     tuning, hyperparameters = _hyperparameters(config, transform, schema_gen)
     trainer = Trainer(
         run_fn=dotted_path(run_fn),
@@ -207,6 +215,7 @@ def create_pipeline(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_dir)
         ),
         custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
+        custom_config={pusher_executor.REPLACE_SERVED: config.evaluation.baseline == "none"},
     )
     server_configs = ServerConfigWriter(
         pushed_model=pusher.outputs["pushed_model"],

@@ -145,6 +145,7 @@ def kubeflow_pipeline(
         schema_path=schema_path(config, IMAGE_SITE_PACKAGES),
         beam_pipeline_args=beam_pipeline_args,
         enable_cache=enable_cache,
+        baseline_from_serving_dir=False,
         **{**run_layout(pipeline_root, config), "metadata_path": None},
     )
 

@@ -183,7 +183,7 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
         "domain": config.name,
         "blessed": False,
         "metrics": {},
-        "baseline": None,
+        "baseline": {"source": "none"} if config.evaluation.baseline == "none" else None,
         "pushed_model_dir": None,
         "components": {},
         "component_seconds": {},

@@ -29,7 +29,7 @@ from tfx.components.pusher import executor as tfx_pusher
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import io_utils, proto_utils
+from tfx.utils import io_utils, json_utils, path_utils, proto_utils
 
 from aet.components.files import is_remote, locked, sha256_of
 
@@ -37,6 +37,7 @@ PARTIAL_PREFIX = ".partial-"
 NOT_PUSHED_BECAUSE = "not_pushed_because"  # the PushedModel's property when a push is refused
 BASELINE_MODEL_KEY = evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY
 LOCK_WAIT_S = 600.0  # another run's push of the same model copies one SavedModel
+REPLACE_SERVED = "replace_served"  # the Pusher's custom_config: judged by thresholds alone
 
 
 def _versions(base: str) -> set[int]:
@@ -97,19 +98,27 @@ def push_model(model_path: str, base: str) -> tuple[str, str]:
     return version, serving_path
 
 
-def _files(folder: str) -> dict[str, str]:
-    """Every file under `folder`, by its path inside it."""
+# The warm-up requests the serving check adds to the model it stages for the Pusher.
+WARMUP_FILE = path_utils.warmup_file_path("")
+
+
+def _files(folder: str, leave_out: str | None = None) -> dict[str, str]:
+    """Every file under `folder` by its path inside it, but `leave_out`'s."""
     return {
-        os.path.relpath(os.path.join(root, name), folder): os.path.join(root, name)
+        relative: os.path.join(root, name)
         for root, _, names in fileio.walk(folder)
         for name in names
+        if (relative := os.path.relpath(os.path.join(root, name), folder)) != leave_out
     }
 
 
-def same_model(first: str, second: str) -> bool:
+def same_model(first: str, second: str, *, ignore_warmup: bool = False) -> bool:
     """Whether two SavedModel folders hold the same files, byte for byte (names and
-    sizes first, so different models are told apart without reading them)."""
-    files, others = _files(first), _files(second)
+    sizes first, so different models are told apart without reading them). With
+    `ignore_warmup`, whether they are one graph with the same weights: a trained
+    model and the version pushed from it differ only in the warm-up file."""
+    leave_out = WARMUP_FILE if ignore_warmup else None
+    files, others = _files(first, leave_out), _files(second, leave_out)
     if files.keys() != others.keys():
         return False
     if any(fileio.stat(files[k]).length != fileio.stat(others[k]).length for k in files):
@@ -117,23 +126,45 @@ def same_model(first: str, second: str) -> bool:
     return all(sha256_of(files[k]) == sha256_of(others[k]) for k in files)
 
 
-def refusal(input_dict: dict, model_path: str, base: str) -> str | None:
-    """Why a blessed model is not pushed to `base`, if it is not: it is byte for byte
-    the newest version served there (a re-run judged against its own push), or it was
-    judged without a baseline although versions are served there (pushed by another
-    output folder, or after this run was built), so nothing showed it is no worse."""
+def refusal(
+    input_dict: dict, model_path: str, base: str, *, replace_served: bool = False
+) -> str | None:
+    """Why a blessed model is not pushed to `base`, if it is not:
+    - it is byte for byte the newest version served there (a re-run judged against
+      its own push);
+    - it was judged without a baseline although versions are served there (pushed by
+      another output folder, or after this run was built), so nothing showed it is no
+      worse; or it was judged against another model than the one served now (a
+      version pushed while this run trained, or this output's own blessed model where
+      another output's push is served).
+    `replace_served` (the config's `evaluation.baseline: none`) lets a model judged by
+    its thresholds alone replace what is served."""
     served = newest_version(base)
     if served is None:
         return None
     if same_model(model_path, served):
         return f"it is already served, as {served}"
-    (blessing,) = input_dict[standard_component_specs.MODEL_BLESSING_KEY]
-    if blessing.has_custom_property(BASELINE_MODEL_KEY):
+    if replace_served:
         return None
-    return (
-        f"{served} is already served, and this model was evaluated without a baseline; "
-        "run again so that the Evaluator compares it with the served version"
+    again = (
+        "build the pipeline again (aet run, or compile it again for Kubeflow) so that the "
+        "Evaluator compares it with the served version, or set evaluation.baseline: none "
+        "to replace what is served"
     )
+    (blessing,) = input_dict[standard_component_specs.MODEL_BLESSING_KEY]
+    if not blessing.has_custom_property(BASELINE_MODEL_KEY):
+        return (
+            f"{served} is already served, and this model was evaluated without a baseline; {again}"
+        )
+    baseline = path_utils.serving_model_path(
+        blessing.get_string_custom_property(BASELINE_MODEL_KEY)
+    )
+    if not same_model(baseline, served, ignore_warmup=True):
+        return (
+            f"{served} is served now, and this model was evaluated against another "
+            f"model ({baseline}); {again}"
+        )
+    return None
 
 
 class Executor(tfx_pusher.Executor):
@@ -157,7 +188,11 @@ class Executor(tfx_pusher.Executor):
             raise NotImplementedError("the Pusher pushes to a filesystem destination only")
         base = destination.filesystem.base_directory
         model_path = self.GetModelPath(input_dict)
-        reason = refusal(input_dict, model_path, base)
+        custom_config = json_utils.loads(
+            exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null"
+        )
+        replace = bool((custom_config or {}).get(REPLACE_SERVED))
+        reason = refusal(input_dict, model_path, base, replace_served=replace)
         if reason:
             logging.warning("not pushed: %s", reason)
             self._MarkNotPushed(model_push)

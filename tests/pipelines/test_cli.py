@@ -16,6 +16,8 @@ from aet.pipelines.cli import (
     EXIT_BUSY,
     EXIT_FAILED,
     EXIT_OK,
+    baseline_line,
+    failure_hint,
     main,
     metric_lines,
     serving_check_lines,
@@ -216,6 +218,16 @@ def test_a_failure_after_the_push_says_which_version_is_served(
     assert "nothing pushed" not in err
     summary = json.loads((output / "run_summary.json").read_text())
     assert summary["status"] == "failed" and summary["pushed_model_dir"] == pushed
+
+
+def test_an_evaluator_failing_on_a_served_baseline_points_to_the_way_out() -> None:
+    served = {"source": "served", "path": "/serving/finance_risk/7"}
+    failed = {"components": {"Trainer": "complete", "Evaluator": "failed"}, "baseline": served}
+    hint = failure_hint(failed)
+    assert "/serving/finance_risk/7" in hint and "--set evaluation.baseline=none" in hint
+    assert failure_hint({**failed, "baseline": {"source": "blessed", "path": "m"}}) is None
+    assert failure_hint({**failed, "components": {"Trainer": "failed"}}) is None
+    assert "thresholds alone" in baseline_line({"source": "none"})
 
 
 def test_unknown_runner_is_a_usage_error(capsys) -> None:

@@ -116,6 +116,7 @@ def test_a_model_judged_without_a_baseline_is_not_pushed_over_served_versions(
     _saved_model(base / "12", files=2)
     reason = executor.refusal(_blessing(None), model, str(base))
     assert str(base / "12") in reason and "without a baseline" in reason
+    _saved_model(tmp_path / "baseline" / "Format-Serving", files=2)  # judged against 12
     assert executor.refusal(_blessing(str(tmp_path / "baseline")), model, str(base)) is None
 
 
@@ -123,7 +124,45 @@ def test_the_served_model_is_not_pushed_again_as_a_new_version(tmp_path: Path) -
     model = _saved_model(tmp_path / "model")
     base = tmp_path / "serving" / "finance_risk"
     _, served = push_model(str(model), str(base))
-    judged = _blessing(served)
+    io_utils.copy_dir(served, str(tmp_path / "baseline" / "Format-Serving"))
+    judged = _blessing(str(tmp_path / "baseline"))
     assert executor.refusal(judged, str(model), str(base)) == f"it is already served, as {served}"
     (model / "variables" / "shard-0001").write_bytes(b"retrained")
     assert executor.refusal(judged, str(model), str(base)) is None
+
+
+def _with_warmup(folder: Path) -> Path:
+    warmup = folder / executor.WARMUP_FILE
+    warmup.parent.mkdir(parents=True, exist_ok=True)
+    warmup.write_bytes(b"requests")
+    return folder
+
+
+def test_a_model_judged_against_another_than_the_served_one_is_not_pushed(
+    tmp_path: Path,
+) -> None:
+    model = str(_saved_model(tmp_path / "model"))
+    base = tmp_path / "serving" / "finance_risk"
+    blessed = _saved_model(tmp_path / "blessed" / "Format-Serving", files=2)
+    _, served = push_model(str(_with_warmup(blessed)), str(base))
+    (blessed / executor.WARMUP_FILE).unlink()  # the Trainer's model has no warm-up file
+    judged_against_blessed = _blessing(str(tmp_path / "blessed"))
+    assert executor.refusal(judged_against_blessed, model, str(base)) is None
+
+    _saved_model(base / "9999999999", files=4)  # another output pushed while this one trained
+    reason = executor.refusal(judged_against_blessed, model, str(base))
+    assert str(base / "9999999999") in reason and "against another model" in reason
+    assert str(blessed) in reason and "evaluation.baseline: none" in reason
+    assert served != executor.newest_version(str(base))
+
+
+def test_replacing_what_is_served_needs_no_baseline_but_never_pushes_it_again(
+    tmp_path: Path,
+) -> None:
+    model = _saved_model(tmp_path / "model")
+    base = tmp_path / "serving" / "finance_risk"
+    _saved_model(base / "5", files=1)
+    assert executor.refusal(_blessing(None), str(model), str(base), replace_served=True) is None
+    _, served = push_model(str(model), str(base))
+    reason = executor.refusal(_blessing(None), str(model), str(base), replace_served=True)
+    assert reason == f"it is already served, as {served}"
