@@ -13,11 +13,12 @@ asks it, at each step of a run:
   `model_inputs`, `label_key`;
 - training: `build_model`, `training_pairs`, `uses_class_weights`, `signatures`;
 - evaluation: `eval_config`, `extra_components` (e.g. Grad-CAM heat maps);
+- report: `report_sections` (what only this kind shows in the run report);
 - serving: `warmup_inputs`, `serves_classify`, `expected_outputs`,
   `output_problems`, `comparable` (what the serving check expects), and for clients
   `request_encoder` and `read_input`.
 
-Explanations, report sections and drift statistics per kind will be methods here too.
+Explanations and drift statistics per kind will be methods here too.
 
 The kind's class is imported whenever a config is validated and by the serving
 client, so it imports its heavy parts (TensorFlow, TFX, models) inside its methods:
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from tfx.dsl.components.base.base_component import BaseComponent
 
     from aet.config import DomainConfig
+    from aet.report.run_record import RunRecord
+    from aet.report.sections import Section
     from aet.serving.requests import PredictionInput
 
 __all__ = [
@@ -159,6 +162,11 @@ class DataKind:
 
     def extra_components(self, config: DomainConfig, parts: PipelineParts) -> list:
         """Components this kind adds beside the Evaluator (none by default)."""
+        return []
+
+    # --- report -------------------------------------------------------------------
+    def report_sections(self, record: RunRecord) -> list[Section]:
+        """Sections of the run report that only this kind has (none by default)."""
         return []
 
     # --- serving ------------------------------------------------------------------

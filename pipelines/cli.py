@@ -223,6 +223,7 @@ def _run(args: argparse.Namespace, output: Path) -> int:
     publish_heat_maps(summary, str(output))
     summary_path = write_summary(summary, str(output))
     _print_summary(summary, summary_path)
+    _report(output)
     if error:
         # The summary holds what the metadata recorded: a push before the failure stands.
         pushed = summary["pushed_model_dir"]
@@ -231,6 +232,33 @@ def _run(args: argparse.Namespace, output: Path) -> int:
         return _fail(
             f"pipeline failed, {outcome}: {error}" + (f"\n  {hint}" if hint else ""), EXIT_FAILED
         )
+    return EXIT_OK
+
+
+def _report(output: Path) -> None:
+    """Writes the run's HTML report; a report that cannot be written is a warning, not
+    a failed run (the models and the summary are what the run is for)."""
+    from aet.report.render import write_report
+
+    started = time.monotonic()
+    try:
+        path = write_report(output)
+    except Exception as exc:
+        logging.exception("the run report could not be written")
+        print(f"  report: not written ({type(exc).__name__}: {exc})")
+        return
+    print(f"  report: {path}  ({time.monotonic() - started:.1f} s)")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from aet.report.render import write_report
+    from aet.report.run_record import RunNotFound
+
+    try:
+        path = write_report(args.run_dir, compare=args.compare)
+    except RunNotFound as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+    print(path)
     return EXIT_OK
 
 
@@ -501,6 +529,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--pipeline-root", help="Kubeflow: artifact root the cluster can reach (gs://...)"
     )
     run.set_defaults(func=cmd_run)
+
+    report = commands.add_parser(
+        "report",
+        help="rebuild a run's HTML report (<run>/report/index.html)",
+        description="Writes RUN_DIR/report/index.html from what the run left (its summary, "
+        "history, statistics and anomalies); with --compare, RUN_DIR/report/compare-<other>."
+        "html with both runs side by side. One file, no network needed to open it.",
+    )
+    report.add_argument("run_dir", help="an `aet run --output` folder")
+    report.add_argument("--compare", metavar="OTHER_RUN_DIR", help="a second run to set beside")
+    report.set_defaults(func=cmd_report)
 
     predict = commands.add_parser(
         "predict",

@@ -29,8 +29,8 @@ from aet.components.trainer import HISTORY_FILE
 from aet.config import DomainConfig, tunable_values
 from aet.config.metrics import PER_CLASS_METRICS, keras_mode
 from aet.kinds.interactions.baselines import RECOMMENDER_OUTPUT
+from aet.report.run_record import SUMMARY_FILE
 
-SUMMARY_FILE = "run_summary.json"
 _STATES = {
     metadata_store_pb2.Execution.COMPLETE: "complete",
     metadata_store_pb2.Execution.CACHED: "cached",
@@ -181,6 +181,7 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
     run = _latest_run(store, pipeline_name(config))
     summary = {
         "domain": config.name,
+        "config": json.loads(config.json()),
         "blessed": False,
         "metrics": {},
         "baseline": {"source": "none"} if config.evaluation.baseline == "none" else None,
@@ -199,6 +200,12 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
         outputs = _outputs(store, execution.id)
         if node.endswith("ExampleGen") and outputs.get("examples"):
             summary["examples_dir"] = outputs["examples"][0].uri
+        elif node == "StatisticsGen" and outputs.get("statistics"):
+            summary["statistics_dir"] = outputs["statistics"][0].uri
+        elif node.endswith("SchemaGen") and outputs.get("schema"):
+            summary["schema_dir"] = outputs["schema"][0].uri
+        elif node == "ExampleValidator" and outputs.get("anomalies"):
+            summary["anomalies_dir"] = outputs["anomalies"][0].uri
         elif node == "served_baseline" and outputs.get("baseline"):
             served = outputs["baseline"][0].custom_properties[SERVED_VERSION].string_value
             summary["baseline"] = {"source": "served", "path": served}

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import tensorflow_transform as tft
 
     from aet.config import DomainConfig
+    from aet.report.run_record import RunRecord
+    from aet.report.sections import Section
     from aet.serving.requests import PredictionInput
 
 
@@ -106,6 +108,11 @@ class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
         return "predict_image", predict_image
 
     # --- evaluation ---------------------------------------------------------------
+    def report_sections(self, record: RunRecord) -> list[Section]:
+        from aet.kinds.image.report import heat_map_section
+
+        return heat_map_section(record)
+
     def extra_components(self, config: DomainConfig, parts: PipelineParts) -> list:
         if not config.evaluation.heat_maps:
             return []

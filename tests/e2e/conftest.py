@@ -122,3 +122,53 @@ def assert_tuned_within_budget(run: CliRun, strategy: str, objective: str) -> di
     assert summary["training"]["hyperparameters"] == best["hyperparameters"]
     assert "(the config's)" in run.stdout and "trained with:" in run.stdout
     return tuning
+
+
+# What the report test reads from the rendered page: the sections, every number marked
+# with its place in the summary, and whether the page is wider than a laptop screen.
+REPORT_SCRIPT = """({
+  sections: [...document.querySelectorAll('main > section')].map(s => s.id),
+  numbers: Object.fromEntries([...document.querySelectorAll('[data-summary]')]
+    .map(e => [e.dataset.summary, e.textContent.trim()])),
+  wider_than_screen: document.documentElement.scrollWidth > window.innerWidth,
+  figures: document.querySelectorAll('svg, img').length,
+})"""
+
+
+def _shown(path: str, value) -> str:
+    """A summary value as the report prints it: counts whole, times as recorded,
+    metrics to four decimals."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "none"
+    if path.endswith("example_count"):
+        return str(int(value))
+    if isinstance(value, float) and not path.endswith(("wall_time_s", "p50")):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def assert_report_shows_the_run(run: CliRun, sections: set[str]) -> dict:
+    """The run's report opens in headless Chromium from file:// with no console error
+    and no request to anything but the file itself and its inline images, fits a
+    1280-pixel screen, has `sections`, and every number it marks equals the summary's.
+    Returns what it read."""
+    from tests.browser import visit
+
+    page = run.output / "report" / "index.html"
+    assert page.is_file(), f"no report at {page}:\n{run.stdout}"
+    seen = visit(page, REPORT_SCRIPT)
+    assert seen.console_errors == []
+    assert [url for url in seen.requests if not url.startswith(("file://", "data:"))] == []
+    found = seen.found
+    assert sections <= set(found["sections"]), found["sections"]
+    assert not found["wider_than_screen"]
+    summary = run.summary
+    assert found["numbers"], "the report marks no number"
+    for path, text in found["numbers"].items():
+        value = summary
+        for key in path.split("|"):
+            value = value[key]
+        assert text == _shown(path, value), f"{path}: the report shows {text}, the summary {value}"
+    return found

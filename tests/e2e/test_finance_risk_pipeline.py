@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import html
 import json
 import shutil
 from pathlib import Path
@@ -36,6 +37,7 @@ from tests.e2e.conftest import (
     SMALL_TRAINING,
     CliRun,
     assert_ready_for_tf_serving,
+    assert_report_shows_the_run,
     assert_succeeded,
     assert_tuned_within_budget,
     run_aet,
@@ -47,6 +49,7 @@ pytestmark = pytest.mark.e2e
 
 # finance_risk ships a curated schema, so ImportSchemaGen stands where SchemaGen would.
 COMPONENTS = INFERRED_SCHEMA_COMPONENTS - {"SchemaGen"} | {"ImportSchemaGen", "Tuner"}
+REPORT_SECTIONS = {"overview", "data", "training", "evaluation", "serving"}
 TUNED_RUN = ("run", "finance_risk", "--tune", *SMALL_TRAINING, *SMALL_SEARCH)
 
 
@@ -167,6 +170,19 @@ def test_the_push_writes_the_model_servers_config(finance_run: CliRun) -> None:
     assert "max_batch_size { value: 64 }" in (serving_root / "batching_parameters.txt").read_text()
 
 
+def test_the_run_report_shows_the_run_as_its_summary_does(finance_run: CliRun) -> None:
+    first = dataclasses.replace(finance_run, output=_as_first_run(finance_run), summary_file=None)
+    found = assert_report_shows_the_run(first, REPORT_SECTIONS)
+    numbers = found["numbers"]
+    assert numbers["metrics|overall|auc"] == f"{first.summary['metrics']['overall']['auc']:.4f}"
+    assert "metrics|foreign_worker=no|auc" not in numbers  # 6 examples: shown, not judged
+    page = (first.output / "report" / "index.html").read_text()
+    assert 'foreign_worker=no <span class="warn">(too small to judge)</span>' in page
+    for trial in first.summary["tuning"]["trials"]:
+        assert f"<td>{trial['trial_id']}</td>" in page
+    assert f"report: {finance_run.output}/report/index.html" in finance_run.stdout
+
+
 @pytest.fixture(scope="module")
 def rejudged_run(finance_run: CliRun) -> tuple[CliRun, dict]:
     """The tuned run again in its folder with a latency budget no model meets: (the run,
@@ -249,6 +265,8 @@ def test_a_worse_model_from_a_new_output_is_judged_against_the_served_one_and_no
     assert change and change[0].startswith("auc"), worse.summary["not_blessed_because"]
     assert worse.summary["pushed_model_dir"] is None and "pushed model: none" in worse.stdout
     assert _served_files(finance_run.output / "serving") == before
+    page = (worse.output / "report" / "index.html").read_text()
+    assert "Why it was not blessed" in page and html.escape(change[0]) in page
 
 
 def test_drifted_data_stops_before_training_and_keeps_the_pushed_model(
@@ -275,6 +293,9 @@ def test_drifted_data_stops_before_training_and_keeps_the_pushed_model(
     assert failed.summary["pushed_model_dir"] is None
     assert "Trainer" not in failed.summary["components"]
     assert finance_run.pushed_versions("finance_risk") == before
+    page = (finance_run.output / "report" / "index.html").read_text()
+    assert 'The anomalies gate: <span class="bad">stopped the run</span>' in page
+    assert '<td>purpose</td><td class="bad">' in page
 
 
 def _history(summary: dict) -> dict[str, list[float]]:
@@ -340,3 +361,18 @@ def test_second_run_warm_starts_from_the_blessed_model_and_unfreezes_in_stages(
     assert history["val_auc"][0] > _history(finance_run.summary)["val_auc"][0] + 0.1
     assert summary["blessed"] is True
     assert len(warm_started_run.pushed_versions("finance_risk")) == 2
+
+
+def test_two_runs_side_by_side(warm_started_run: CliRun, finance_run: CliRun, capsys) -> None:
+    from aet.pipelines.cli import main
+    from tests.browser import visit
+
+    first = _as_first_run(finance_run)
+    assert main(["report", str(first), "--compare", str(warm_started_run.output)]) == 0
+    page = Path(capsys.readouterr().out.strip())
+    assert page == first / "report" / f"compare-{warm_started_run.output.name}.html"
+    seen = visit(page, "[...document.querySelectorAll('.columns > div')].length")
+    assert seen.console_errors == [] and seen.found >= 2 * len(REPORT_SECTIONS)
+    text = page.read_text()
+    auc = [run.summary["metrics"]["overall"]["auc"] for run in (finance_run, warm_started_run)]
+    assert f'<td>auc</td><td class="num">{auc[0]:.4f}</td><td class="num">{auc[1]:.4f}' in text

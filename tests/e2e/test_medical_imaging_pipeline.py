@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     SMALL_SEARCH,
     CliRun,
     assert_ready_for_tf_serving,
+    assert_report_shows_the_run,
     assert_succeeded,
     assert_tuned_within_budget,
     run_aet,
@@ -180,6 +181,20 @@ def test_heat_maps_are_png_overlays_beside_the_summary(default_run: CliRun) -> N
             pixels = np.asarray(png).astype(int)
         # Coloured, not the grey X-ray: the heat map is blended in.
         assert np.abs(pixels[..., 0] - pixels[..., 2]).mean() > 5
+
+
+def test_the_run_report_shows_each_heat_map_with_its_label_and_probability(
+    default_run: CliRun,
+) -> None:
+    sections = {"overview", "data", "training", "evaluation", "serving", "heat-maps"}
+    found = assert_report_shows_the_run(default_run, sections)
+    images = default_run.summary["heat_maps"]["images"]
+    assert found["figures"] >= len(images)
+    page = (default_run.output / "report" / "index.html").read_text()
+    for entry in images:
+        assert f'data-heat-map="{entry["file"]}"' in page
+        assert f"true: <b>{entry['label']}</b>" in page
+        assert f"P(pneumonia) = {entry['probability']['pneumonia']:.3f}" in page
 
 
 def test_npz_run_keeps_its_splits_and_serves_png_bytes(npz_run) -> None:

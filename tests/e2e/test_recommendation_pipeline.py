@@ -20,6 +20,7 @@ from tests.e2e.conftest import (
     SMALL_SEARCH,
     CliRun,
     assert_ready_for_tf_serving,
+    assert_report_shows_the_run,
     assert_succeeded,
     assert_tuned_within_budget,
     run_aet,
@@ -129,6 +130,14 @@ def test_movielens_run_scores_the_model_beside_both_baselines(movielens_run: Cli
     assert overall["coverage[most_popular]"] < 0.1 < overall["coverage[co_occurrence]"]
     # The sampled protocol is the easier one: 100 negatives instead of ~1600 items.
     assert overall["ndcg_sampled[most_popular]"] > overall["ndcg[most_popular]"]
+
+
+def test_the_run_report_shows_the_model_beside_its_baselines(movielens_run: CliRun) -> None:
+    found = assert_report_shows_the_run(
+        movielens_run, {"overview", "data", "training", "evaluation", "serving"}
+    )
+    for output in ("", "[most_popular]", "[co_occurrence]"):
+        assert f"metrics|overall|ndcg{output}" in found["numbers"]
 
 
 def test_the_movielens_run_tunes_with_hyperband_within_its_wall_clock(

@@ -1,0 +1,123 @@
+"""The report's figures, drawn by matplotlib and inlined as SVG.
+
+matplotlib rather than plotly: an SVG is a few kilobytes, needs no script to show and
+prints as it looks, where plotly would embed about 3.5 MB of JavaScript in every page.
+Text stays text (`svg.fonttype: none`) in the page's own sans-serif: nothing is fetched,
+and the figures are a third of the size and drawn twice as fast as with text as paths.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+
+import matplotlib as mpl
+from markupsafe import Markup, escape
+from matplotlib.figure import Figure
+
+STYLE = {
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "svg.hashsalt": "aet",  # the same figure gives the same bytes
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "figure.dpi": 100,
+}
+EVENT_COLOURS = {
+    "ElasticLearningRate": "#d62728",
+    "AdaptiveRegularization": "#9467bd",
+    "ProgressiveUnfreezing": "#2ca02c",
+    "AttentionMonitor": "#8c564b",
+}
+
+
+def _figure(width: float, height: float):
+    """A figure and its axes, outside pyplot (no global state, no GUI backend)."""
+    figure = Figure(figsize=(width, height))
+    return figure, figure.subplots()
+
+
+def to_svg(figure: Figure, title: str) -> Markup:
+    """The figure as an inline <svg> element, with its title for screen readers (marked
+    safe for the templates: matplotlib escapes the text it writes)."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    svg = buffer.getvalue()
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg[svg.index("<svg") :], flags=re.S)
+    head_end = svg.index(">") + 1
+    return Markup(f"{svg[:head_end]}<title>{escape(title)}</title>{svg[head_end:]}")
+
+
+def histogram(
+    edges: Sequence[tuple[float, float]], counts: Sequence[float], feature: str
+) -> Markup:
+    """A numeric feature's distribution from TFDV's histogram buckets."""
+    with mpl.rc_context(STYLE):
+        figure, axes = _figure(3.2, 1.8)
+        lows = [low for low, _ in edges]
+        widths = [max(high - low, 1e-12) for low, high in edges]
+        axes.bar(lows, counts, width=widths, align="edge", color="#1f77b4", edgecolor="white")
+        axes.set_xlabel(feature)
+        axes.set_ylabel("rows")
+        return to_svg(figure, f"distribution of {feature}")
+
+
+def top_values(values: Sequence[tuple[str, float]], feature: str) -> Markup:
+    """A categorical feature's most frequent values, most frequent on top."""
+    with mpl.rc_context(STYLE):
+        shown = list(values)[:10][::-1]
+        figure, axes = _figure(3.2, 0.35 + 0.2 * max(len(shown), 1))
+        labels = [_short(value) for value, _ in shown]
+        axes.barh(labels, [count for _, count in shown], color="#ff7f0e")
+        axes.set_xlabel("rows")
+        axes.set_title(feature, fontsize=9)
+        return to_svg(figure, f"most frequent values of {feature}")
+
+
+def training_curves(
+    epochs: Sequence[int], series: dict[str, Sequence[float]], events: Sequence[dict], title: str
+) -> Markup:
+    """Per-epoch curves (train and validation of one quantity), with each elastic event
+    as a vertical line at its epoch, coloured by the callback that acted."""
+    with mpl.rc_context(STYLE):
+        figure, axes = _figure(4.6, 2.4)
+        for name, values in series.items():
+            axes.plot(
+                epochs[: len(values)],
+                values,
+                label=name,
+                linestyle="--" if name.startswith("val_") else "-",
+            )
+        seen = set()
+        for event in events:
+            callback = event["callback"]
+            axes.axvline(
+                event["epoch"],
+                color=EVENT_COLOURS.get(callback, "#7f7f7f"),
+                alpha=0.6,
+                linewidth=1,
+                label=None if callback in seen else callback,
+            )
+            seen.add(callback)
+        axes.set_xlabel("epoch")
+        axes.set_title(title, fontsize=9)
+        axes.legend(fontsize=7, loc="best", frameon=False)
+        return to_svg(figure, title)
+
+
+def bars(labels: Sequence[str], values: Sequence[float], xlabel: str, title: str) -> Markup:
+    """Horizontal bars, one per label (e.g. wall time per component)."""
+    with mpl.rc_context(STYLE):
+        figure, axes = _figure(4.6, 0.4 + 0.22 * max(len(labels), 1))
+        axes.barh(list(labels)[::-1], list(values)[::-1], color="#1f77b4")
+        axes.set_xlabel(xlabel)
+        axes.set_title(title, fontsize=9)
+        return to_svg(figure, title)
+
+
+def _short(text: str, limit: int = 28) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,81 @@
+"""What a run left behind, read once for the report: its summary (run_summary.json),
+the Trainer's per-epoch history, and the statistics, schema and anomalies TFX wrote.
+
+The statistics and anomalies are TFDV's own protos, read as they are: the report draws
+TFDV's histograms and top values instead of computing them again. A run folder is local
+(`aet run --output`), so it is read without TensorFlow: `aet report` starts in a second.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
+
+from aet.config import DomainConfig
+
+SUMMARY_FILE = "run_summary.json"  # written by pipelines.summary
+
+
+class RunNotFound(FileNotFoundError):
+    """The folder holds no run summary: no `aet run` finished writing there."""
+
+
+@dataclass
+class RunRecord:
+    run_dir: Path
+    summary: dict
+    config: DomainConfig | None
+    history: dict | None = None
+    statistics: dict[str, statistics_pb2.DatasetFeatureStatistics] = field(default_factory=dict)
+    anomalies: dict[str, anomalies_pb2.Anomalies] = field(default_factory=dict)
+    schema: schema_pb2.Schema | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.summary.get('domain', '?')} ({self.run_dir.name})"
+
+
+def _read(path: str) -> bytes | None:
+    return Path(path).read_bytes() if path and os.path.isfile(path) else None
+
+
+def _splits(folder: str | None, file_name: str) -> dict[str, bytes]:
+    """`Split-<name>/<file_name>` under an artifact folder, by split name."""
+    if not folder or not os.path.isdir(folder):
+        return {}
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        if name.startswith("Split-"):
+            content = _read(os.path.join(folder, name, file_name))
+            if content is not None:
+                found[name.removeprefix("Split-")] = content
+    return found
+
+
+def load_run(run_dir: str | Path) -> RunRecord:
+    """Everything the report shows about the run in `run_dir` (an `aet run --output`)."""
+    run_dir = Path(run_dir)
+    summary_path = run_dir / SUMMARY_FILE
+    if not summary_path.is_file():
+        raise RunNotFound(f"{run_dir} holds no {SUMMARY_FILE}: is it an `aet run --output`?")
+    summary = json.loads(summary_path.read_text())
+    config = DomainConfig.parse_obj(summary["config"]) if summary.get("config") else None
+    record = RunRecord(run_dir=run_dir, summary=summary, config=config)
+    history = _read((summary.get("training") or {}).get("history_file", ""))
+    if history is not None:
+        record.history = json.loads(history)
+    for split, content in _splits(summary.get("statistics_dir"), "FeatureStats.pb").items():
+        statistics = statistics_pb2.DatasetFeatureStatisticsList.FromString(content)
+        if statistics.datasets:
+            record.statistics[split] = statistics.datasets[0]
+    for split, content in _splits(summary.get("anomalies_dir"), "SchemaDiff.pb").items():
+        record.anomalies[split] = anomalies_pb2.Anomalies.FromString(content)
+    schema = _read(os.path.join(summary.get("schema_dir") or "", "schema.pbtxt"))
+    if schema is not None:
+        record.schema = text_format.Parse(schema.decode(), schema_pb2.Schema())
+    return record

@@ -1,0 +1,274 @@
+"""The report's sections, each built from a `RunRecord`: overview, data, training,
+evaluation and serving for every run, then whatever the run's data kind adds
+(`DataKind.report_sections`: heat maps for images, say).
+
+A section is an id, a title and an HTML fragment rendered from its template under
+report/templates/sections/. Numbers the browser test compares with the run summary
+carry a `data-summary` attribute: their path in the summary, keys joined by "|".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import jinja2
+from markupsafe import Markup
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from aet.config.metrics import METRICS
+from aet.report import plots
+from aet.report.run_record import RunRecord
+
+# Fewer held-out examples than this in a slice and its metrics are shown but not judged:
+# a 6-example slice's AUC says nothing (one example has none at all).
+MIN_SLICE_EXAMPLES = 30
+STANDARD_HISTOGRAM = statistics_pb2.Histogram.HistogramType.STANDARD
+
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("aet.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.ChainableUndefined,  # a failed run's summary lacks what it never reached
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+TEMPLATES.filters["number"] = lambda value: "—" if value is None else f"{value:.4f}"
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    html: str
+
+
+def render_fragment(template: str, **context) -> str:
+    """A section's HTML from a template string (a kind's own sections use this)."""
+    return Markup(TEMPLATES.from_string(template).render(**context))
+
+
+def _section(section_id: str, title: str, **context) -> Section:
+    html = TEMPLATES.get_template(f"sections/{section_id}.html.j2").render(**context)
+    return Section(section_id, title, Markup(html))
+
+
+def overview(record: RunRecord) -> Section:
+    summary = record.summary
+    overall = (summary.get("metrics") or {}).get("overall", {})
+    thresholds = record.config.evaluation.thresholds if record.config else {}
+    checks = []
+    for name, bound in thresholds.items():
+        key = METRICS[name].tfma_name
+        value = overall.get(key)
+        passed = value is not None and (
+            (bound.lower is None or value >= bound.lower)
+            and (bound.upper is None or value <= bound.upper)
+        )
+        checks.append({"name": key, "value": value, "bound": bound, "passed": passed})
+    components = summary.get("components", {})
+    seconds = summary.get("component_seconds", {})
+    timed = [name for name in components if seconds.get(name) is not None]
+    chart = (
+        plots.bars(
+            [f"{name} (cached)" if components[name] == "cached" else name for name in timed],
+            [seconds[name] for name in timed],
+            "seconds",
+            "wall time per component",
+        )
+        if timed
+        else None
+    )
+    failed = [name for name, state in components.items() if state in ("failed", "running")]
+    return _section(
+        "overview",
+        "Overview",
+        summary=summary,
+        overall=overall,
+        checks=checks,
+        failed=failed,
+        chart=chart,
+    )
+
+
+def _feature_rows(record: RunRecord, split: str) -> list[dict]:
+    statistics = record.statistics[split]
+    schema = {feature.name: feature for feature in record.schema.feature} if record.schema else {}
+    anomalies = record.anomalies.get(split)
+    rows = []
+    for feature in statistics.features:
+        name = ".".join(feature.path.step) or feature.name
+        kind = feature.WhichOneof("stats")
+        row = {"name": name, "type": statistics_pb2.FeatureNameStatistics.Type.Name(feature.type)}
+        if kind == "num_stats":
+            stats = feature.num_stats
+            common = stats.common_stats
+            row.update(mean=stats.mean, std=stats.std_dev, min=stats.min, max=stats.max)
+            standard = [h for h in stats.histograms if h.type == STANDARD_HISTOGRAM]
+            if standard and standard[0].buckets:
+                buckets = standard[0].buckets
+                row["plot"] = plots.histogram(
+                    [(b.low_value, b.high_value) for b in buckets],
+                    [b.sample_count for b in buckets],
+                    name,
+                )
+        elif kind == "string_stats":
+            stats = feature.string_stats
+            common = stats.common_stats
+            row["unique"] = stats.unique
+            top = [(value.value, value.frequency) for value in stats.top_values]
+            if top:
+                row["plot"] = plots.top_values(top, name)
+        else:
+            common = getattr(feature, kind).common_stats if kind else None
+        if common is not None:
+            total = common.num_non_missing + common.num_missing
+            row["missing"] = common.num_missing / total if total else 0.0
+            if common.max_num_values > 1:
+                row["values_per_example"] = (common.min_num_values, common.max_num_values)
+        row["constraints"] = _constraints(schema.get(name))
+        info = anomalies.anomaly_info.get(name) if anomalies else None
+        row["anomaly"] = info.short_description if info else None
+        rows.append(row)
+    return rows
+
+
+def _constraints(feature) -> str:
+    """What the schema requires of a feature, in words."""
+    if feature is None:
+        return ""
+    parts = []
+    if feature.HasField("presence") and feature.presence.min_fraction:
+        parts.append(f"present in ≥{feature.presence.min_fraction:.0%}")
+    domain = feature.WhichOneof("domain_info")
+    if domain == "int_domain" and feature.int_domain.HasField("min"):
+        parts.append(f"int {feature.int_domain.min}..{feature.int_domain.max}")
+    elif domain == "float_domain" and feature.float_domain.HasField("min"):
+        parts.append(f"float {feature.float_domain.min:g}..{feature.float_domain.max:g}")
+    elif domain == "string_domain":
+        parts.append(f"{len(feature.string_domain.value)} known values")
+    elif domain == "domain":
+        parts.append(f"domain {feature.domain}")
+    return ", ".join(parts)
+
+
+def data(record: RunRecord) -> Section:
+    splits = {split: stats.num_examples for split, stats in record.statistics.items()}
+    train = "train" if "train" in record.statistics else next(iter(record.statistics), None)
+    anomalies = {
+        split: {name: info.short_description for name, info in found.anomaly_info.items()}
+        for split, found in record.anomalies.items()
+    }
+    gate = record.summary.get("components", {}).get("AnomaliesGate")
+    return _section(
+        "data",
+        "Data",
+        splits=splits,
+        train=train,
+        features=_feature_rows(record, train) if train else [],
+        anomalies=anomalies,
+        gate=gate,
+        ingestion=record.summary.get("ingestion"),
+    )
+
+
+def _curve_groups(history: dict[str, list[float]]) -> list[tuple[str, dict[str, list[float]]]]:
+    """Curves drawn together: each metric with its validation twin, the learning rate,
+    the regularisation, and the attention entropy of every head."""
+    groups: list[tuple[str, dict[str, list[float]]]] = []
+    for name in history:
+        if name.startswith("val_") or "/" in name or name in ("learning_rate",):
+            continue
+        if name in ("dropout", "weight_decay"):
+            continue
+        pair = {name: history[name]}
+        if f"val_{name}" in history:
+            pair[f"val_{name}"] = history[f"val_{name}"]
+        groups.append((name, pair))
+    for name in ("learning_rate", "dropout", "weight_decay"):
+        if name in history:
+            groups.append((name, {name: history[name]}))
+    heads = {name: values for name, values in history.items() if name.startswith("attention_")}
+    if heads:
+        groups.append(("attention entropy per head", heads))
+    return groups
+
+
+def training(record: RunRecord) -> Section:
+    summary_training = record.summary.get("training") or {}
+    events = summary_training.get("events", [])
+    curves = []
+    if record.history:
+        history = record.history["history"]
+        epochs = list(range(record.history["epochs_run"]))
+        for title, series in _curve_groups(history):
+            shown = [
+                event
+                for event in events
+                if title == "loss"
+                or event.get("what") == title
+                or (title.startswith("attention") and event["callback"] == "AttentionMonitor")
+            ]
+            curves.append(plots.training_curves(epochs, series, shown, title))
+    return _section(
+        "training",
+        "Training",
+        training=summary_training,
+        events=events,
+        curves=curves,
+        tuning=record.summary.get("tuning"),
+    )
+
+
+def evaluation(record: RunRecord) -> Section:
+    metrics = record.summary.get("metrics") or {}
+    names = sorted({name for values in metrics.values() for name in values} - {"example_count"})
+    slices = [
+        {
+            "name": name,
+            "count": values.get("example_count"),
+            "values": values,
+            "judged": (values.get("example_count") or 0) >= MIN_SLICE_EXAMPLES,
+        }
+        for name, values in metrics.items()
+    ]
+    return _section(
+        "evaluation",
+        "Evaluation",
+        names=names,
+        slices=slices,
+        minimum=MIN_SLICE_EXAMPLES,
+        summary=record.summary,
+    )
+
+
+def serving(record: RunRecord) -> Section:
+    summary = record.summary
+    entry = None
+    models_config = (summary.get("server_config") or {}).get("models_config")
+    if models_config and os.path.exists(models_config):
+        with open(models_config) as handle:
+            entry = handle.read()
+    return _section(
+        "serving",
+        "Serving",
+        check=summary.get("serving_check"),
+        pushed=summary.get("pushed_model_dir"),
+        not_pushed=summary.get("not_pushed_because"),
+        models_config=entry,
+    )
+
+
+def all_sections(record: RunRecord) -> Iterable[Section]:
+    yield overview(record)
+    if record.statistics:
+        yield data(record)
+    if record.summary.get("training") or record.summary.get("tuning"):
+        yield training(record)
+    if record.summary.get("metrics"):
+        yield evaluation(record)
+    yield serving(record)
+    if record.config is not None:
+        from aet.config.kinds import kind_of
+
+        yield from kind_of(record.config).report_sections(record)

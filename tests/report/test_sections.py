@@ -1,0 +1,138 @@
+"""The report's sections from a run's record: a failed run says where and why it
+stopped, small slices are marked instead of judged, thresholds show pass or fail, and
+the data section draws TFDV's own statistics."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
+
+from aet.pipelines.domains import load_domain
+from aet.report import plots, sections
+from aet.report.render import differences, render, write_report
+from aet.report.run_record import RunNotFound, RunRecord, load_run
+
+
+@pytest.fixture
+def config():
+    return load_domain("finance_risk", [], default_data=True)
+
+
+def _record(config, tmp_path: Path, **summary) -> RunRecord:
+    base = {
+        "domain": "finance_risk",
+        "status": "succeeded",
+        "blessed": True,
+        "metrics": {},
+        "components": {},
+        "component_seconds": {},
+        "pushed_model_dir": None,
+    }
+    return RunRecord(run_dir=tmp_path, summary={**base, **summary}, config=config)
+
+
+def test_a_failed_run_says_where_and_why_it_stopped(config, tmp_path: Path) -> None:
+    record = _record(
+        config,
+        tmp_path,
+        status="failed",
+        blessed=False,
+        error="RuntimeError: anomalies found in train: purpose",
+        components={"CsvExampleGen": "complete", "AnomaliesGate": "failed"},
+        component_seconds={"CsvExampleGen": 2.0, "AnomaliesGate": 0.1},
+    )
+    page = render(record)
+    assert "RuntimeError: anomalies found in train: purpose" in page
+    assert "(stopped at AnomaliesGate)" in page
+    ids = re.findall(r'<section id="([^"]+)"', page)
+    assert ids == ["overview", "serving"]  # nothing was trained or evaluated
+
+
+def test_small_slices_are_marked_and_thresholds_judged(config, tmp_path: Path) -> None:
+    metrics = {
+        "overall": {"auc": 0.61, "example_count": 152.0},
+        "foreign_worker=no": {"auc": 0.0, "example_count": 1.0},
+        "foreign_worker=yes": {"auc": 0.62, "example_count": 151.0},
+    }
+    record = _record(config, tmp_path, metrics=metrics, blessed=False)
+    overview = sections.overview(record).html
+    assert re.search(r'class="bad">fail</span>\s*≥ 0.65', overview)  # auc lower bound 0.65
+    evaluation = sections.evaluation(record).html
+    assert "foreign_worker=no <span" in evaluation and "(too small to judge)" in evaluation
+    assert 'data-summary="metrics|foreign_worker=no|auc"' not in evaluation
+    assert 'data-summary="metrics|foreign_worker=yes|auc">0.6200' in evaluation
+
+
+def _statistics() -> statistics_pb2.DatasetFeatureStatistics:
+    stats = statistics_pb2.DatasetFeatureStatistics(num_examples=10)
+    age = stats.features.add(type=statistics_pb2.FeatureNameStatistics.INT)
+    age.path.step.append("age_in_years")
+    age.num_stats.mean = 35.5
+    age.num_stats.common_stats.num_non_missing = 8
+    age.num_stats.common_stats.num_missing = 2
+    histogram = age.num_stats.histograms.add(type=statistics_pb2.Histogram.STANDARD)
+    for low, count in ((18, 3), (40, 5)):
+        histogram.buckets.add(low_value=low, high_value=low + 22, sample_count=count)
+    purpose = stats.features.add(type=statistics_pb2.FeatureNameStatistics.STRING)
+    purpose.path.step.append("purpose")
+    purpose.string_stats.unique = 2
+    purpose.string_stats.common_stats.num_non_missing = 10
+    for value, frequency in (("car", 7), ("radio", 3)):
+        purpose.string_stats.top_values.add(value=value, frequency=frequency)
+    return stats
+
+
+def test_the_data_section_draws_tfdvs_statistics_and_names_anomalies(
+    config, tmp_path: Path
+) -> None:
+    record = _record(config, tmp_path, components={"AnomaliesGate": "failed"})
+    record.statistics = {"train": _statistics()}
+    anomalies = anomalies_pb2.Anomalies()
+    anomalies.anomaly_info["purpose"].short_description = "Unexpected string values"
+    record.anomalies = {"train": anomalies}
+    html = sections.data(record).html
+    assert '<td class="num" data-rows="train">10</td>' in html
+    assert '<td>age_in_years</td><td>INT</td><td class="num">20.0%</td>' in html
+    assert html.count("<svg") == 2  # a histogram and the top values
+    assert "distribution of age_in_years" in html and "most frequent values of purpose" in html
+    assert '<td class="bad">Unexpected string values</td>' in html
+    assert "stopped the run" in html
+
+
+def test_figures_fetch_nothing(tmp_path: Path) -> None:
+    svg = plots.training_curves(
+        [0, 1, 2],
+        {"loss": [1.0, 0.8, 0.7], "val_loss": [1.1, 0.9, 0.85]},
+        [{"epoch": 1, "callback": "ElasticLearningRate"}],
+        "loss",
+    )
+    assert svg.startswith("<svg") and "<title>loss</title>" in svg
+    urls = set(re.findall(r"https?://[^\"' )]+", svg))
+    assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    assert "<image" not in svg and "@font-face" not in svg
+
+
+def test_two_runs_differ_by_their_figures(config, tmp_path: Path) -> None:
+    first = _record(config, tmp_path, metrics={"overall": {"auc": 0.70}}, wall_time_s=100.0)
+    second = _record(config, tmp_path, metrics={"overall": {"auc": 0.75}}, wall_time_s=90.0)
+    rows = {row["label"]: row for row in differences(first, second)}
+    assert rows["auc"]["delta"] == "+0.0500" and rows["wall time (s)"]["delta"] == "-10.0000"
+    assert rows["blessed"]["delta"] == ""
+
+
+def test_a_folder_without_a_run_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RunNotFound, match=str(tmp_path)):
+        load_run(tmp_path)
+
+
+def test_the_report_is_written_beside_the_summary(config, tmp_path: Path) -> None:
+    summary = {**_record(config, tmp_path).summary, "config": json.loads(config.json())}
+    (tmp_path / "run_summary.json").write_text(json.dumps(summary))
+    path = write_report(tmp_path)
+    assert path == tmp_path / "report" / "index.html"
+    page = path.read_text()
+    assert "Content-Security-Policy" in page and "<script" not in page
