@@ -27,3 +27,7 @@ IMAGE_FORMATS = ("PNG", "JPEG")
 # Classify API calls, marked with that API's method name.
 CLASSIFICATION = "classification"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
+
+# Where a SavedModel carries what TF Serving and people read beside it: the warm-up
+# requests (tf_serving_warmup_requests) and the model card.
+SERVING_EXTRAS = "assets.extra"

@@ -194,6 +194,7 @@ def _run(args: argparse.Namespace, output: Path) -> int:
         data_path=pipeline_input,
         beam_pipeline_args=beam_args,
         enable_cache=not args.no_cache,
+        default_data=args.data is None,
         **layout,
     )
     progress = ProgressPrinter(total=len(pipeline.components))

@@ -129,6 +129,7 @@ def create_pipeline(
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
     baseline_from_serving_dir: bool = True,
+    default_data: bool = False,
 ) -> Pipeline:
     """The full TFX pipeline for one domain.
 
@@ -139,7 +140,8 @@ def create_pipeline(
     container image, say); `metadata_path` is the MLMD SQLite file (None where the
     orchestrator provides MLMD, as Kubeflow does); `serving_dir` receives `<version>/`
     SavedModels from the Pusher; `baseline_from_serving_dir` is False for a pipeline
-    compiled to run later, which does not read it now (`_baseline_model`).
+    compiled to run later, which does not read it now (`_baseline_model`);
+    `default_data` says the data is the config's own, which the model card names.
     """
     kind = kind_of(config)
     example_gen = kind.example_gen(config, data_path)
@@ -204,8 +206,13 @@ def create_pipeline(
         model=trainer.outputs["model"],
         examples=example_gen.outputs["examples"],
         model_blessing=evaluator.outputs["blessing"],
+        evaluation=evaluator.outputs["evaluation"],
+        statistics=statistics_gen.outputs["statistics"],
+        model_run=trainer.outputs["model_run"],
         domain_config=config.json(),
         split="eval",
+        evaluated_split=evaluation_split(config),
+        default_data=int(default_data),
     )
     # The model comes from the check's blessing: the one staged with its warm-up requests.
     pusher = Pusher(

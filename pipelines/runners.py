@@ -146,6 +146,7 @@ def kubeflow_pipeline(
         beam_pipeline_args=beam_pipeline_args,
         enable_cache=enable_cache,
         baseline_from_serving_dir=False,
+        default_data=data_path is None,
         **{**run_layout(pipeline_root, config), "metadata_path": None},
     )
 

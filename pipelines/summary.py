@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 import tensorflow as tf
-import tensorflow_model_analysis as tfma
-from google.protobuf import text_format
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
-from aet.components.evaluation import tfma_metric_name
+from aet.components.evaluation_results import failed_thresholds, read_metrics
 from aet.components.export.server_config import BATCHING_FILE, MODELS_CONFIG
 from aet.components.files import write_atomically
 from aet.components.heat_maps.component import INDEX_FILE as HEAT_MAPS_INDEX
@@ -27,8 +24,7 @@ from aet.components.served_baseline.component import SERVED_VERSION
 from aet.components.serving_check.check import read_report as read_serving_check
 from aet.components.trainer import HISTORY_FILE
 from aet.config import DomainConfig, tunable_values
-from aet.config.metrics import PER_CLASS_METRICS, keras_mode
-from aet.kinds.interactions.baselines import RECOMMENDER_OUTPUT
+from aet.config.metrics import keras_mode
 from aet.report.run_record import SUMMARY_FILE
 
 _STATES = {
@@ -69,62 +65,6 @@ def _outputs(store: metadata_store.MetadataStore, execution_id: int) -> dict[str
         key = event.path.steps[0].key if event.path.steps else ""
         outputs.setdefault(key, []).append(artifacts[event.artifact_id])
     return outputs
-
-
-def _slice_name(slice_key: tuple) -> str:
-    return ", ".join(f"{feature}={value}" for feature, value in slice_key) or "overall"
-
-
-def _class_id(sub_key: str) -> int | None:
-    """The class index of a TFMA sub-key ('classId:2'); None for other or no sub-keys."""
-    match = re.fullmatch(r"classId:(\d+)", sub_key)
-    return int(match.group(1)) if match else None
-
-
-def _metric_label(name: str, class_id: int | None, classes: list[str], output: str) -> str:
-    """'auc' for a whole-label metric, 'auc[class=Adelie]' for one class's (one-vs-rest),
-    'ndcg[most_popular]' for a recommender's baseline (an output other than its own)."""
-    if output and output != RECOMMENDER_OUTPUT:
-        return f"{name}[{output}]"
-    if class_id is None:
-        return name
-    return f"{name}[class={classes[class_id] if class_id < len(classes) else class_id}]"
-
-
-def read_metrics(evaluation_uri: str, config: DomainConfig) -> dict[str, dict[str, float]]:
-    """Metric values per slice ('overall', 'age_band=<25', ...) from TFMA's output; a
-    class's own metrics (evaluation.per_class) as 'recall[class=Adelie]', a recommender's
-    baselines' as 'ndcg[co_occurrence]'."""
-    wanted = {tfma_metric_name(name) for name in config.evaluation.metrics} | {"example_count"}
-    per_class = set(PER_CLASS_METRICS) if config.evaluation.per_class else set()
-    classes = config.features.label.classes if config.features.label else []
-    result = tfma.load_eval_result(evaluation_uri)
-    metrics: dict[str, dict[str, float]] = {}
-    for slice_key, by_output in result.slicing_metrics:
-        values = {}
-        for output, by_sub_key in by_output.items():
-            for sub_key, metric_values in by_sub_key.items():
-                class_id = _class_id(sub_key)
-                names = wanted if class_id is None else per_class
-                for name, value in metric_values.items():
-                    if name in names and "doubleValue" in value:
-                        label = _metric_label(name, class_id, classes, output)
-                        values[label] = round(float(value["doubleValue"]), 6)
-        metrics[_slice_name(slice_key)] = dict(sorted(values.items()))
-    return dict(sorted(metrics.items(), key=lambda item: item[0] != "overall"))
-
-
-def _failed_thresholds(evaluation_uri: str) -> list[str]:
-    validation = tfma.load_validation_result(evaluation_uri)
-    reasons = []
-    for failure in validation.metric_validations_per_slice:
-        for metric in failure.failures:
-            kind = "change vs baseline" if metric.metric_key.is_diff else "value"
-            reasons.append(
-                f"{metric.metric_key.name} {kind} {metric.metric_value.double_value.value:.4f} "
-                f"fails {text_format.MessageToString(metric.metric_threshold, as_one_line=True)}"
-            )
-    return reasons
 
 
 def read_tuning(config: DomainConfig, tuner_results_uri: str) -> dict:
@@ -225,7 +165,7 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             summary["evaluation_dir"] = evaluation_uri
             summary["metrics"] = read_metrics(evaluation_uri, config)
             if not summary["blessed"]:
-                summary["not_blessed_because"] = _failed_thresholds(evaluation_uri)
+                summary["not_blessed_because"] = failed_thresholds(evaluation_uri)
         elif node == "Pusher" and outputs.get("pushed_model"):
             pushed = outputs["pushed_model"][0]
             if pushed.custom_properties["pushed"].int_value:

@@ -3,7 +3,8 @@ the Trainer's per-epoch history, and the statistics, schema and anomalies TFX wr
 
 The statistics and anomalies are TFDV's own protos, read as they are: the report draws
 TFDV's histograms and top values instead of computing them again. A run folder is local
-(`aet run --output`), so it is read without TensorFlow: `aet report` starts in a second.
+(`aet run --output`), read without TensorFlow: `aet report` starts in a second. The
+serving check reads a pipeline's statistics here too, through tf.io.gfile where remote.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
+from aet.components.files import is_remote
 from aet.config import DomainConfig
 
 SUMMARY_FILE = "run_summary.json"  # written by pipelines.summary
@@ -41,19 +43,43 @@ class RunRecord:
 
 
 def _read(path: str) -> bytes | None:
+    if is_remote(path):  # an artifact of a pipeline on Kubeflow, read by its serving check
+        import tensorflow as tf
+
+        return tf.io.gfile.GFile(path, "rb").read() if tf.io.gfile.exists(path) else None
     return Path(path).read_bytes() if path and os.path.isfile(path) else None
+
+
+def _listing(folder: str) -> list[str]:
+    if is_remote(folder):
+        import tensorflow as tf
+
+        if not tf.io.gfile.isdir(folder):
+            return []
+        return sorted(name.rstrip("/") for name in tf.io.gfile.listdir(folder))
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
 def _splits(folder: str | None, file_name: str) -> dict[str, bytes]:
     """`Split-<name>/<file_name>` under an artifact folder, by split name."""
-    if not folder or not os.path.isdir(folder):
+    if not folder:
         return {}
     found = {}
-    for name in sorted(os.listdir(folder)):
+    for name in _listing(folder):
         if name.startswith("Split-"):
             content = _read(os.path.join(folder, name, file_name))
             if content is not None:
                 found[name.removeprefix("Split-")] = content
+    return found
+
+
+def read_statistics(folder: str | None) -> dict[str, statistics_pb2.DatasetFeatureStatistics]:
+    """StatisticsGen's statistics of each split, by split name."""
+    found = {}
+    for split, content in _splits(folder, "FeatureStats.pb").items():
+        statistics = statistics_pb2.DatasetFeatureStatisticsList.FromString(content)
+        if statistics.datasets:
+            found[split] = statistics.datasets[0]
     return found
 
 
@@ -69,10 +95,7 @@ def load_run(run_dir: str | Path) -> RunRecord:
     history = _read((summary.get("training") or {}).get("history_file", ""))
     if history is not None:
         record.history = json.loads(history)
-    for split, content in _splits(summary.get("statistics_dir"), "FeatureStats.pb").items():
-        statistics = statistics_pb2.DatasetFeatureStatisticsList.FromString(content)
-        if statistics.datasets:
-            record.statistics[split] = statistics.datasets[0]
+    record.statistics = read_statistics(summary.get("statistics_dir"))
     for split, content in _splits(summary.get("anomalies_dir"), "SchemaDiff.pb").items():
         record.anomalies[split] = anomalies_pb2.Anomalies.FromString(content)
     schema = _read(os.path.join(summary.get("schema_dir") or "", "schema.pbtxt"))

@@ -9,6 +9,7 @@ carry a `data-summary` attribute: their path in the summary, keys joined by "|".
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import jinja2
 from markupsafe import Markup
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
+from aet.config.contract import SERVING_EXTRAS
 from aet.config.metrics import METRICS
 from aet.report import plots
 from aet.report.run_record import RunRecord
@@ -28,7 +30,8 @@ STANDARD_HISTOGRAM = statistics_pb2.Histogram.HistogramType.STANDARD
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("aet.report", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    # HTML is escaped (a section from a string too); the model card's Markdown is not.
+    autoescape=lambda name: name is None or name.endswith(".html.j2"),
     undefined=jinja2.ChainableUndefined,  # a failed run's summary lacks what it never reached
     trim_blocks=True,
     lstrip_blocks=True,
@@ -259,6 +262,19 @@ def serving(record: RunRecord) -> Section:
     )
 
 
+def model_card(record: RunRecord) -> Section | None:
+    """The card the pushed version carries, if a version was pushed."""
+    from aet.report.model_card import CARD_JSON
+
+    pushed = record.summary.get("pushed_model_dir")
+    path = os.path.join(pushed or "", SERVING_EXTRAS, CARD_JSON)
+    if not pushed or not os.path.isfile(path):
+        return None
+    with open(path) as handle:
+        card = json.load(handle)
+    return _section("model_card", "Model card", card=card)
+
+
 def all_sections(record: RunRecord) -> Iterable[Section]:
     yield overview(record)
     if record.statistics:
@@ -268,6 +284,9 @@ def all_sections(record: RunRecord) -> Iterable[Section]:
     if record.summary.get("metrics"):
         yield evaluation(record)
     yield serving(record)
+    card = model_card(record)
+    if card is not None:
+        yield card
     if record.config is not None:
         from aet.config.kinds import kind_of
 

@@ -32,6 +32,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, json_utils, path_utils, proto_utils
 
 from aet.components.files import is_remote, locked, sha256_of
+from aet.config.contract import SERVING_EXTRAS
 
 PARTIAL_PREFIX = ".partial-"
 NOT_PUSHED_BECAUSE = "not_pushed_because"  # the PushedModel's property when a push is refused
@@ -98,27 +99,29 @@ def push_model(model_path: str, base: str) -> tuple[str, str]:
     return version, serving_path
 
 
-# The warm-up requests the serving check adds to the model it stages for the Pusher.
-WARMUP_FILE = path_utils.warmup_file_path("")
+# What the serving check adds to the model it stages for the Pusher: the warm-up
+# requests and the model card. They describe a model; they are not part of it.
+EXTRAS = SERVING_EXTRAS
 
 
-def _files(folder: str, leave_out: str | None = None) -> dict[str, str]:
-    """Every file under `folder` by its path inside it, but `leave_out`'s."""
+def _files(folder: str) -> dict[str, str]:
+    """Every file under `folder` by its path inside it, but those in assets.extra/."""
     return {
         relative: os.path.join(root, name)
         for root, _, names in fileio.walk(folder)
         for name in names
-        if (relative := os.path.relpath(os.path.join(root, name), folder)) != leave_out
+        if not (relative := os.path.relpath(os.path.join(root, name), folder)).startswith(
+            EXTRAS + os.sep
+        )
     }
 
 
-def same_model(first: str, second: str, *, ignore_warmup: bool = False) -> bool:
-    """Whether two SavedModel folders hold the same files, byte for byte (names and
-    sizes first, so different models are told apart without reading them). With
-    `ignore_warmup`, whether they are one graph with the same weights: a trained
-    model and the version pushed from it differ only in the warm-up file."""
-    leave_out = WARMUP_FILE if ignore_warmup else None
-    files, others = _files(first, leave_out), _files(second, leave_out)
+def same_model(first: str, second: str) -> bool:
+    """Whether two SavedModel folders hold one model: the same graph, weights and
+    assets, byte for byte (names and sizes first, so different models are told apart
+    without reading them). The serving extras are left out: a trained model and the
+    version pushed from it differ in them, and a re-run writes a new model card."""
+    files, others = _files(first), _files(second)
     if files.keys() != others.keys():
         return False
     if any(fileio.stat(files[k]).length != fileio.stat(others[k]).length for k in files):
@@ -159,7 +162,7 @@ def refusal(
     baseline = path_utils.serving_model_path(
         blessing.get_string_custom_property(BASELINE_MODEL_KEY)
     )
-    if not same_model(baseline, served, ignore_warmup=True):
+    if not same_model(baseline, served):
         return (
             f"{served} is served now, and this model was evaluated against another "
             f"model ({baseline}); {again}"

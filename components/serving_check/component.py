@@ -2,7 +2,8 @@
 and the Pusher.
 
 It emits the InfraBlessing the Pusher requires; a model that passes and that the
-Evaluator blessed is staged in it with its warm-up file, which is what gets pushed.
+Evaluator blessed is staged in it with its warm-up file and its model card
+(report/model_card.py), which is what gets pushed.
 `serving_check.json` in the artifact says what was checked and why a model failed.
 """
 
@@ -15,14 +16,44 @@ from tfx.components.util import model_utils
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.io import fileio
-from tfx.types import standard_artifacts
+from tfx.types import artifact, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
+from aet.components.evaluation_results import read_metrics
 from aet.components.export.warmup import write_warmup_file
 from aet.components.serving_check.check import REPORT_FILE, check_model
 from aet.components.split_records import first_records
+from aet.components.trainer import HISTORY_FILE
 from aet.config import DomainConfig
 from aet.config.kinds import kind_of
+from aet.report.model_card import build_card, write_card
+from aet.report.run_record import read_statistics
+
+
+def model_card(
+    config: DomainConfig,
+    evaluation: artifact.Artifact,
+    statistics: artifact.Artifact,
+    model_run: artifact.Artifact,
+    split: str,
+    model: artifact.Artifact,
+    default_data: bool = False,
+) -> dict:
+    """The card of the model the Evaluator judged, from what the pipeline recorded."""
+    history_path = os.path.join(model_run.uri, HISTORY_FILE)
+    history = None
+    if fileio.exists(history_path):
+        with fileio.open(history_path) as handle:
+            history = json.load(handle)
+    return build_card(
+        config,
+        metrics=read_metrics(evaluation.uri, config),
+        statistics=read_statistics(statistics.uri),
+        training=history,
+        split=split,
+        default_data=default_data,
+        lineage={"model": model.uri, "evaluation": evaluation.uri},
+    )
 
 
 @component
@@ -30,9 +61,14 @@ def ServingCheck(
     model: InputArtifact[standard_artifacts.Model],
     examples: InputArtifact[standard_artifacts.Examples],
     model_blessing: InputArtifact[standard_artifacts.ModelBlessing],
+    evaluation: InputArtifact[standard_artifacts.ModelEvaluation],
+    statistics: InputArtifact[standard_artifacts.ExampleStatistics],
+    model_run: InputArtifact[standard_artifacts.ModelRun],
     blessing: OutputArtifact[standard_artifacts.InfraBlessing],
     domain_config: Parameter[str],
     split: Parameter[str],
+    evaluated_split: Parameter[str],
+    default_data: Parameter[int],
 ) -> None:
     config = DomainConfig.parse_raw(domain_config)
     model_dir = path_utils.serving_model_path(model.uri)
@@ -45,6 +81,10 @@ def ServingCheck(
         staged = path_utils.stamped_model_path(blessing.uri)
         io_utils.copy_dir(model_dir, staged)
         write_warmup_file(path_utils.warmup_file_path(staged), logs)
+        card = model_card(
+            config, evaluation, statistics, model_run, evaluated_split, model, bool(default_data)
+        )
+        write_card(os.path.dirname(path_utils.warmup_file_path(staged)), card)
         blessing.set_int_custom_property("has_model", 1)
         report.staged = True
     blessing.set_int_custom_property("blessed", int(report.passed))

@@ -1,0 +1,72 @@
+"""What the Evaluator found, read back from TFMA's output: metric values per slice
+(the run summary, the report and the model card all read them here) and the
+thresholds a model failed."""
+
+from __future__ import annotations
+
+import re
+
+import tensorflow_model_analysis as tfma
+from google.protobuf import text_format
+
+from aet.components.evaluation import tfma_metric_name
+from aet.config import DomainConfig
+from aet.config.metrics import PER_CLASS_METRICS
+from aet.kinds.interactions.baselines import RECOMMENDER_OUTPUT
+
+
+def _slice_name(slice_key: tuple) -> str:
+    return ", ".join(f"{feature}={value}" for feature, value in slice_key) or "overall"
+
+
+def _class_id(sub_key: str) -> int | None:
+    """The class index of a TFMA sub-key ('classId:2'); None for other or no sub-keys."""
+    match = re.fullmatch(r"classId:(\d+)", sub_key)
+    return int(match.group(1)) if match else None
+
+
+def _metric_label(name: str, class_id: int | None, classes: list[str], output: str) -> str:
+    """'auc' for a whole-label metric, 'auc[class=Adelie]' for one class's (one-vs-rest),
+    'ndcg[most_popular]' for a recommender's baseline (an output other than its own)."""
+    if output and output != RECOMMENDER_OUTPUT:
+        return f"{name}[{output}]"
+    if class_id is None:
+        return name
+    return f"{name}[class={classes[class_id] if class_id < len(classes) else class_id}]"
+
+
+def read_metrics(evaluation_uri: str, config: DomainConfig) -> dict[str, dict[str, float]]:
+    """Metric values per slice ('overall', 'age_band=<25', ...) from TFMA's output; a
+    class's own metrics (evaluation.per_class) as 'recall[class=Adelie]', a recommender's
+    baselines' as 'ndcg[co_occurrence]'."""
+    wanted = {tfma_metric_name(name) for name in config.evaluation.metrics} | {"example_count"}
+    per_class = set(PER_CLASS_METRICS) if config.evaluation.per_class else set()
+    classes = config.features.label.classes if config.features.label else []
+    result = tfma.load_eval_result(evaluation_uri)
+    metrics: dict[str, dict[str, float]] = {}
+    for slice_key, by_output in result.slicing_metrics:
+        values = {}
+        for output, by_sub_key in by_output.items():
+            for sub_key, metric_values in by_sub_key.items():
+                class_id = _class_id(sub_key)
+                names = wanted if class_id is None else per_class
+                for name, value in metric_values.items():
+                    if name in names and "doubleValue" in value:
+                        label = _metric_label(name, class_id, classes, output)
+                        values[label] = round(float(value["doubleValue"]), 6)
+        metrics[_slice_name(slice_key)] = dict(sorted(values.items()))
+    return dict(sorted(metrics.items(), key=lambda item: item[0] != "overall"))
+
+
+def failed_thresholds(evaluation_uri: str) -> list[str]:
+    """Each threshold the model failed, in words (why it was not blessed)."""
+    validation = tfma.load_validation_result(evaluation_uri)
+    reasons = []
+    for failure in validation.metric_validations_per_slice:
+        for metric in failure.failures:
+            kind = "change vs baseline" if metric.metric_key.is_diff else "value"
+            reasons.append(
+                f"{metric.metric_key.name} {kind} {metric.metric_value.double_value.value:.4f} "
+                f"fails {text_format.MessageToString(metric.metric_threshold, as_one_line=True)}"
+            )
+    return reasons
