@@ -115,9 +115,17 @@ def config_metrics(
     return metrics
 
 
+# A binary classifier's ROC, precision-recall and reliability curves in the run report:
+# TFMA's confusion matrices at 100 thresholds and its calibration histogram.
+CURVE_PLOTS = [
+    tfma.MetricConfig(class_name="ConfusionMatrixPlot", config=json.dumps({"num_thresholds": 100})),
+    tfma.MetricConfig(class_name="CalibrationPlot", config=json.dumps({"num_buckets": 10})),
+]
+
+
 def classifier_eval_config(config: DomainConfig, label_key: str) -> tfma.EvalConfig:
     """A classifier's metrics on the transformed label, overall, per slice and (for a
-    multi-class label with `evaluation.per_class`) per class."""
+    multi-class label with `evaluation.per_class`) per class; a binary one's curves."""
     evaluation = config.evaluation
     return tfma.EvalConfig(
         model_specs=[
@@ -128,7 +136,12 @@ def classifier_eval_config(config: DomainConfig, label_key: str) -> tfma.EvalCon
                 preprocessing_function_names=["transform_features"],
             )
         ],
-        metrics_specs=[tfma.MetricsSpec(metrics=config_metrics(config, None, gated=True))]
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=config_metrics(config, None, gated=True)
+                + (CURVE_PLOTS if config.is_binary else [])
+            )
+        ]
         + ([_per_class_metrics_spec(config)] if evaluation.per_class else []),
         slicing_specs=[tfma.SlicingSpec()]
         + [tfma.SlicingSpec(feature_keys=list(keys)) for keys in evaluation.slices],

@@ -4,6 +4,7 @@ thresholds a model failed."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import tensorflow_model_analysis as tfma
@@ -70,3 +71,45 @@ def failed_thresholds(evaluation_uri: str) -> list[str]:
                 f"fails {text_format.MessageToString(metric.metric_threshold, as_one_line=True)}"
             )
     return reasons
+
+
+def _value(entry: dict, key: str) -> float | None:
+    """A field of TFMA's plot output: absent means 0 (proto3), 'NaN' means undefined."""
+    value = entry.get(key, 0.0)
+    value = float(value) if value != "NaN" else math.nan
+    return None if math.isnan(value) else value
+
+
+def read_curves(evaluation_uri: str, bins: int = 10) -> dict | None:
+    """A binary classifier's curves on the whole held-out split, from TFMA's
+    ConfusionMatrixPlot and CalibrationPlot: ROC (false positive rate, recall) and
+    precision-recall points by threshold, and the calibration histogram merged into
+    `bins` equal-width bins of predicted probability (mean predicted, observed rate,
+    examples). None when the evaluation has no such plots."""
+    result = tfma.load_eval_result(evaluation_uri)
+    overall = next((plots for key, plots in result.plots if key == ()), None)
+    plots = ((overall or {}).get("") or {}).get("") or {}
+    if "confusionMatrixAtThresholds" not in plots:
+        return None
+    matrices = plots["confusionMatrixAtThresholds"]["matrices"]
+    roc = [(_value(m, "falsePositiveRate"), _value(m, "recall")) for m in matrices]
+    pr = [(_value(m, "recall"), _value(m, "precision")) for m in matrices]
+    merged = [[0.0, 0.0, 0.0] for _ in range(bins)]  # predictions, labels, examples
+    for bucket in plots.get("calibrationHistogramBuckets", {}).get("buckets", []):
+        count = _value(bucket, "numWeightedExamples") or 0.0
+        if not count:
+            continue
+        mean = (_value(bucket, "totalWeightedRefinedPrediction") or 0.0) / count
+        target = merged[min(int(mean * bins), bins - 1)]
+        target[0] += _value(bucket, "totalWeightedRefinedPrediction") or 0.0
+        target[1] += _value(bucket, "totalWeightedLabel") or 0.0
+        target[2] += count
+    return {
+        "roc": [point for point in roc if None not in point],
+        "precision_recall": [point for point in pr if None not in point],
+        "calibration": [
+            (predicted / count, observed / count, count)
+            for predicted, observed, count in merged
+            if count
+        ],
+    }

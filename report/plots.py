@@ -109,6 +109,32 @@ def training_curves(
         return to_svg(figure, title)
 
 
+def classifier_curves(curves: dict, auc: float | None) -> Markup:
+    """ROC, precision-recall and reliability curves side by side, from TFMA's plots."""
+    with mpl.rc_context(STYLE):
+        figure = Figure(figsize=(9.6, 2.9))
+        roc, pr, reliability = figure.subplots(1, 3)
+        roc.plot(*zip(*curves["roc"], strict=True), color="#1f77b4")
+        roc.plot([0, 1], [0, 1], color="#7f7f7f", linestyle=":", label="chance")
+        roc.set(xlabel="false positive rate", ylabel="true positive rate (recall)")
+        roc.set_title("ROC" + (f" (AUC {auc:.3f})" if auc is not None else ""), fontsize=9)
+        pr.plot(*zip(*curves["precision_recall"], strict=True), color="#ff7f0e")
+        pr.set(xlabel="recall", ylabel="precision", title="precision-recall")
+        if curves["calibration"]:
+            predicted, observed, _ = zip(*curves["calibration"], strict=True)
+            reliability.plot(predicted, observed, marker="o", color="#2ca02c", label="model")
+        reliability.plot([0, 1], [0, 1], color="#7f7f7f", linestyle=":", label="perfect")
+        reliability.set(xlabel="mean predicted probability", ylabel="observed rate")
+        reliability.set_title("reliability (10 bins)", fontsize=9)
+        for axes in (roc, pr, reliability):
+            axes.set_xlim(0, 1)
+            axes.set_ylim(0, 1.02)
+        roc.legend(fontsize=7, frameon=False, loc="lower right")
+        reliability.legend(fontsize=7, frameon=False, loc="upper left")
+        figure.tight_layout()
+        return to_svg(figure, "ROC, precision-recall and reliability curves")
+
+
 def bars(labels: Sequence[str], values: Sequence[float], xlabel: str, title: str) -> Markup:
     """Horizontal bars, one per label (e.g. wall time per component)."""
     with mpl.rc_context(STYLE):

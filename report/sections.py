@@ -235,9 +235,14 @@ def evaluation(record: RunRecord) -> Section:
         }
         for name, values in metrics.items()
     ]
+    curves = record.summary.get("curves")
+    chart = (
+        plots.classifier_curves(curves, metrics.get("overall", {}).get("auc")) if curves else None
+    )
     return _section(
         "evaluation",
         "Evaluation",
+        chart=chart,
         names=names,
         slices=slices,
         minimum=MIN_SLICE_EXAMPLES,

@@ -67,3 +67,26 @@ def test_without_per_class_the_class_metrics_are_left_out(penguins_path, per_cla
     config = load_config(penguins_path, [f"features.label.classes={SPECIES}"])
     (overall,) = read_metrics(per_class_evaluation, config).values()
     assert set(overall) == {"accuracy", "log_loss", "example_count"}
+
+
+def test_a_binary_classifiers_curves_come_from_tfmas_plots(tmp_path) -> None:
+    from aet.components.evaluation_results import read_curves
+    from aet.pipelines.domains import load_domain
+
+    config = load_domain(
+        "finance_risk",
+        ["evaluation.slices=[]", "evaluation.change_thresholds={}"],
+        default_data=True,
+    )
+    labels = [0, 0, 0, 0, 1, 1, 1, 1]
+    predictions = [0.05, 0.15, 0.35, 0.62, 0.38, 0.66, 0.85, 0.95]
+    curves = read_curves(
+        evaluate_predictions(build_eval_config(config), labels, predictions, str(tmp_path))
+    )
+    assert curves["roc"][0] == (1.0, 1.0)  # every example above the lowest threshold
+    assert (0.0, 0.0) in curves["roc"] or curves["roc"][-1][0] == 0.0
+    # At 0.5: predicted positive 0.62, 0.66, 0.85, 0.95 -> recall 3/4, 1 false positive of 4.
+    assert (0.25, 0.75) in curves["roc"]
+    assert sum(count for _, _, count in curves["calibration"]) == len(labels)
+    for predicted, observed, _ in curves["calibration"]:
+        assert 0 <= predicted <= 1 and observed in (0.0, 0.5, 1.0)

@@ -65,6 +65,21 @@ def test_small_slices_are_marked_and_thresholds_judged(config, tmp_path: Path) -
     assert "foreign_worker=no <span" in evaluation and "(too small to judge)" in evaluation
     assert 'data-summary="metrics|foreign_worker=no|auc"' not in evaluation
     assert 'data-summary="metrics|foreign_worker=yes|auc">0.6200' in evaluation
+    assert "<svg" not in evaluation  # no curves recorded, none drawn
+
+
+def test_a_binary_classifier_gets_its_roc_precision_recall_and_reliability_curves(
+    config, tmp_path: Path
+) -> None:
+    curves = {
+        "roc": [(1.0, 1.0), (0.25, 0.75), (0.0, 0.0)],
+        "precision_recall": [(1.0, 0.5), (0.75, 0.75), (0.0, 1.0)],
+        "calibration": [(0.1, 0.0, 2.0), (0.6, 0.5, 4.0), (0.9, 1.0, 2.0)],
+    }
+    metrics = {"overall": {"auc": 0.8125, "example_count": 8.0}}
+    html = sections.evaluation(_record(config, tmp_path, metrics=metrics, curves=curves)).html
+    assert "<title>ROC, precision-recall and reliability curves</title>" in html
+    assert "ROC (AUC 0.812)" in html
 
 
 def _statistics() -> statistics_pb2.DatasetFeatureStatistics:
