@@ -146,6 +146,8 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             summary["schema_dir"] = outputs["schema"][0].uri
         elif node == "ExampleValidator" and outputs.get("anomalies"):
             summary["anomalies_dir"] = outputs["anomalies"][0].uri
+        elif node == "Transform" and outputs.get("transform_graph"):
+            summary["transform_graph_dir"] = outputs["transform_graph"][0].uri
         elif node == "served_baseline" and outputs.get("baseline"):
             served = outputs["baseline"][0].custom_properties[SERVED_VERSION].string_value
             summary["baseline"] = {"source": "served", "path": served}

@@ -135,6 +135,27 @@ def classifier_curves(curves: dict, auc: float | None) -> Markup:
         return to_svg(figure, "ROC, precision-recall and reliability curves")
 
 
+def popularity_tail(counts: Sequence[float]) -> Markup:
+    """Interactions per item, most popular first, on log-log axes: how long the tail is."""
+    ordered = sorted(counts, reverse=True)
+    with mpl.rc_context(STYLE):
+        figure, axes = _figure(4.6, 2.4)
+        axes.loglog(range(1, len(ordered) + 1), ordered, color="#1f77b4")
+        axes.set(xlabel="item rank (most popular first)", ylabel="training interactions")
+        axes.set_title(f"item popularity ({len(ordered)} items)", fontsize=9)
+        return to_svg(figure, "item popularity tail")
+
+
+def quantile_curve(quantiles: Sequence[tuple[float, float]], xlabel: str, title: str) -> Markup:
+    """A cumulative share against a value, from TFDV's quantile buckets (value, share)."""
+    with mpl.rc_context(STYLE):
+        figure, axes = _figure(4.6, 2.4)
+        axes.step(*zip(*quantiles, strict=True), where="post", color="#2ca02c")
+        axes.set(xlabel=xlabel, ylabel="share of examples", ylim=(0, 1.02))
+        axes.set_title(title, fontsize=9)
+        return to_svg(figure, title)
+
+
 def bars(labels: Sequence[str], values: Sequence[float], xlabel: str, title: str) -> Markup:
     """Horizontal bars, one per label (e.g. wall time per component)."""
     with mpl.rc_context(STYLE):

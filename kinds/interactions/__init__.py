@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     import tensorflow_transform as tft
 
     from aet.config import DomainConfig
+    from aet.report.run_record import RunRecord
+    from aet.report.sections import Section
     from aet.serving.requests import PredictionInput
 
 RANKING_OUTPUTS = {"items", "scores", "unknown_items", "fallback"}
@@ -43,6 +45,11 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
     ingesting = "building per-user histories from the interaction log"
     uses_class_weights = False
     serves_classify = False
+
+    def report_sections(self, record: RunRecord) -> list[Section]:
+        from aet.kinds.interactions.report import interaction_sections
+
+        return interaction_sections(record)
 
     def check_config(self, config: DomainConfig) -> None:
         if config.features.sequence is None:
