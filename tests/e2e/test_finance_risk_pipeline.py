@@ -49,7 +49,7 @@ pytestmark = pytest.mark.e2e
 
 # finance_risk ships a curated schema, so ImportSchemaGen stands where SchemaGen would.
 COMPONENTS = INFERRED_SCHEMA_COMPONENTS - {"SchemaGen"} | {"ImportSchemaGen", "Tuner"}
-REPORT_SECTIONS = {"overview", "data", "training", "evaluation", "serving"}
+REPORT_SECTIONS = {"overview", "data", "training", "evaluation", "serving", "model_card"}
 TUNED_RUN = ("run", "finance_risk", "--tune", *SMALL_TRAINING, *SMALL_SEARCH)
 
 
@@ -156,6 +156,32 @@ def test_the_warmup_requests_hold_none_of_the_applicants(
         features = example.features.feature
         assert set(features) == set(inputs)  # every input, no label
         assert tuple(_as_text(features[name]) for name in inputs) not in rows
+
+
+def test_the_pushed_model_carries_its_card_with_the_fairness_gaps(
+    finance_run: CliRun, german_credit_csv: Path
+) -> None:
+    extras = Path(finance_run.summary["pushed_model_dir"]) / "assets.extra"
+    card = json.loads((extras / "model_card.json").read_text())
+    markdown = (extras / "model_card.md").read_text()
+    fairness = {entry["feature"]: entry for entry in card["quantitative_analysis"]["fairness"]}
+    assert set(fairness) == {"age_band", "foreign_worker"}
+    ages = fairness["age_band"]
+    judged = [group for group in ages["groups"] if group["judged"]]
+    assert len(judged) >= 2 and set(ages["gaps"]) == {
+        "auc",
+        "false_positive_rate",
+        "false_negative_rate",
+    }
+    aucs = [group["auc"] for group in judged]
+    assert ages["gaps"]["auc"] == pytest.approx(max(aucs) - min(aucs))
+    workers = {group["group"]: group for group in fairness["foreign_worker"]["groups"]}
+    assert workers["no"]["examples"] < 30 and not workers["no"]["judged"]
+    assert "### foreign_worker" in markdown and "| no (too small to judge) |" in markdown
+    assert card["data"]["rows"]["test"] == card["quantitative_analysis"]["overall"]["example_count"]
+    with german_credit_csv.open(newline="") as handle:
+        purposes = {row["purpose"] for row in csv.DictReader(handle)}
+    assert not [value for value in purposes if value in markdown or value in json.dumps(card)]
 
 
 def test_the_push_writes_the_model_servers_config(finance_run: CliRun) -> None:
