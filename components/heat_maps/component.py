@@ -22,7 +22,7 @@ from tfx.types import artifact, standard_artifacts
 from tfx.utils import path_utils
 
 from aet.components.evaluation import load_keras_model
-from aet.components.heat_maps.grad_cam import grad_cam, overlay
+from aet.components.heat_maps.grad_cam import captioned, grad_cam, overlay
 from aet.components.split_records import first_records
 from aet.config import DomainConfig
 
@@ -57,13 +57,15 @@ def write_heat_maps(
         pixels = np.asarray(original.convert("L" if image.channels == 1 else "RGB"))
         true_label = raw[label.name][position][0].numpy().decode()
         name = f"{position:02d}-{true_label}.png"
-        with tf.io.gfile.GFile(os.path.join(output, name), "wb") as png:
-            overlay(pixels, record_heat).save(png, format="PNG")
         probabilities = (
             {label.classes[1]: float(scores[position])}
             if config.is_binary
             else dict(zip(label.classes, map(float, scores[position]), strict=True))
         )
+        top = max(probabilities, key=probabilities.get)
+        caption = f"true: {true_label}  P({top}) = {probabilities[top]:.3f}"
+        with tf.io.gfile.GFile(os.path.join(output, name), "wb") as png:
+            captioned(overlay(pixels, record_heat), caption).save(png, format="PNG")
         index.append(
             {
                 "file": name,

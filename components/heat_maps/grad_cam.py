@@ -100,3 +100,18 @@ def overlay(
     upsampled = np.asarray(heat_image.resize(target, Image.Resampling.BILINEAR))
     blended = (1.0 - alpha) * np.asarray(base, np.float32) + alpha * _jet(upsampled)
     return Image.fromarray(np.round(blended).astype(np.uint8), mode="RGB")
+
+
+def captioned(image: Image.Image, caption: str) -> Image.Image:
+    """`image` with `caption` in white on a dark band along its bottom edge, so a heat
+    map read on its own still says what it shows (PIL's built-in font: nothing to load)."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    _, top, _, bottom = draw.textbbox((0, 0), caption, font=font)
+    band = bottom - top + 6
+    draw.rectangle([(0, out.height - band), (out.width, out.height)], fill=(0, 0, 0))
+    draw.text((3, out.height - band + 3 - top), caption, fill=(255, 255, 255), font=font)
+    return out

@@ -130,3 +130,15 @@ def test_overlay_with_no_blend_is_the_resized_image():
     image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     result = np.asarray(overlay(image, _hot_top_left(), alpha=0.0, size=32))
     np.testing.assert_array_equal(result, image)
+
+
+def test_a_caption_is_written_along_the_bottom_and_leaves_the_rest_alone():
+    from aet.components.heat_maps.grad_cam import captioned
+
+    image = Image.new("RGB", (224, 224), (120, 60, 200))
+    out = captioned(image, "true: pneumonia  P(pneumonia) = 0.812")
+    pixels = np.asarray(out)
+    assert out.size == image.size
+    assert (pixels[:150] == (120, 60, 200)).all()  # the picture above the band is untouched
+    band = pixels[-17:]
+    assert (band > 200).all(axis=-1).any() and (band == 0).all(axis=-1).any()  # light on black
