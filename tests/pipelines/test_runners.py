@@ -132,3 +132,26 @@ def test_cli_offers_every_preset() -> None:
         assert args.beam_preset == name
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "finance_risk", "--beam-preset", "direct"])
+
+
+@pytest.mark.parametrize(
+    ("preset", "options", "local"),
+    [
+        ("in-process", {}, True),
+        ("multi-processing", {}, True),
+        ("flink", {"flink_master": "localhost:8081"}, False),
+    ],
+)
+def test_local_workers_get_no_tfx_sdist_remote_ones_do(preset, options, local, monkeypatch):
+    from tfx.utils import dependency_utils
+
+    from aet.pipelines import runners
+
+    built = []
+    monkeypatch.setattr(dependency_utils, "build_ephemeral_package", lambda: built.append(1) or "x")
+    args = beam_pipeline_args(preset, options)
+    assert runners.runs_on_this_machine(args) is local
+    with runners._no_tfx_package_for_local_workers(args):
+        flags = dependency_utils.make_beam_dependency_flags(args)
+    assert (flags == args) is local and (built == []) is local
+    assert dependency_utils.make_beam_dependency_flags.__name__ == "make_beam_dependency_flags"
