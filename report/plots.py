@@ -119,7 +119,8 @@ def classifier_curves(curves: dict, auc: float | None) -> Markup:
         roc.set(xlabel="false positive rate", ylabel="true positive rate (recall)")
         roc.set_title("ROC" + (f" (AUC {auc:.3f})" if auc is not None else ""), fontsize=9)
         pr.plot(*zip(*curves["precision_recall"], strict=True), color="#ff7f0e")
-        pr.set(xlabel="recall", ylabel="precision", title="precision-recall")
+        pr.set(xlabel="recall", ylabel="precision")
+        pr.set_title("precision-recall", fontsize=9)
         if curves["calibration"]:
             predicted, observed, _ = zip(*curves["calibration"], strict=True)
             reliability.plot(predicted, observed, marker="o", color="#2ca02c", label="model")

@@ -129,14 +129,14 @@ def _feature_rows(record: RunRecord, split: str) -> list[dict]:
             row["missing"] = common.num_missing / total if total else 0.0
             if common.max_num_values > 1:
                 row["values_per_example"] = (common.min_num_values, common.max_num_values)
-        row["constraints"] = _constraints(schema.get(name))
+        row["constraints"] = _constraints(schema.get(name), record.schema)
         info = anomalies.anomaly_info.get(name) if anomalies else None
         row["anomaly"] = info.short_description if info else None
         rows.append(row)
     return rows
 
 
-def _constraints(feature) -> str:
+def _constraints(feature, schema) -> str:
     """What the schema requires of a feature, in words."""
     if feature is None:
         return ""
@@ -144,19 +144,28 @@ def _constraints(feature) -> str:
     if feature.HasField("presence") and feature.presence.min_fraction:
         parts.append(f"present in ≥{feature.presence.min_fraction:.0%}")
     domain = feature.WhichOneof("domain_info")
-    if domain == "int_domain" and feature.int_domain.HasField("min"):
-        parts.append(f"int {feature.int_domain.min}..{feature.int_domain.max}")
-    elif domain == "float_domain" and feature.float_domain.HasField("min"):
-        parts.append(f"float {feature.float_domain.min:g}..{feature.float_domain.max:g}")
-    elif domain == "string_domain":
-        parts.append(f"{len(feature.string_domain.value)} known values")
-    elif domain == "domain":
-        parts.append(f"domain {feature.domain}")
+    if domain in ("int_domain", "float_domain"):
+        bounds = getattr(feature, domain)
+        low = f"{bounds.min:g}" if bounds.HasField("min") else ""
+        high = f"{bounds.max:g}" if bounds.HasField("max") else ""
+        if low or high:
+            parts.append(f"{low or '…'}..{high or '…'}")
+    elif domain in ("string_domain", "domain"):
+        values = (
+            feature.string_domain.value
+            if domain == "string_domain"
+            else next((d.value for d in schema.string_domain if d.name == feature.domain), [])
+        )
+        parts.append(f"one of {len(values)} known values")
     return ", ".join(parts)
 
 
 def data(record: RunRecord) -> Section:
-    splits = {split: stats.num_examples for split, stats in record.statistics.items()}
+    order = list(record.config.data.splits) if record.config else []
+    splits = {
+        split: record.statistics[split].num_examples
+        for split in sorted(record.statistics, key=lambda s: order.index(s) if s in order else 99)
+    }
     train = "train" if "train" in record.statistics else next(iter(record.statistics), None)
     anomalies = {
         split: {name: info.short_description for name, info in found.anomaly_info.items()}

@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 
 import pytest
-from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 
 from aet.pipelines.domains import load_domain
 from aet.report import plots, sections
@@ -109,7 +110,16 @@ def test_the_data_section_draws_tfdvs_statistics_and_names_anomalies(
     anomalies = anomalies_pb2.Anomalies()
     anomalies.anomaly_info["purpose"].short_description = "Unexpected string values"
     record.anomalies = {"train": anomalies}
+    record.schema = text_format.Parse(
+        """
+        feature { name: "age_in_years" type: INT int_domain { min: 18 } }
+        feature { name: "purpose" type: BYTES domain: "purpose" }
+        string_domain { name: "purpose" value: "car" value: "radio" value: "others" }
+        """,
+        schema_pb2.Schema(),
+    )
     html = sections.data(record).html
+    assert "<td>18..…</td>" in html and "<td>one of 3 known values</td>" in html
     assert '<td class="num" data-rows="train">10</td>' in html
     assert '<td>age_in_years</td><td>INT</td><td class="num">20.0%</td>' in html
     assert html.count("<svg") == 2  # a histogram and the top values
