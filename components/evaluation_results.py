@@ -15,6 +15,8 @@ from aet.config import DomainConfig
 from aet.config.metrics import PER_CLASS_METRICS
 from aet.kinds.interactions.baselines import RECOMMENDER_OUTPUT
 
+BASELINE = tfma.BASELINE_KEY  # the Evaluator's name for the model judged against
+
 
 def _slice_name(slice_key: tuple) -> str:
     return ", ".join(f"{feature}={value}" for feature, value in slice_key) or "overall"
@@ -36,14 +38,17 @@ def _metric_label(name: str, class_id: int | None, classes: list[str], output: s
     return f"{name}[class={classes[class_id] if class_id < len(classes) else class_id}]"
 
 
-def read_metrics(evaluation_uri: str, config: DomainConfig) -> dict[str, dict[str, float]]:
+def read_metrics(
+    evaluation_uri: str, config: DomainConfig, model: str | None = None
+) -> dict[str, dict[str, float]]:
     """Metric values per slice ('overall', 'age_band=<25', ...) from TFMA's output; a
     class's own metrics (evaluation.per_class) as 'recall[class=Adelie]', a recommender's
-    baselines' as 'ndcg[co_occurrence]'."""
+    baselines' as 'ndcg[co_occurrence]'. The new model's, or with `model=BASELINE` those
+    of the model it was judged against (empty when there was none)."""
     wanted = {tfma_metric_name(name) for name in config.evaluation.metrics} | {"example_count"}
     per_class = set(PER_CLASS_METRICS) if config.evaluation.per_class else set()
     classes = config.features.label.classes if config.features.label else []
-    result = tfma.load_eval_result(evaluation_uri)
+    result = tfma.load_eval_result(evaluation_uri, model_name=model)
     metrics: dict[str, dict[str, float]] = {}
     for slice_key, by_output in result.slicing_metrics:
         values = {}

@@ -15,7 +15,12 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
-from aet.components.evaluation_results import failed_thresholds, read_curves, read_metrics
+from aet.components.evaluation_results import (
+    BASELINE,
+    failed_thresholds,
+    read_curves,
+    read_metrics,
+)
 from aet.components.export.server_config import BATCHING_FILE, MODELS_CONFIG
 from aet.components.files import write_atomically
 from aet.components.heat_maps.component import INDEX_FILE as HEAT_MAPS_INDEX
@@ -166,6 +171,9 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             evaluation_uri = outputs["evaluation"][0].uri
             summary["evaluation_dir"] = evaluation_uri
             summary["metrics"] = read_metrics(evaluation_uri, config)
+            if blessing and BASELINE_MODEL_KEY in blessing.custom_properties:
+                judged_against = read_metrics(evaluation_uri, config, model=BASELINE)
+                summary["baseline_metrics"] = judged_against.get("overall", {})
             curves = read_curves(evaluation_uri)
             if curves:
                 summary["curves"] = curves

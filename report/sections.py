@@ -88,6 +88,7 @@ def overview(record: RunRecord) -> Section:
         "Overview",
         summary=summary,
         overall=overall,
+        baseline=summary.get("baseline_metrics") or {},
         checks=checks,
         failed=failed,
         chart=chart,

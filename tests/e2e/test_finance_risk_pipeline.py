@@ -291,8 +291,12 @@ def test_a_worse_model_from_a_new_output_is_judged_against_the_served_one_and_no
     assert change and change[0].startswith("auc"), worse.summary["not_blessed_because"]
     assert worse.summary["pushed_model_dir"] is None and "pushed model: none" in worse.stdout
     assert _served_files(finance_run.output / "serving") == before
+    # The served model scored again on the same held-out rows: its first run's figures.
+    served_auc = finance_run.summary["metrics"]["overall"]["auc"]
+    assert worse.summary["baseline_metrics"]["auc"] == pytest.approx(served_auc, abs=1e-6)
     page = (worse.output / "report" / "index.html").read_text()
     assert "Why it was not blessed" in page and html.escape(change[0]) in page
+    assert f'data-summary="baseline_metrics|auc">{served_auc:.4f}</td>' in page
 
 
 def test_drifted_data_stops_before_training_and_keeps_the_pushed_model(

@@ -83,6 +83,14 @@ def test_a_binary_classifier_gets_its_roc_precision_recall_and_reliability_curve
     assert "ROC (AUC 0.812)" in html
 
 
+def test_the_overview_sets_the_baseline_beside_the_new_model(config, tmp_path: Path) -> None:
+    metrics = {"overall": {"auc": 0.70, "example_count": 152.0}}
+    record = _record(config, tmp_path, metrics=metrics, baseline_metrics={"auc": 0.75})
+    html = sections.overview(record).html
+    assert 'data-summary="baseline_metrics|auc">0.7500</td>' in html
+    assert '<td class="num">-0.0500</td>' in html
+
+
 def _statistics() -> statistics_pb2.DatasetFeatureStatistics:
     stats = statistics_pb2.DatasetFeatureStatistics(num_examples=10)
     age = stats.features.add(type=statistics_pb2.FeatureNameStatistics.INT)
