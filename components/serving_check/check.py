@@ -43,6 +43,7 @@ class ServingCheckReport:
     passed: bool = False
     problems: list = field(default_factory=list)
     signatures: dict = field(default_factory=dict)  # name -> warm-up requests replayed
+    interfaces: dict = field(default_factory=dict)  # name -> its method, inputs and outputs
     warmup_requests: int = 0
     latency_ms: dict = field(default_factory=dict)
     evaluator_blessed: bool = False
@@ -76,6 +77,29 @@ def _disagreements(reference: dict, answer: dict) -> list:
             else np.array_equal(values, reference[name])
         )
     ]
+
+
+def _tensor(info) -> str:
+    """'string [?]' for a TensorInfo: dtype, then each dimension (? where any size)."""
+    if info.tensor_shape.unknown_rank:
+        return f"{tf.as_dtype(info.dtype).name} [unknown rank]"
+    dims = ", ".join("?" if dim.size < 0 else str(dim.size) for dim in info.tensor_shape.dim)
+    return f"{tf.as_dtype(info.dtype).name} [{dims}]"
+
+
+def interfaces(model_dir: str) -> dict:
+    """What each signature a client can call takes and returns, as saved_model_cli
+    lists it (read from saved_model.pb, no graph loaded)."""
+    signatures = read_saved_model(model_dir).meta_graphs[0].signature_def
+    return {
+        name: {
+            "method": signature.method_name,
+            "inputs": {key: _tensor(info) for key, info in sorted(signature.inputs.items())},
+            "outputs": {key: _tensor(info) for key, info in sorted(signature.outputs.items())},
+        }
+        for name, signature in sorted(signatures.items())
+        if not name.startswith("__")
+    }
 
 
 def method_name_problems(model_dir: str, signatures: set) -> list:
@@ -121,6 +145,7 @@ def check_model(
         return report, []
     logs = build_warmup_requests(config, config.serving.model_name, examples, loaded.signatures)
     report.warmup_requests = len(logs)
+    report.interfaces = interfaces(model_dir)
     report.problems += method_name_problems(model_dir, set(loaded.signatures))
     reference: dict = {}
     for request in replayed(logs):

@@ -41,6 +41,12 @@ def test_a_good_model_passes_every_signature(good_model, transform_run, examples
     assert report.latency_ms["budget"] == transform_run.config.serving.check.latency_budget_ms
     kinds = [log.WhichOneof("log_type") for log in logs]
     assert kinds.count("predict_log") == 4 and kinds.count("classify_log") == 2
+    # What each signature takes and returns, as saved_model_cli lists it.
+    serving = report.interfaces["serving_default"]
+    assert serving["inputs"] == {"examples": "string [?]"}
+    assert serving["outputs"] == {"probability": "float32 [?]"}
+    assert report.interfaces["classification"]["method"] == "tensorflow/serving/classify"
+    assert set(report.signatures) <= set(report.interfaces)
 
 
 def test_the_warmup_file_round_trips_as_prediction_logs(
