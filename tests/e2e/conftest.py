@@ -80,7 +80,7 @@ def saved_model_cli_show(model_dir: Path) -> str:
 def assert_ready_for_tf_serving(run: CliRun, signatures: dict[str, int]) -> list:
     """The pushed model passed the serving check with `signatures` ({name: warm-up
     requests}) replayed, `saved_model_cli` lists them, and it ships those warm-up
-    requests as PredictionLog records; returns the records."""
+    requests as PredictionLog records and its model card; returns the records."""
     from aet.components.export.warmup import read_warmup_file
 
     check = run.summary["serving_check"]
@@ -93,6 +93,9 @@ def assert_ready_for_tf_serving(run: CliRun, signatures: dict[str, int]) -> list
         assert f"signature_def['{signature}']" in shown
     logs = read_warmup_file(str(pushed / "assets.extra" / "tf_serving_warmup_requests"))
     assert len(logs) == check["warmup_requests"] == sum(signatures.values())
+    card = json.loads((pushed / "assets.extra" / "model_card.json").read_text())
+    assert card["quantitative_analysis"]["overall"] == run.summary["metrics"]["overall"]
+    assert (pushed / "assets.extra" / "model_card.md").read_text().startswith("# Model card")
     return logs
 
 
