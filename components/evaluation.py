@@ -123,9 +123,15 @@ CURVE_PLOTS = [
 ]
 
 
+# A multi-class classifier's confusion matrix in the run report (each example counted
+# under its top class: TFMA's default threshold of 0).
+CONFUSION_MATRIX_PLOT = tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot")
+
+
 def classifier_eval_config(config: DomainConfig, label_key: str) -> tfma.EvalConfig:
     """A classifier's metrics on the transformed label, overall, per slice and (for a
-    multi-class label with `evaluation.per_class`) per class; a binary one's curves."""
+    multi-class label with `evaluation.per_class`) per class; a binary one's curves, a
+    multi-class one's confusion matrix."""
     evaluation = config.evaluation
     return tfma.EvalConfig(
         model_specs=[
@@ -139,7 +145,7 @@ def classifier_eval_config(config: DomainConfig, label_key: str) -> tfma.EvalCon
         metrics_specs=[
             tfma.MetricsSpec(
                 metrics=config_metrics(config, None, gated=True)
-                + (CURVE_PLOTS if config.is_binary else [])
+                + (CURVE_PLOTS if config.is_binary else [CONFUSION_MATRIX_PLOT])
             )
         ]
         + ([_per_class_metrics_spec(config)] if evaluation.per_class else []),

@@ -85,6 +85,25 @@ def _value(entry: dict, key: str) -> float | None:
     return None if math.isnan(value) else value
 
 
+def read_confusion_matrix(evaluation_uri: str, classes: list[str]) -> list[list[float]] | None:
+    """A multi-class classifier's confusion matrix on the whole held-out split, from
+    TFMA's MultiClassConfusionMatrixPlot: counts[actual][predicted], in the order of
+    `classes`. None when the evaluation has no such plot."""
+    result = tfma.load_eval_result(evaluation_uri)
+    overall = next((plots for key, plots in result.plots if key == ()), None)
+    plots = ((overall or {}).get("") or {}).get("") or {}
+    if "multiClassConfusionMatrixAtThresholds" not in plots:
+        return None
+    (matrix,) = plots["multiClassConfusionMatrixAtThresholds"]["matrices"][:1]
+    counts = [[0.0] * len(classes) for _ in classes]
+    for entry in matrix.get("entries", []):
+        actual = int(entry.get("actualClassId", 0))
+        predicted = int(entry.get("predictedClassId", 0))
+        if 0 <= actual < len(classes) and 0 <= predicted < len(classes):
+            counts[actual][predicted] += _value(entry, "numWeightedExamples") or 0.0
+    return counts
+
+
 def read_curves(evaluation_uri: str, bins: int = 10) -> dict | None:
     """A binary classifier's curves on the whole held-out split, from TFMA's
     ConfusionMatrixPlot and CalibrationPlot: ROC (false positive rate, recall) and

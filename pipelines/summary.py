@@ -18,6 +18,7 @@ from tfx.orchestration import metadata
 from aet.components.evaluation_results import (
     BASELINE,
     failed_thresholds,
+    read_confusion_matrix,
     read_curves,
     read_metrics,
 )
@@ -177,6 +178,10 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             curves = read_curves(evaluation_uri)
             if curves:
                 summary["curves"] = curves
+            classes = config.features.label.classes if config.features.label else []
+            matrix = read_confusion_matrix(evaluation_uri, classes) if len(classes) > 2 else None
+            if matrix:
+                summary["confusion_matrix"] = {"classes": classes, "counts": matrix}
             if not summary["blessed"]:
                 summary["not_blessed_because"] = failed_thresholds(evaluation_uri)
         elif node == "Pusher" and outputs.get("pushed_model"):

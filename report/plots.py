@@ -136,6 +136,25 @@ def classifier_curves(curves: dict, auc: float | None) -> Markup:
         return to_svg(figure, "ROC, precision-recall and reliability curves")
 
 
+def confusion_matrix(classes: Sequence[str], counts: Sequence[Sequence[float]]) -> Markup:
+    """Held-out examples by true class (rows) and top predicted class (columns)."""
+    with mpl.rc_context({**STYLE, "axes.grid": False}):
+        size = 1.2 + 0.55 * len(classes)
+        figure, axes = _figure(size + 0.8, size)
+        image = axes.imshow(counts, cmap="Blues")
+        peak = max(max(row) for row in counts) or 1
+        for actual, row in enumerate(counts):
+            for predicted, count in enumerate(row):
+                colour = "white" if count > peak / 2 else "black"
+                axes.text(predicted, actual, f"{count:g}", ha="center", va="center", color=colour)
+        axes.set_xticks(range(len(classes)), [_short(c, 14) for c in classes], rotation=30)
+        axes.set_yticks(range(len(classes)), [_short(c, 14) for c in classes])
+        axes.set(xlabel="predicted (top class)", ylabel="true class")
+        axes.set_title("confusion matrix (held-out split)", fontsize=9)
+        figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+        return to_svg(figure, "confusion matrix")
+
+
 def popularity_tail(counts: Sequence[float]) -> Markup:
     """Interactions per item, most popular first, on log-log axes: how long the tail is."""
     ordered = sorted(counts, reverse=True)

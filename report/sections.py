@@ -245,10 +245,12 @@ def evaluation(record: RunRecord) -> Section:
         }
         for name, values in metrics.items()
     ]
-    curves = record.summary.get("curves")
-    chart = (
-        plots.classifier_curves(curves, metrics.get("overall", {}).get("auc")) if curves else None
-    )
+    curves, matrix = record.summary.get("curves"), record.summary.get("confusion_matrix")
+    chart = None
+    if curves:
+        chart = plots.classifier_curves(curves, metrics.get("overall", {}).get("auc"))
+    elif matrix:
+        chart = plots.confusion_matrix(matrix["classes"], matrix["counts"])
     return _section(
         "evaluation",
         "Evaluation",

@@ -90,3 +90,13 @@ def test_a_binary_classifiers_curves_come_from_tfmas_plots(tmp_path) -> None:
     assert sum(count for _, _, count in curves["calibration"]) == len(labels)
     for predicted, observed, _ in curves["calibration"]:
         assert 0 <= predicted <= 1 and observed in (0.0, 0.5, 1.0)
+
+
+def test_a_multiclass_confusion_matrix_counts_each_example_under_its_top_class(
+    per_class_config, per_class_evaluation
+) -> None:
+    from aet.components.evaluation_results import read_confusion_matrix
+
+    counts = read_confusion_matrix(per_class_evaluation, SPECIES)
+    # Rows are labels, columns the top class of MULTICLASS_PROBABILITIES.
+    assert counts == [[2, 1, 0], [1, 1, 1], [0, 0, 3]]

@@ -83,6 +83,10 @@ def test_a_multiclass_image_domain_runs_end_to_end_in_epochs(grey_levels) -> Non
     assert summary["blessed"] and summary["pushed_model_dir"]
     assert summary["serving_check"]["passed"]
     assert {f"auc[class={name}]" for name in CLASSES} <= set(summary["metrics"]["overall"])
+    matrix = summary["confusion_matrix"]
+    assert matrix["classes"] == CLASSES
+    assert sum(map(sum, matrix["counts"])) == summary["metrics"]["overall"]["example_count"]
+    assert "<title>confusion matrix</title>" in (run.output / "report" / "index.html").read_text()
     training = summary["training"]
     assert training["epochs_run"] == EPOCHS
     train_images = summary["ingestion"]["examples"]["train"]

@@ -83,6 +83,14 @@ def test_a_binary_classifier_gets_its_roc_precision_recall_and_reliability_curve
     assert "ROC (AUC 0.812)" in html
 
 
+def test_a_multiclass_classifier_gets_its_confusion_matrix(config, tmp_path: Path) -> None:
+    matrix = {"classes": ["a", "b", "c"], "counts": [[2, 1, 0], [1, 1, 1], [0, 0, 3]]}
+    metrics = {"overall": {"accuracy": 0.6667, "example_count": 9.0}}
+    html = sections.evaluation(_record(config, tmp_path, metrics=metrics, confusion_matrix=matrix))
+    assert "<title>confusion matrix</title>" in html.html
+    assert "each example under its top class" in html.html
+
+
 def test_the_overview_sets_the_baseline_beside_the_new_model(config, tmp_path: Path) -> None:
     metrics = {"overall": {"auc": 0.70, "example_count": 152.0}}
     record = _record(config, tmp_path, metrics=metrics, baseline_metrics={"auc": 0.75})
