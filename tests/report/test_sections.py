@@ -83,6 +83,12 @@ def test_a_binary_classifier_gets_its_roc_precision_recall_and_reliability_curve
     assert "ROC (AUC 0.812)" in html
 
 
+def test_a_summary_from_before_a_field_existed_still_renders(config, tmp_path: Path) -> None:
+    check = {"passed": True, "signatures": {"serving_default": 2}, "latency_ms": {}}
+    html = sections.serving(_record(config, tmp_path, serving_check=check)).html
+    assert '<tr data-signature="serving_default"><td>serving_default</td>' in html
+
+
 def test_a_multiclass_classifier_gets_its_confusion_matrix(config, tmp_path: Path) -> None:
     matrix = {"classes": ["a", "b", "c"], "counts": [[2, 1, 0], [1, 1, 1], [0, 0, 3]]}
     metrics = {"overall": {"accuracy": 0.6667, "example_count": 9.0}}
