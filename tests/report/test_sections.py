@@ -86,7 +86,7 @@ def test_a_binary_classifier_gets_its_roc_precision_recall_and_reliability_curve
 def test_a_summary_from_before_a_field_existed_still_renders(config, tmp_path: Path) -> None:
     check = {"passed": True, "signatures": {"serving_default": 2}, "latency_ms": {}}
     html = sections.serving(_record(config, tmp_path, serving_check=check)).html
-    assert '<tr data-signature="serving_default"><td>serving_default</td>' in html
+    assert '<tr data-signature="serving_default">' in html and "<td>serving_default</td>" in html
 
 
 def test_a_multiclass_classifier_gets_its_confusion_matrix(config, tmp_path: Path) -> None:
