@@ -28,6 +28,7 @@ COPY components/ /opt/aet/components/
 COPY kinds/ /opt/aet/kinds/
 COPY domains/ /opt/aet/domains/
 COPY serving/ /opt/aet/serving/
+COPY report/ /opt/aet/report/
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation /opt/aet
 
 FROM ${BASE}

@@ -12,8 +12,8 @@ from google.protobuf import text_format
 
 from aet.components.evaluation import tfma_metric_name
 from aet.config import DomainConfig
+from aet.config.contract import RECOMMENDER_OUTPUT
 from aet.config.metrics import PER_CLASS_METRICS
-from aet.kinds.interactions.baselines import RECOMMENDER_OUTPUT
 
 BASELINE = tfma.BASELINE_KEY  # the Evaluator's name for the model judged against
 
@@ -85,16 +85,26 @@ def _value(entry: dict, key: str) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _overall_plots(evaluation_uri: str) -> dict:
+    """TFMA's plots of the new model on the whole held-out split. With a baseline TFMA
+    plots both models, and gives none unless asked for one by name."""
+    for model in (None, tfma.CANDIDATE_KEY):
+        result = tfma.load_eval_result(evaluation_uri, model_name=model)
+        overall = next((plots for key, plots in result.plots if key == ()), None)
+        if overall:
+            return (overall.get("") or {}).get("") or {}
+    return {}
+
+
 def read_confusion_matrix(evaluation_uri: str, classes: list[str]) -> list[list[float]] | None:
     """A multi-class classifier's confusion matrix on the whole held-out split, from
     TFMA's MultiClassConfusionMatrixPlot: counts[actual][predicted], in the order of
     `classes`. None when the evaluation has no such plot."""
-    result = tfma.load_eval_result(evaluation_uri)
-    overall = next((plots for key, plots in result.plots if key == ()), None)
-    plots = ((overall or {}).get("") or {}).get("") or {}
-    if "multiClassConfusionMatrixAtThresholds" not in plots:
+    plots = _overall_plots(evaluation_uri)
+    matrices = plots.get("multiClassConfusionMatrixAtThresholds", {}).get("matrices", [])
+    if not matrices:
         return None
-    (matrix,) = plots["multiClassConfusionMatrixAtThresholds"]["matrices"][:1]
+    matrix = matrices[0]
     counts = [[0.0] * len(classes) for _ in classes]
     for entry in matrix.get("entries", []):
         actual = int(entry.get("actualClassId", 0))
@@ -110,9 +120,7 @@ def read_curves(evaluation_uri: str, bins: int = 10) -> dict | None:
     precision-recall points by threshold, and the calibration histogram merged into
     `bins` equal-width bins of predicted probability (mean predicted, observed rate,
     examples). None when the evaluation has no such plots."""
-    result = tfma.load_eval_result(evaluation_uri)
-    overall = next((plots for key, plots in result.plots if key == ()), None)
-    plots = ((overall or {}).get("") or {}).get("") or {}
+    plots = _overall_plots(evaluation_uri)
     if "confusionMatrixAtThresholds" not in plots:
         return None
     matrices = plots["confusionMatrixAtThresholds"]["matrices"]

@@ -14,6 +14,9 @@ RecordEncoder = Callable[[Mapping[str, object]], bytes]
 USER_ID = "user_id"
 HISTORY_ITEMS = "history_items"
 TARGET_ITEM = "target_item"
+# A recommender's own scores in its evaluation signature; its baselines' outputs are
+# named after them, and the run summary names their metrics 'ndcg[most_popular]'.
+RECOMMENDER_OUTPUT = "scores"
 # The tf.Example feature of item ids a client asks not to be recommended.
 EXCLUDE_ITEMS = "exclude_items"
 TAB_SEPARATED_SUFFIXES = (".inter", ".tsv")  # RecBole's atomic files; others are CSV

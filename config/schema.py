@@ -496,8 +496,9 @@ class EvaluationConfig(_Strict):
         "served",
         description="what a new model must be no worse than: 'served', the newest version "
         "under --serving-dir (else the latest model blessed in this output); 'none', its "
-        "thresholds alone, and a blessed model replaces what is served (for a served "
-        "model this config cannot score: other features or another label)",
+        "thresholds alone (change_thresholds do not apply), and a blessed model replaces "
+        "what is served (for a served model this config cannot score: other features or "
+        "another label)",
     )
     thresholds: dict[str, Bound] = {}
     change_thresholds: dict[str, ChangeThreshold] = {}

@@ -188,7 +188,7 @@ def _run(args: argparse.Namespace, output: Path) -> int:
     if note:
         print(f"  note: {note}")
     print(f"  output: {output}  (log: {log_file})")
-    layout = run_layout(output, config, args.serving_dir and Path(args.serving_dir).resolve())
+    layout = run_layout(output, config, _serving_root(args.serving_dir))
     pipeline = create_pipeline(
         config,
         data_path=pipeline_input,
@@ -234,6 +234,15 @@ def _run(args: argparse.Namespace, output: Path) -> int:
             f"pipeline failed, {outcome}: {error}" + (f"\n  {hint}" if hint else ""), EXIT_FAILED
         )
     return EXIT_OK
+
+
+def _serving_root(serving_dir: str | None) -> str | None:
+    """--serving-dir as given for an object store (gs://...), else as an absolute path."""
+    from aet.components.files import is_remote
+
+    if not serving_dir or is_remote(serving_dir):
+        return serving_dir
+    return str(Path(serving_dir).resolve())
 
 
 def _report(output: Path) -> None:

@@ -111,8 +111,11 @@ LOCAL_BEAM_RUNNERS = ("FnApiRunner", "DirectRunner", "BundleBasedDirectRunner")
 
 
 def runs_on_this_machine(beam_pipeline_args: Sequence[str]) -> bool:
-    runners = [arg.split("=", 1)[1] for arg in beam_pipeline_args if arg.startswith("--runner=")]
-    return not runners or runners[-1] in LOCAL_BEAM_RUNNERS
+    """Whether Beam's workers are local (the runner Beam itself reads from the args)."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    runner = PipelineOptions(list(beam_pipeline_args)).view_as(StandardOptions).runner
+    return runner is None or runner in LOCAL_BEAM_RUNNERS
 
 
 @contextlib.contextmanager

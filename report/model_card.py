@@ -4,7 +4,8 @@ overall and for each group the config slices by, and what it cannot be trusted w
 The serving check writes it into the model it stages for the Pusher
 (`assets.extra/model_card.json` and `.md`), so it travels with every pushed version; the
 run report shows the same card. It is built from aggregates only (counts, metrics, the
-config): no row of the data, no file path of the user's.
+config): no row of the data, no file path of the user's, and no metric of a group too
+small to judge (a handful of examples' metrics would tell their labels).
 
 model-card-toolkit is not used: it cannot be installed beside TFX 1.15 (it pins TFMA
 below 0.45) and its TFX component stops at tfx<1.11; the card's fields follow its
@@ -23,7 +24,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from aet.config import DomainConfig, PackageData
 from aet.config.contract import HISTORY_ITEMS
-from aet.report.sections import MIN_SLICE_EXAMPLES, TEMPLATES
+from aet.report.rendering import MIN_SLICE_EXAMPLES, TEMPLATES
 
 CARD_JSON = "model_card.json"
 CARD_MARKDOWN = "model_card.md"
@@ -75,10 +76,18 @@ def auc_standard_error(auc: float, positives: float, negatives: float) -> float 
     return math.sqrt(max(variance, 0.0))
 
 
+def _published(values: dict[str, float]) -> dict[str, float]:
+    """A slice's metrics as the card ships them: only its count where the slice is too
+    small to judge, since a few examples' metrics tell those examples' labels."""
+    if values.get("example_count", 0) >= MIN_SLICE_EXAMPLES:
+        return values
+    return {"example_count": values.get("example_count", 0)}
+
+
 def fairness(config: DomainConfig, metrics: dict[str, dict[str, float]]) -> list[dict]:
-    """For each feature the config slices by alone, each group's example count, AUC and
-    error rates at the decision threshold, and the gap between the best and worst group
-    large enough to judge."""
+    """For each feature the config slices by alone, each group's example count and, for a
+    group large enough to judge, its AUC and error rates at the decision threshold; and
+    the gaps between the best and worst of those groups."""
     groups_by_feature = []
     for spec in config.evaluation.slices:
         if len(spec) != 1:
@@ -89,15 +98,14 @@ def fairness(config: DomainConfig, metrics: dict[str, dict[str, float]]) -> list
             key, _, value = name.partition("=")
             if key != feature or "," in name:
                 continue
-            group = {
-                "group": value,
-                "examples": int(values.get("example_count", 0)),
-                "auc": values.get("auc"),
-            }
-            for rate, recall in ERROR_RATES.items():
-                if recall in values:
-                    group[rate] = round(1 - values[recall], 6)
-            group["judged"] = group["examples"] >= MIN_SLICE_EXAMPLES
+            examples = int(values.get("example_count", 0))
+            group = {"group": value, "examples": examples}
+            group["judged"] = examples >= MIN_SLICE_EXAMPLES
+            if group["judged"]:  # a tiny group's rates would tell its members' labels
+                group["auc"] = values.get("auc")
+                for rate, recall in ERROR_RATES.items():
+                    if recall in values:
+                        group[rate] = round(1 - values[recall], 6)
             groups.append(group)
         judged = [group for group in groups if group["judged"]]
         gaps = {}
@@ -204,7 +212,9 @@ def build_card(
             "split": split,
             "decision_threshold": config.evaluation.decision_threshold,
             "overall": metrics.get("overall", {}),
-            "slices": {name: values for name, values in metrics.items() if name != "overall"},
+            "slices": {
+                name: _published(values) for name, values in metrics.items() if name != "overall"
+            },
             "fairness": fairness(config, metrics),
         },
         "training": {

@@ -20,6 +20,7 @@ STYLE = {
     "svg.fonttype": "none",
     "font.family": "sans-serif",
     "svg.hashsalt": "aet",  # the same figure gives the same bytes
+    "text.parse_math": False,  # a '$' in a value or name is text, not TeX
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,

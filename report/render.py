@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aet.components.files import write_atomically
+from aet.report.rendering import TEMPLATES, number
 from aet.report.run_record import RunRecord, load_run
-from aet.report.sections import TEMPLATES, Section, all_sections
+from aet.report.sections import Section, all_sections
 
 REPORT_DIR = "report"
 REPORT_FILE = "index.html"
@@ -21,7 +22,7 @@ class ComparedSection:
 
 
 def _number(value) -> str:
-    return "—" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+    return number(value) if isinstance(value, float) or value is None else str(value)
 
 
 def differences(first: RunRecord, second: RunRecord) -> list[dict]:

@@ -42,7 +42,8 @@ class RunRecord:
         return f"{self.summary.get('domain', '?')} ({self.run_dir.name})"
 
 
-def _read(path: str) -> bytes | None:
+def read_file(path: str) -> bytes | None:
+    """A file's bytes, local or remote (tf.io.gfile), or None where it is not."""
     if is_remote(path):  # an artifact of a pipeline on Kubeflow, read by its serving check
         import tensorflow as tf
 
@@ -67,7 +68,7 @@ def _splits(folder: str | None, file_name: str) -> dict[str, bytes]:
     found = {}
     for name in _listing(folder):
         if name.startswith("Split-"):
-            content = _read(os.path.join(folder, name, file_name))
+            content = read_file(os.path.join(folder, name, file_name))
             if content is not None:
                 found[name.removeprefix("Split-")] = content
     return found
@@ -90,15 +91,19 @@ def load_run(run_dir: str | Path) -> RunRecord:
     if not summary_path.is_file():
         raise RunNotFound(f"{run_dir} holds no {SUMMARY_FILE}: is it an `aet run --output`?")
     summary = json.loads(summary_path.read_text())
-    config = DomainConfig.parse_obj(summary["config"]) if summary.get("config") else None
+    try:
+        config = DomainConfig.parse_obj(summary["config"]) if summary.get("config") else None
+    except ValueError:  # written by an older aet: the report shows what needs no config
+        config = None
     record = RunRecord(run_dir=run_dir, summary=summary, config=config)
-    history = _read((summary.get("training") or {}).get("history_file", ""))
+    history = read_file((summary.get("training") or {}).get("history_file", ""))
     if history is not None:
         record.history = json.loads(history)
     record.statistics = read_statistics(summary.get("statistics_dir"))
     for split, content in _splits(summary.get("anomalies_dir"), "SchemaDiff.pb").items():
         record.anomalies[split] = anomalies_pb2.Anomalies.FromString(content)
-    schema = _read(os.path.join(summary.get("schema_dir") or "", "schema.pbtxt"))
+    schema_dir = summary.get("schema_dir")
+    schema = read_file(os.path.join(schema_dir, "schema.pbtxt")) if schema_dir else None
     if schema is not None:
         record.schema = text_format.Parse(schema.decode(), schema_pb2.Schema())
     return record

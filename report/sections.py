@@ -14,41 +14,23 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import jinja2
 from markupsafe import Markup
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from aet.config.contract import SERVING_EXTRAS
 from aet.config.metrics import METRICS
 from aet.report import plots
-from aet.report.run_record import RunRecord
+from aet.report.rendering import MIN_SLICE_EXAMPLES, TEMPLATES
+from aet.report.run_record import RunRecord, read_file
 
-# Fewer held-out examples than this in a slice and its metrics are shown but not judged:
-# a 6-example slice's AUC says nothing (one example has none at all).
-MIN_SLICE_EXAMPLES = 30
 STANDARD_HISTOGRAM = statistics_pb2.Histogram.HistogramType.STANDARD
-
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("aet.report", "templates"),
-    # HTML is escaped (a section from a string too); the model card's Markdown is not.
-    autoescape=lambda name: name is None or name.endswith(".html.j2"),
-    undefined=jinja2.ChainableUndefined,  # a failed run's summary lacks what it never reached
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-TEMPLATES.filters["number"] = lambda value: "—" if value is None else f"{value:.4f}"
 
 
 @dataclass(frozen=True)
 class Section:
     id: str
     title: str
-    html: str
-
-
-def render_fragment(template: str, **context) -> str:
-    """A section's HTML from a template string (a kind's own sections use this)."""
-    return Markup(TEMPLATES.from_string(template).render(**context))
+    html: Markup
 
 
 def _section(section_id: str, title: str, **context) -> Section:
@@ -185,20 +167,22 @@ def data(record: RunRecord) -> Section:
     )
 
 
+# Drawn on their own: the elastic callbacks' learning rate, regularisation and stage.
+ALONE = ("learning_rate", "dropout_rate", "weight_decay", "unfreezing_stage")
+
+
 def _curve_groups(history: dict[str, list[float]]) -> list[tuple[str, dict[str, list[float]]]]:
     """Curves drawn together: each metric with its validation twin, the learning rate,
     the regularisation, and the attention entropy of every head."""
     groups: list[tuple[str, dict[str, list[float]]]] = []
     for name in history:
-        if name.startswith("val_") or "/" in name or name in ("learning_rate",):
-            continue
-        if name in ("dropout", "weight_decay"):
+        if name.startswith("val_") or "/" in name or name in ALONE:
             continue
         pair = {name: history[name]}
         if f"val_{name}" in history:
             pair[f"val_{name}"] = history[f"val_{name}"]
         groups.append((name, pair))
-    for name in ("learning_rate", "dropout", "weight_decay"):
+    for name in ALONE:
         if name in history:
             groups.append((name, {name: history[name]}))
     heads = {name: values for name, values in history.items() if name.startswith("attention_")}
@@ -264,11 +248,9 @@ def evaluation(record: RunRecord) -> Section:
 
 def serving(record: RunRecord) -> Section:
     summary = record.summary
-    entry = None
     models_config = (summary.get("server_config") or {}).get("models_config")
-    if models_config and os.path.exists(models_config):
-        with open(models_config) as handle:
-            entry = handle.read()
+    content = read_file(models_config) if models_config else None
+    entry = content.decode() if content is not None else None
     return _section(
         "serving",
         "Serving",
@@ -284,12 +266,10 @@ def model_card(record: RunRecord) -> Section | None:
     from aet.report.model_card import CARD_JSON
 
     pushed = record.summary.get("pushed_model_dir")
-    path = os.path.join(pushed or "", SERVING_EXTRAS, CARD_JSON)
-    if not pushed or not os.path.isfile(path):
+    content = read_file(os.path.join(pushed, SERVING_EXTRAS, CARD_JSON)) if pushed else None
+    if content is None:
         return None
-    with open(path) as handle:
-        card = json.load(handle)
-    return _section("model_card", "Model card", card=card)
+    return _section("model_card", "Model card", card=json.loads(content))
 
 
 def all_sections(record: RunRecord) -> Iterable[Section]:

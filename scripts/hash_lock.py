@@ -32,7 +32,11 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)")
+# name[extras]==version; markers, comments and hashes after it are not part of the pin.
+PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<extras>\[[^\]]*\])?==(?P<version>[^\s;#\\]+)"
+    r"(?P<markers>\s*;[^#\\]*)?"
+)
 INDEX = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
 PYTHON = (3, 10)  # the lock's Python (.python-version)
 
@@ -95,7 +99,7 @@ def with_hashes(lines: list[str], progress: str) -> list[str]:
         done += 1
         print(f"{progress}: {done}/{len(pins)} {match['name']}", file=sys.stderr)
         hashes = published_hashes(match["name"], match["version"])
-        out.append(f"{match.group(0)} \\")
+        out.append(f"{match.group(0).rstrip()} \\")
         out.extend(
             f"    --hash=sha256:{digest}" + (" \\" if index < len(hashes) - 1 else "")
             for index, digest in enumerate(hashes)

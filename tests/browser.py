@@ -85,7 +85,7 @@ def _collect(events: list[dict], outcome: PageVisit) -> None:
 def visit(page: Path, script: str, screenshot: bool = False) -> PageVisit:
     """Loads `page` from file://, runs `script` (an expression whose value is returned
     as JSON) once it has loaded, and tells what happened."""
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen(
             [
                 chromium(),

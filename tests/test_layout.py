@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("config", "pipelines", "components", "kinds", "domains", "serving")
+PACKAGES = ("config", "pipelines", "components", "kinds", "domains", "serving", "report")
 
 
 def _imports(path: Path) -> list[str]:

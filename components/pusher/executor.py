@@ -13,8 +13,11 @@ hook for the copy itself, so `Do` is written out again around it.
 On an object store (gs://, s3://) a folder cannot be renamed in one step: there the
 copy is TFX's, saved_model.pb last.
 
-It also declines two pushes TFX would make (`refusal`): the served model again, as a
-new version, and a model judged without a baseline over versions already served.
+It also declines pushes TFX would make (`refusal`): the served model again, as a new
+version; a model judged without a baseline over versions already served; and a model
+judged against another model than the one served when it is pushed. On a local
+serving folder the check and the push happen under the model folder's lock, so no
+other run's push comes between them.
 """
 
 from __future__ import annotations
@@ -99,28 +102,25 @@ def push_model(model_path: str, base: str) -> tuple[str, str]:
     return version, serving_path
 
 
-# What the serving check adds to the model it stages for the Pusher: the warm-up
-# requests and the model card. They describe a model; they are not part of it.
-EXTRAS = SERVING_EXTRAS
-
-
 def _files(folder: str) -> dict[str, str]:
-    """Every file under `folder` by its path inside it, but those in assets.extra/."""
+    """Every file under `folder` by its path inside it, but those in assets.extra/: the
+    warm-up requests and the model card the serving check adds describe a model, they
+    are not part of it."""
     return {
         relative: os.path.join(root, name)
         for root, _, names in fileio.walk(folder)
         for name in names
         if not (relative := os.path.relpath(os.path.join(root, name), folder)).startswith(
-            EXTRAS + os.sep
+            SERVING_EXTRAS + os.sep
         )
     }
 
 
 def same_model(first: str, second: str) -> bool:
     """Whether two SavedModel folders hold one model: the same graph, weights and
-    assets, byte for byte (names and sizes first, so different models are told apart
-    without reading them). The serving extras are left out: a trained model and the
-    version pushed from it differ in them, and a re-run writes a new model card."""
+    assets, byte for byte outside assets.extra/ (names and sizes first, so different
+    models are told apart without reading them): a trained model and the version
+    pushed from it differ only there, and a re-run writes a new model card."""
     files, others = _files(first), _files(second)
     if files.keys() != others.keys():
         return False
@@ -133,8 +133,8 @@ def refusal(
     input_dict: dict, model_path: str, base: str, *, replace_served: bool = False
 ) -> str | None:
     """Why a blessed model is not pushed to `base`, if it is not:
-    - it is byte for byte the newest version served there (a re-run judged against
-      its own push);
+    - it is the newest version served there (`same_model`: a re-run judged against its
+      own push);
     - it was judged without a baseline although versions are served there (pushed by
       another output folder, or after this run was built), so nothing showed it is no
       worse; or it was judged against another model than the one served now (a
@@ -150,9 +150,9 @@ def refusal(
     if replace_served:
         return None
     again = (
-        "build the pipeline again (aet run, or compile it again for Kubeflow) so that the "
-        "Evaluator compares it with the served version, or set evaluation.baseline: none "
-        "to replace what is served"
+        "run `aet run` again so that the Evaluator compares it with the served version (a "
+        "pipeline compiled for Kubeflow compares with its own latest blessed model), or set "
+        "evaluation.baseline: none to replace what is served"
     )
     (blessing,) = input_dict[standard_component_specs.MODEL_BLESSING_KEY]
     if not blessing.has_custom_property(BASELINE_MODEL_KEY):
@@ -195,12 +195,13 @@ class Executor(tfx_pusher.Executor):
             exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null"
         )
         replace = bool((custom_config or {}).get(REPLACE_SERVED))
-        reason = refusal(input_dict, model_path, base, replace_served=replace)
-        if reason:
-            logging.warning("not pushed: %s", reason)
-            self._MarkNotPushed(model_push)
-            model_push.set_string_custom_property(NOT_PUSHED_BECAUSE, reason)
-            return
-        io_utils.copy_dir(model_path, model_push.uri)
-        version, serving_path = push_model(model_path, base)
+        with locked(base, "--serving-dir", wait_s=LOCK_WAIT_S):  # a no-op on object stores
+            reason = refusal(input_dict, model_path, base, replace_served=replace)
+            if reason:
+                logging.warning("not pushed: %s", reason)
+                self._MarkNotPushed(model_push)
+                model_push.set_string_custom_property(NOT_PUSHED_BECAUSE, reason)
+                return
+            io_utils.copy_dir(model_path, model_push.uri)
+            version, serving_path = push_model(model_path, base)
         self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)

@@ -52,7 +52,8 @@ def model_card(
         training=history,
         split=split,
         default_data=default_data,
-        lineage={"model": model.uri, "evaluation": evaluation.uri},
+        # Artifact ids, not paths: a path would tell where the user keeps their runs.
+        lineage={"model_artifact_id": str(model.id), "evaluation_artifact_id": str(evaluation.id)},
     )
 
 

@@ -7,8 +7,9 @@ import base64
 import os
 from pathlib import Path
 
+from aet.report.rendering import render_fragment
 from aet.report.run_record import RunRecord
-from aet.report.sections import Section, render_fragment
+from aet.report.sections import Section
 
 HEAT_MAPS = Path(__file__).with_name("heat_maps.html.j2")
 

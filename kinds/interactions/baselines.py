@@ -29,7 +29,6 @@ from aet.components.models.sasrec import history_lengths
 from aet.config.contract import HISTORY_ITEMS
 from aet.kinds.interactions.transform import ITEM_COUNTS, ITEM_VOCABULARY
 
-RECOMMENDER_OUTPUT = "scores"  # the model's output in the evaluation signature
 BASELINE_OUTPUTS = ("most_popular", "co_occurrence")
 WINDOW = 3  # positions after an item that count as following it; recent items scored from
 NEIGHBOURS = 100  # followers kept per item

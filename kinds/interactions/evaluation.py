@@ -7,7 +7,8 @@ import tensorflow_model_analysis as tfma
 
 from aet.components.evaluation import config_metrics
 from aet.config import DomainConfig
-from aet.kinds.interactions.baselines import BASELINE_OUTPUTS, RECOMMENDER_OUTPUT
+from aet.config.contract import RECOMMENDER_OUTPUT
+from aet.kinds.interactions.baselines import BASELINE_OUTPUTS
 
 
 def ranking_eval_config(config: DomainConfig, label_key: str, catalogue: int) -> tfma.EvalConfig:

@@ -10,8 +10,9 @@ from pathlib import Path
 from aet.config.contract import HISTORY_ITEMS
 from aet.kinds.interactions.transform import ITEM_COUNTS
 from aet.report import plots
+from aet.report.rendering import render_fragment
 from aet.report.run_record import RunRecord
-from aet.report.sections import Section, render_fragment
+from aet.report.sections import Section
 
 TEMPLATE = Path(__file__).with_name("report.html.j2")
 
@@ -23,12 +24,14 @@ def _history_lengths(record: RunRecord) -> list[tuple[float, float]]:
         (f for f in (statistics.features if statistics else []) if f.path.step == [HISTORY_ITEMS]),
         None,
     )
-    if feature is None:
+    if feature is None or feature.WhichOneof("stats") is None:
         return []
     common = getattr(feature, feature.WhichOneof("stats")).common_stats
     buckets = common.num_values_histogram.buckets
     total = sum(bucket.sample_count for bucket in buckets)
-    points, seen = [(buckets[0].low_value, 0.0)] if buckets else [], 0.0
+    if not total:
+        return []
+    points, seen = [(buckets[0].low_value, 0.0)], 0.0
     for bucket in buckets:
         seen += bucket.sample_count
         points.append((bucket.high_value, seen / total))

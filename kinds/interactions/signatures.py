@@ -26,9 +26,8 @@ from aet.components.features import transformed_name
 from aet.components.models.sasrec import SequentialRecommender, history_lengths, mask_items
 from aet.components.ranking_metrics import MASKED_SCORE
 from aet.config import DomainConfig
-from aet.config.contract import EXCLUDE_ITEMS, HISTORY_ITEMS
+from aet.config.contract import EXCLUDE_ITEMS, HISTORY_ITEMS, RECOMMENDER_OUTPUT
 from aet.kinds.interactions.baselines import (
-    RECOMMENDER_OUTPUT,
     Baselines,
     baseline_scores,
     most_popular_scores,

@@ -103,9 +103,10 @@ def full_disk_run(tmp_path_factory) -> dict:
     (folder / "tmpfs").mkdir()
     (folder / "work").mkdir()
     namespace = ["unshare", "--user", "--map-root-user", "--mount"]
-    probe = subprocess.run([*namespace, "true"], capture_output=True)
+    mount = f"mount -t tmpfs -o size=64k aet-probe {folder / 'tmpfs'}"
+    probe = subprocess.run([*namespace, "sh", "-c", mount], capture_output=True)
     if probe.returncode:
-        pytest.skip(f"no user namespaces here: {probe.stderr.decode().strip()}")
+        pytest.skip(f"no tmpfs in a user namespace here: {probe.stderr.decode().strip()}")
     mounted = [sys.executable, str(folder / "tmpfs"), SCENARIO, str(folder / "work")]
     run = subprocess.run(
         [*namespace, "sh", "-c", MOUNT, *mounted],

@@ -201,7 +201,7 @@ BAD_CONFIGS = {
     ),
     "duplicate feature": (_duplicate_feature, "features.categorical", ["credit_amount", "twice"]),
     "label as feature": (_label_as_feature, "features.numeric", ["creditability", "twice"]),
-    "unknown metric": (_unknown_metric, "evaluation.metrics.7", ["permitted", "log_loss"]),
+    "unknown metric": (_unknown_metric, "evaluation.metrics.9", ["permitted", "log_loss"]),
     "boolean classes": (_boolean_classes, "features.label.classes.0", ["boolean", "quote"]),
     "model name": (_bad_model_name, "serving.model_name", ["lower-case"]),
     "attention alarms": (

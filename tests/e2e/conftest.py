@@ -131,8 +131,8 @@ def assert_tuned_within_budget(run: CliRun, strategy: str, objective: str) -> di
 # with its place in the summary, and whether the page is wider than a laptop screen.
 REPORT_SCRIPT = """({
   sections: [...document.querySelectorAll('main > section')].map(s => s.id),
-  numbers: Object.fromEntries([...document.querySelectorAll('[data-summary]')]
-    .map(e => [e.dataset.summary, e.textContent.trim()])),
+  numbers: [...document.querySelectorAll('[data-summary]')]
+    .map(e => [e.dataset.summary, e.textContent.trim()]),
   wider_than_screen: document.documentElement.scrollWidth > window.innerWidth,
   figures: document.querySelectorAll('svg, img').length,
 })"""
@@ -156,7 +156,7 @@ def assert_report_shows_the_run(run: CliRun, sections: set[str]) -> dict:
     """The run's report opens in headless Chromium from file:// with no console error
     and no request to anything but the file itself and its inline images, fits a
     1280-pixel screen, has `sections`, and every number it marks equals the summary's.
-    Returns what it read."""
+    Returns what it read, the numbers as {summary path: text}."""
     from tests.browser import visit
 
     page = run.output / "report" / "index.html"
@@ -169,9 +169,9 @@ def assert_report_shows_the_run(run: CliRun, sections: set[str]) -> dict:
     assert not found["wider_than_screen"]
     summary = run.summary
     assert found["numbers"], "the report marks no number"
-    for path, text in found["numbers"].items():
+    for path, text in found["numbers"]:  # every marked cell: a number may be shown twice
         value = summary
         for key in path.split("|"):
             value = value[key]
         assert text == _shown(path, value), f"{path}: the report shows {text}, the summary {value}"
-    return found
+    return {**found, "numbers": dict(found["numbers"])}

@@ -161,6 +161,8 @@ def test_the_warmup_requests_hold_none_of_the_applicants(
 def test_the_pushed_model_carries_its_card_with_the_fairness_gaps(
     finance_run: CliRun, german_credit_csv: Path
 ) -> None:
+    """The gaps between the age bands large enough to judge; the foreign-worker groups
+    cannot be compared (6 held-out examples of "no"); no path of the run or the data."""
     extras = Path(finance_run.summary["pushed_model_dir"]) / "assets.extra"
     card = json.loads((extras / "model_card.json").read_text())
     markdown = (extras / "model_card.md").read_text()
@@ -179,9 +181,9 @@ def test_the_pushed_model_carries_its_card_with_the_fairness_gaps(
     assert workers["no"]["examples"] < 30 and not workers["no"]["judged"]
     assert "### foreign_worker" in markdown and "| no (too small to judge) |" in markdown
     assert card["data"]["rows"]["test"] == card["quantitative_analysis"]["overall"]["example_count"]
-    with german_credit_csv.open(newline="") as handle:
-        purposes = {row["purpose"] for row in csv.DictReader(handle)}
-    assert not [value for value in purposes if value in markdown or value in json.dumps(card)]
+    assert set(workers["no"]) == {"group", "examples", "judged"}  # no rates of 6 people
+    text = markdown + json.dumps(card)
+    assert str(finance_run.output) not in text and str(german_credit_csv) not in text
 
 
 def test_the_push_writes_the_model_servers_config(finance_run: CliRun) -> None:

@@ -56,6 +56,8 @@ def test_fairness_gaps_leave_out_groups_too_small_to_judge(config) -> None:
     assert workers["gaps"] == {}  # one judged group: no gap to speak of
     ages = by_feature["age_band"]
     assert ages["gaps"]["auc"] == pytest.approx(0.05)
+    no = next(group for group in workers["groups"] if group["group"] == "no")
+    assert set(no) == {"group", "examples", "judged"}  # 6 examples: a count, no rates
     assert ages["gaps"]["false_positive_rate"] == pytest.approx(0.2)  # 1-0.7 vs 1-0.9
     assert ages["gaps"]["false_negative_rate"] == pytest.approx(0.1)
 
@@ -76,7 +78,7 @@ def test_the_card_holds_aggregates_only_and_says_what_it_cannot_judge(config) ->
         training={"epochs_run": 10, "events": [{"callback": "ElasticLearningRate"}]},
         split="test",
         default_data=True,
-        lineage={"model": "/runs/x/Trainer/model/7"},
+        lineage={"model_artifact_id": "7"},
     )
     text = json.dumps(card) + card_markdown(card)
     assert "a-private-value" not in text  # no value of the data but the slices' groups
@@ -85,8 +87,8 @@ def test_the_card_holds_aggregates_only_and_says_what_it_cannot_judge(config) ->
     limitations = " ".join(card["limitations"])
     assert "standard error of about 0.04" in limitations and "(46 bad)" in limitations
     assert "foreign_worker=no" in limitations
-    assert "does not read these columns of the data: applicant_id, purpose" not in limitations
-    assert "applicant_id" in limitations
+    assert "The model does not read these columns of the data: applicant_id." in limitations
+    assert card["quantitative_analysis"]["slices"]["foreign_worker=no"] == {"example_count": 6.0}
     assert card["training"]["elastic_events"] == {"ElasticLearningRate": 1}
     markdown = card_markdown(card)
     assert "### age_band" in markdown and "| no (too small to judge) | 6 |" in markdown

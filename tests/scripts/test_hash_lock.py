@@ -65,3 +65,11 @@ def test_rehashing_replaces_old_hashes_and_keeps_comments(monkeypatch) -> None:
     ]
     again = hash_lock.with_hashes([line.rstrip(" \\") for line in hashed], "lock")
     assert again == hashed
+
+
+def test_extras_and_markers_stay_in_the_pin(monkeypatch) -> None:
+    monkeypatch.setattr(hash_lock, "published_hashes", lambda name, version: ["c" * 64])
+    lines = ['apache-beam[gcp]==2.74.0; python_version < "3.11"  # the runner']
+    hashed = hash_lock.with_hashes(lines, "lock")
+    assert hashed[0] == 'apache-beam[gcp]==2.74.0; python_version < "3.11" \\'
+    assert hashed[1] == "    --hash=sha256:" + "c" * 64

@@ -16,6 +16,7 @@ from tfx.utils import io_utils
 
 from aet.components.pusher import executor
 from aet.components.pusher.executor import PARTIAL_PREFIX, push_model
+from aet.config.contract import SERVING_EXTRAS
 
 # Pushes the model folder in argv[1] to argv[2], forever, one push after the other.
 PUSH_FOREVER = """
@@ -127,15 +128,15 @@ def test_the_served_model_is_not_pushed_again_as_a_new_version(tmp_path: Path) -
     io_utils.copy_dir(served, str(tmp_path / "baseline" / "Format-Serving"))
     judged = _blessing(str(tmp_path / "baseline"))
     assert executor.refusal(judged, str(model), str(base)) == f"it is already served, as {served}"
-    (model / executor.EXTRAS).mkdir()
-    (model / executor.EXTRAS / "model_card.json").write_text('{"run": "a re-run"}')
+    (model / SERVING_EXTRAS).mkdir()
+    (model / SERVING_EXTRAS / "model_card.json").write_text('{"run": "a re-run"}')
     assert executor.refusal(judged, str(model), str(base)) == f"it is already served, as {served}"
     (model / "variables" / "shard-0001").write_bytes(b"retrained")
     assert executor.refusal(judged, str(model), str(base)) is None
 
 
 def _with_warmup(folder: Path) -> Path:
-    warmup = folder / executor.EXTRAS / "tf_serving_warmup_requests"
+    warmup = folder / SERVING_EXTRAS / "tf_serving_warmup_requests"
     warmup.parent.mkdir(parents=True, exist_ok=True)
     warmup.write_bytes(b"requests")
     return folder
@@ -148,7 +149,7 @@ def test_a_model_judged_against_another_than_the_served_one_is_not_pushed(
     base = tmp_path / "serving" / "finance_risk"
     blessed = _saved_model(tmp_path / "blessed" / "Format-Serving", files=2)
     _, served = push_model(str(_with_warmup(blessed)), str(base))
-    (blessed / executor.EXTRAS / "tf_serving_warmup_requests").unlink()  # the Trainer's has none
+    (blessed / SERVING_EXTRAS / "tf_serving_warmup_requests").unlink()  # the Trainer's has none
     judged_against_blessed = _blessing(str(tmp_path / "blessed"))
     assert executor.refusal(judged_against_blessed, model, str(base)) is None
 
@@ -174,4 +175,4 @@ def test_replacing_what_is_served_needs_no_baseline_but_never_pushes_it_again(
 def test_the_serving_extras_are_where_tfx_puts_the_warmup_file() -> None:
     from tfx.utils import path_utils
 
-    assert Path(path_utils.warmup_file_path("")).parent == Path(executor.EXTRAS)
+    assert Path(path_utils.warmup_file_path("")).parent == Path(SERVING_EXTRAS)

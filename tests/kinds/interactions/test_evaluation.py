@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from aet.kinds.interactions.baselines import BASELINE_OUTPUTS, RECOMMENDER_OUTPUT
+from aet.config.contract import RECOMMENDER_OUTPUT
+from aet.kinds.interactions.baselines import BASELINE_OUTPUTS
 from aet.kinds.interactions.evaluation import ranking_eval_config
 from aet.pipelines.domains import load_domain
 
