@@ -15,8 +15,11 @@ MIN_SLICE_EXAMPLES = 30
 
 
 def number(value) -> str:
-    """A metric as the report prints it: four decimals, a dash where there is none."""
-    return "—" if value is None else f"{value:.4f}"
+    """A metric as the report prints it: four decimals, a dash where there is none (a
+    group too small to judge has no rates in the model card)."""
+    if value is None or isinstance(value, jinja2.Undefined):
+        return "—"
+    return f"{value:.4f}"
 
 
 TEMPLATES = jinja2.Environment(

@@ -183,3 +183,23 @@ def test_the_report_is_written_beside_the_summary(config, tmp_path: Path) -> Non
     assert path == tmp_path / "report" / "index.html"
     page = path.read_text()
     assert "Content-Security-Policy" in page and "<script" not in page
+
+
+def test_the_model_card_section_shows_a_small_group_without_rates(config, tmp_path: Path) -> None:
+    from aet.report.model_card import build_card
+
+    metrics = {
+        "overall": {"auc": 0.8, "example_count": 152.0},
+        "foreign_worker=yes": {"auc": 0.8, "example_count": 146.0},
+        "foreign_worker=no": {"auc": 1.0, "example_count": 6.0},
+    }
+    card = build_card(
+        config, metrics=metrics, statistics={}, training=None, split="test",
+        default_data=True, lineage={},
+    )  # fmt: skip
+    served = tmp_path / "serving" / "7" / "assets.extra"
+    served.mkdir(parents=True)
+    (served / "model_card.json").write_text(json.dumps(card))
+    record = _record(config, tmp_path, pushed_model_dir=str(served.parent))
+    html = sections.model_card(record).html
+    assert "no <span" in html and '<td class="num">6</td><td class="num">—</td>' in html
