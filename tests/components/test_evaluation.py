@@ -62,7 +62,8 @@ def test_only_the_configs_metrics_are_computed_not_the_models_compiled_ones(eval
 
 def test_every_configured_metric_is_computed(finance_config, eval_config):
     assert finance_config.evaluation.metrics == [
-        "auc", "pr_auc", "ks", "brier", "calibration", "accuracy", "log_loss",
+        "auc", "pr_auc", "ks", "brier", "calibration", "accuracy", "log_loss", "sensitivity",
+        "specificity",
     ]  # fmt: skip
     metrics = _by_name(eval_config)
     assert {"ExampleCount", "auc", "pr_auc", "ks", "brier_score", "accuracy", "log_loss"} <= set(
@@ -90,7 +91,8 @@ def _reported_names(eval_config: tfma.EvalConfig) -> set[str]:
 def test_tfma_builds_every_metric_under_its_reported_name(eval_config):
     assert _reported_names(eval_config) == {
         "example_count", "auc", "pr_auc", "ks", "brier_score", "calibration", "mean_label",
-        "mean_prediction", "calibration_plot", "accuracy", "log_loss",
+        "mean_prediction", "calibration_plot", "accuracy", "log_loss", "sensitivity",
+        "specificity", "confusion_matrix_plot",  # the last: the report's ROC and PR curves
     }  # fmt: skip
 
 
@@ -168,8 +170,10 @@ def test_three_classes_use_sparse_categorical_metrics(finance_config):
     assert model_spec.prediction_key == "probabilities"
     assert model_spec.label_key == "creditability_xf"
     metrics = _by_name(eval_config)
-    assert set(metrics) == {"ExampleCount", "accuracy", "log_loss"}
-    assert _reported_names(eval_config) == {"example_count", "accuracy", "log_loss"}
+    assert set(metrics) == {"ExampleCount", "accuracy", "log_loss", "MultiClassConfusionMatrixPlot"}
+    assert _reported_names(eval_config) == {
+        "example_count", "accuracy", "log_loss", "multi_class_confusion_matrix_plot",
+    }  # fmt: skip
     assert metrics["accuracy"].class_name == "SparseCategoricalAccuracy"
     assert metrics["accuracy"].module == KERAS
     assert metrics["log_loss"].class_name == "SparseCategoricalCrossentropy"
@@ -218,7 +222,10 @@ def test_sensitivity_and_specificity_are_computed_at_the_decision_threshold(sens
     change = metrics["specificity"].per_slice_thresholds[0].threshold.change_threshold
     assert change.direction == tfma.MetricDirection.HIGHER_IS_BETTER
     assert change.absolute.value == pytest.approx(-0.05)
-    assert _reported_names(eval_config) == {"example_count", "auc", "sensitivity", "specificity"}
+    assert _reported_names(eval_config) == {
+        "example_count", "auc", "sensitivity", "specificity", "confusion_matrix_plot",
+        "calibration_plot",  # the report's curves
+    }  # fmt: skip
     thresholds = metric_specs.metric_thresholds_from_metrics_specs(
         eval_config.metrics_specs, eval_config
     )
