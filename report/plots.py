@@ -62,7 +62,7 @@ def histogram(
         lows = [low for low, _ in edges]
         widths = [max(high - low, 1e-12) for low, high in edges]
         axes.bar(lows, counts, width=widths, align="edge", color="#1f77b4", edgecolor="white")
-        axes.set_xlabel(feature)
+        axes.set_title(_short(feature, 40), fontsize=9)  # a long name clips as an axis label
         axes.set_ylabel("rows")
         return to_svg(figure, f"distribution of {feature}")
 
@@ -75,7 +75,7 @@ def top_values(values: Sequence[tuple[str, float]], feature: str) -> Markup:
         labels = [_short(value) for value, _ in shown]
         axes.barh(labels, [count for _, count in shown], color="#ff7f0e")
         axes.set_xlabel("rows")
-        axes.set_title(feature, fontsize=9)
+        axes.set_title(_short(feature, 40), fontsize=9)
         return to_svg(figure, f"most frequent values of {feature}")
 
 
