@@ -20,7 +20,6 @@ STYLE = {
     "svg.fonttype": "none",
     "font.family": "sans-serif",
     "svg.hashsalt": "aet",  # the same figure gives the same bytes
-    "text.parse_math": False,  # a '$' in a value or name is text, not TeX
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -188,4 +187,7 @@ def bars(labels: Sequence[str], values: Sequence[float], xlabel: str, title: str
 
 
 def _short(text: str, limit: int = 28) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A name or value cut to `limit` characters, its '$' escaped so that matplotlib
+    draws it instead of reading TeX (which a value like '$5-$10' would break)."""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.replace("$", r"\$")

@@ -203,3 +203,11 @@ def test_the_model_card_section_shows_a_small_group_without_rates(config, tmp_pa
     record = _record(config, tmp_path, pushed_model_dir=str(served.parent))
     html = sections.model_card(record).html
     assert "no <span" in html and '<td class="num">6</td><td class="num">—</td>' in html
+
+
+def test_a_dollar_in_a_value_is_drawn_and_log_ticks_stay_numbers() -> None:
+    svg = plots.top_values([("$5-$10", 3.0), ("$$", 1.0)], "price $band")
+    assert "$5-$10" in svg and "price $band" in svg
+    tail = plots.popularity_tail([100.0, 10.0, 1.0])
+    shown = re.findall(r"<text[^>]*>([^<]*)</text>", tail)  # the text a browser draws
+    assert shown and not [text for text in shown if "mathdefault" in text]
