@@ -20,6 +20,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from aet.config.contract import SERVING_EXTRAS
 from aet.config.metrics import METRICS
 from aet.report import plots
+from aet.report.model_card import CARD_JSON
 from aet.report.rendering import MIN_SLICE_EXAMPLES, TEMPLATES
 from aet.report.run_record import RunRecord, read_file
 
@@ -263,8 +264,6 @@ def serving(record: RunRecord) -> Section:
 
 def model_card(record: RunRecord) -> Section | None:
     """The card the pushed version carries, if a version was pushed."""
-    from aet.report.model_card import CARD_JSON
-
     pushed = record.summary.get("pushed_model_dir")
     content = read_file(os.path.join(pushed, SERVING_EXTRAS, CARD_JSON)) if pushed else None
     if content is None:
