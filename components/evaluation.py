@@ -154,6 +154,13 @@ def classifier_eval_config(config: DomainConfig, label_key: str) -> tfma.EvalCon
     )
 
 
+# `evaluation.confidence_intervals` as TFMA names its methods.
+INTERVAL_METHODS = {
+    "bootstrap": tfma.ConfidenceIntervalOptions.POISSON_BOOTSTRAP,
+    "jackknife": tfma.ConfidenceIntervalOptions.JACKKNIFE,
+}
+
+
 def build_eval_config(config: DomainConfig, data_path: str | None = None) -> tfma.EvalConfig:
     """The Evaluator's config, as the domain's data kind builds it; `data_path` is what
     the pipeline reads (a recommender's catalogue size is in its ingestion report).
@@ -163,6 +170,10 @@ def build_eval_config(config: DomainConfig, data_path: str | None = None) -> tfm
     combiners (six loads for a finance model, three quarters of the Evaluator's time)."""
     eval_config = kind_of(config).eval_config(config, data_path)
     eval_config.options.include_default_metrics.value = False
+    method = INTERVAL_METHODS.get(config.evaluation.confidence_intervals)
+    if method is not None:
+        eval_config.options.compute_confidence_intervals.value = True
+        eval_config.options.confidence_intervals.method = method
     return eval_config
 
 

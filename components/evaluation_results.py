@@ -38,30 +38,66 @@ def _metric_label(name: str, class_id: int | None, classes: list[str], output: s
     return f"{name}[class={classes[class_id] if class_id < len(classes) else class_id}]"
 
 
+def _metric_entries(evaluation_uri: str, config: DomainConfig, model: str | None):
+    """(slice name, metric label, TFMA's value) for each metric the summary reports: the
+    value is {'doubleValue': v}, or with confidence intervals {'boundedValue': {'value',
+    'lowerBound', 'upperBound'}}."""
+    wanted = {tfma_metric_name(name) for name in config.evaluation.metrics} | {"example_count"}
+    per_class = set(PER_CLASS_METRICS) if config.evaluation.per_class else set()
+    classes = config.features.label.classes if config.features.label else []
+    result = tfma.load_eval_result(evaluation_uri, model_name=model)
+    for slice_key, by_output in result.slicing_metrics:
+        for output, by_sub_key in by_output.items():
+            for sub_key, metric_values in by_sub_key.items():
+                class_id = _class_id(sub_key)
+                names = wanted if class_id is None else per_class
+                for name, value in metric_values.items():
+                    if name in names:
+                        label = _metric_label(name, class_id, classes, output)
+                        yield _slice_name(slice_key), label, value
+
+
+def _number(value: object) -> float | None:
+    """A finite TFMA number (it writes an undefined one as NaN or 'NaN'), rounded."""
+    number = float(value) if isinstance(value, (int, float, str)) else math.nan
+    return None if math.isnan(number) else round(number, 6)
+
+
+def _by_slice(entries: dict[str, dict]) -> dict[str, dict]:
+    return dict(sorted(entries.items(), key=lambda item: item[0] != "overall"))
+
+
 def read_metrics(
     evaluation_uri: str, config: DomainConfig, model: str | None = None
 ) -> dict[str, dict[str, float]]:
     """Metric values per slice ('overall', 'age_band=<25', ...) from TFMA's output; a
     class's own metrics (evaluation.per_class) as 'recall[class=Adelie]', a recommender's
     baselines' as 'ndcg[co_occurrence]'. The new model's, or with `model=BASELINE` those
-    of the model it was judged against (empty when there was none)."""
-    wanted = {tfma_metric_name(name) for name in config.evaluation.metrics} | {"example_count"}
-    per_class = set(PER_CLASS_METRICS) if config.evaluation.per_class else set()
-    classes = config.features.label.classes if config.features.label else []
-    result = tfma.load_eval_result(evaluation_uri, model_name=model)
+    of the model it was judged against (empty when there was none). With confidence
+    intervals, the value is TFMA's estimate on the whole split (the one thresholds gate)."""
     metrics: dict[str, dict[str, float]] = {}
-    for slice_key, by_output in result.slicing_metrics:
-        values = {}
-        for output, by_sub_key in by_output.items():
-            for sub_key, metric_values in by_sub_key.items():
-                class_id = _class_id(sub_key)
-                names = wanted if class_id is None else per_class
-                for name, value in metric_values.items():
-                    if name in names and "doubleValue" in value:
-                        label = _metric_label(name, class_id, classes, output)
-                        values[label] = round(float(value["doubleValue"]), 6)
-        metrics[_slice_name(slice_key)] = dict(sorted(values.items()))
-    return dict(sorted(metrics.items(), key=lambda item: item[0] != "overall"))
+    for slice_name, label, value in _metric_entries(evaluation_uri, config, model):
+        values = metrics.setdefault(slice_name, {})
+        if "doubleValue" in value:
+            values[label] = round(float(value["doubleValue"]), 6)
+        elif "boundedValue" in value:
+            values[label] = round(float(value["boundedValue"]["value"]), 6)
+    return _by_slice({name: dict(sorted(values.items())) for name, values in metrics.items()})
+
+
+def read_intervals(evaluation_uri: str, config: DomainConfig) -> dict[str, dict[str, list]]:
+    """The new model's 95 % confidence interval [lower, upper] per slice and metric, where
+    the Evaluator computed them (`evaluation.confidence_intervals`) and they are defined;
+    the example count has none."""
+    intervals: dict[str, dict[str, list]] = {}
+    for slice_name, label, value in _metric_entries(evaluation_uri, config, None):
+        bounded = value.get("boundedValue")
+        if not bounded or label == "example_count":
+            continue
+        lower, upper = _number(bounded.get("lowerBound")), _number(bounded.get("upperBound"))
+        if lower is not None and upper is not None:
+            intervals.setdefault(slice_name, {})[label] = [lower, upper]
+    return _by_slice({name: dict(sorted(values.items())) for name, values in intervals.items()})
 
 
 def failed_thresholds(evaluation_uri: str) -> list[str]:

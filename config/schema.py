@@ -503,6 +503,13 @@ class EvaluationConfig(_Strict):
     thresholds: dict[str, Bound] = {}
     change_thresholds: dict[str, ChangeThreshold] = {}
     slices: list[list[str]] = []
+    confidence_intervals: Literal["bootstrap", "jackknife", "none"] = Field(
+        "bootstrap",
+        description="95 % intervals on every metric, overall and per slice, in the summary, "
+        "the report and the model card: TFMA's Poisson bootstrap (20 resamples), its "
+        "delete-d jackknife (20 buckets, cheaper on large splits), or none. Thresholds "
+        "gate the point estimate either way",
+    )
     decision_threshold: float = Field(0.5, gt=0, lt=1)
     per_class: bool = Field(
         False, description="also report each class's one-vs-rest metrics (multi-class labels)"

@@ -20,6 +20,7 @@ from aet.components.evaluation_results import (
     failed_thresholds,
     read_confusion_matrix,
     read_curves,
+    read_intervals,
     read_metrics,
 )
 from aet.components.export.server_config import BATCHING_FILE, MODELS_CONFIG
@@ -172,6 +173,9 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             evaluation_uri = outputs["evaluation"][0].uri
             summary["evaluation_dir"] = evaluation_uri
             summary["metrics"] = read_metrics(evaluation_uri, config)
+            intervals = read_intervals(evaluation_uri, config)
+            if intervals:
+                summary["metric_intervals"] = intervals
             if blessing and BASELINE_MODEL_KEY in blessing.custom_properties:
                 judged_against = read_metrics(evaluation_uri, config, model=BASELINE)
                 summary["baseline_metrics"] = judged_against.get("overall", {})

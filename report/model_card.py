@@ -24,7 +24,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from aet.config import DomainConfig, PackageData
 from aet.config.contract import HISTORY_ITEMS
-from aet.report.rendering import MIN_SLICE_EXAMPLES, TEMPLATES
+from aet.report.rendering import INTERVAL_NAMES, MIN_SLICE_EXAMPLES, TEMPLATES
 
 CARD_JSON = "model_card.json"
 CARD_MARKDOWN = "model_card.md"
@@ -84,10 +84,16 @@ def _published(values: dict[str, float]) -> dict[str, float]:
     return {"example_count": values.get("example_count", 0)}
 
 
-def fairness(config: DomainConfig, metrics: dict[str, dict[str, float]]) -> list[dict]:
+def fairness(
+    config: DomainConfig,
+    metrics: dict[str, dict[str, float]],
+    intervals: dict[str, dict[str, list]] | None = None,
+) -> list[dict]:
     """For each feature the config slices by alone, each group's example count and, for a
-    group large enough to judge, its AUC and error rates at the decision threshold; and
-    the gaps between the best and worst of those groups."""
+    group large enough to judge, its AUC (with its 95 % interval where the Evaluator
+    computed one) and error rates at the decision threshold; and the gaps between the
+    best and worst of those groups."""
+    intervals = intervals or {}
     groups_by_feature = []
     for spec in config.evaluation.slices:
         if len(spec) != 1:
@@ -103,6 +109,8 @@ def fairness(config: DomainConfig, metrics: dict[str, dict[str, float]]) -> list
             group["judged"] = examples >= MIN_SLICE_EXAMPLES
             if group["judged"]:  # a tiny group's rates would tell its members' labels
                 group["auc"] = values.get("auc")
+                if "auc" in intervals.get(name, {}):
+                    group["auc_interval"] = intervals[name]["auc"]
                 for rate, recall in ERROR_RATES.items():
                     if recall in values:
                         group[rate] = round(1 - values[recall], 6)
@@ -165,10 +173,22 @@ def _limitations(
     return notes
 
 
+def _published_intervals(
+    metrics: dict[str, dict[str, float]], intervals: dict[str, dict[str, list]]
+) -> dict[str, dict[str, list]]:
+    """The intervals of the slices the card publishes metrics for."""
+    return {
+        name: values
+        for name, values in intervals.items()
+        if metrics.get(name, {}).get("example_count", 0) >= MIN_SLICE_EXAMPLES
+    }
+
+
 def build_card(
     config: DomainConfig,
     *,
     metrics: dict[str, dict[str, float]],
+    intervals: dict[str, dict[str, list]],
     statistics: dict[str, statistics_pb2.DatasetFeatureStatistics],
     training: dict | None,
     split: str,
@@ -215,7 +235,9 @@ def build_card(
             "slices": {
                 name: _published(values) for name, values in metrics.items() if name != "overall"
             },
-            "fairness": fairness(config, metrics),
+            "intervals": _published_intervals(metrics, intervals),
+            "interval_method": INTERVAL_NAMES.get(config.evaluation.confidence_intervals),
+            "fairness": fairness(config, metrics, intervals),
         },
         "training": {
             "model": json.loads(config.model.json()),

@@ -13,6 +13,12 @@ from markupsafe import Markup
 # card gives only its count.
 MIN_SLICE_EXAMPLES = 30
 
+# How the report and the model card name `evaluation.confidence_intervals`.
+INTERVAL_NAMES = {
+    "bootstrap": "TFMA's Poisson bootstrap, 20 resamples",
+    "jackknife": "TFMA's delete-d jackknife, 20 buckets",
+}
+
 
 def number(value) -> str:
     """A metric as the report prints it: four decimals, a dash where there is none (a

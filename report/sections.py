@@ -21,7 +21,7 @@ from aet.config.contract import SERVING_EXTRAS
 from aet.config.metrics import METRICS
 from aet.report import plots
 from aet.report.model_card import CARD_JSON
-from aet.report.rendering import MIN_SLICE_EXAMPLES, TEMPLATES
+from aet.report.rendering import INTERVAL_NAMES, MIN_SLICE_EXAMPLES, TEMPLATES
 from aet.report.run_record import RunRecord, read_file
 
 STANDARD_HISTOGRAM = statistics_pb2.Histogram.HistogramType.STANDARD
@@ -72,6 +72,7 @@ def overview(record: RunRecord) -> Section:
         summary=summary,
         overall=overall,
         baseline=summary.get("baseline_metrics") or {},
+        intervals=(summary.get("metric_intervals") or {}).get("overall", {}),
         checks=checks,
         failed=failed,
         chart=chart,
@@ -221,11 +222,13 @@ def training(record: RunRecord) -> Section:
 def evaluation(record: RunRecord) -> Section:
     metrics = record.summary.get("metrics") or {}
     names = sorted({name for values in metrics.values() for name in values} - {"example_count"})
+    intervals = record.summary.get("metric_intervals") or {}
     slices = [
         {
             "name": name,
             "count": values.get("example_count"),
             "values": values,
+            "intervals": intervals.get(name, {}),
             "judged": (values.get("example_count") or 0) >= MIN_SLICE_EXAMPLES,
         }
         for name, values in metrics.items()
@@ -243,6 +246,9 @@ def evaluation(record: RunRecord) -> Section:
         names=names,
         slices=slices,
         minimum=MIN_SLICE_EXAMPLES,
+        interval_method=INTERVAL_NAMES.get(record.config.evaluation.confidence_intervals)
+        if intervals and record.config
+        else None,
         summary=record.summary,
     )
 

@@ -19,7 +19,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
-from aet.components.evaluation_results import read_metrics
+from aet.components.evaluation_results import read_intervals, read_metrics
 from aet.components.export.warmup import write_warmup_file
 from aet.components.serving_check.check import REPORT_FILE, check_model
 from aet.components.split_records import first_records
@@ -48,6 +48,7 @@ def model_card(
     return build_card(
         config,
         metrics=read_metrics(evaluation.uri, config),
+        intervals=read_intervals(evaluation.uri, config),
         statistics=read_statistics(statistics.uri),
         training=history,
         split=split,

@@ -100,3 +100,63 @@ def test_a_multiclass_confusion_matrix_counts_each_example_under_its_top_class(
     counts = read_confusion_matrix(per_class_evaluation, SPECIES)
     # Rows are labels, columns the top class of MULTICLASS_PROBABILITIES.
     assert counts == [[2, 1, 0], [1, 1, 1], [0, 0, 3]]
+
+
+def _finance_without_slices(intervals: str):
+    from aet.pipelines.domains import load_domain
+
+    return load_domain(
+        "finance_risk",
+        [
+            "evaluation.slices=[]",
+            "evaluation.change_thresholds={}",
+            f"evaluation.confidence_intervals={intervals}",
+        ],
+        default_data=True,
+    )
+
+
+def _scored_examples(count: int, seed: int = 0) -> tuple[list[int], list[float]]:
+    """Labels and probabilities of a classifier that separates the classes imperfectly."""
+    import numpy as np
+
+    generator = np.random.default_rng(seed)
+    labels = generator.integers(0, 2, count)
+    scores = 1 / (1 + np.exp(-(1.5 * labels - 0.75 + generator.normal(0, 1, count))))
+    return labels.tolist(), scores.tolist()
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "jackknife"])
+def test_every_metric_gets_an_interval_around_its_estimate(tmp_path, method) -> None:
+    from aet.components.evaluation_results import read_intervals
+    from aet.report.model_card import auc_standard_error
+
+    config = _finance_without_slices(method)
+    labels, scores = _scored_examples(400)
+    evaluation = evaluate_predictions(
+        build_eval_config(config), labels, scores, str(tmp_path), intervals=True
+    )
+    metrics = read_metrics(evaluation, config)["overall"]
+    intervals = read_intervals(evaluation, config)["overall"]
+    assert set(intervals) == set(metrics) - {"example_count"}
+    assert metrics["example_count"] == 400
+    for name, (lower, upper) in intervals.items():
+        assert lower < upper, name
+        assert lower <= metrics[name] <= upper, name
+    # A 95 % interval spans about four standard errors of the AUC (Hanley and McNeil).
+    positives = sum(labels)
+    error = auc_standard_error(metrics["auc"], positives, len(labels) - positives)
+    lower, upper = intervals["auc"]
+    assert 2 * error < upper - lower < 8 * error
+
+
+def test_without_intervals_none_are_read(tmp_path) -> None:
+    from aet.components.evaluation_results import read_intervals
+
+    config = _finance_without_slices("none")
+    labels, scores = _scored_examples(50)
+    eval_config = build_eval_config(config)
+    assert not eval_config.options.compute_confidence_intervals.value
+    evaluation = evaluate_predictions(eval_config, labels, scores, str(tmp_path), intervals=True)
+    assert read_intervals(evaluation, config) == {}
+    assert read_metrics(evaluation, config)["overall"]["example_count"] == 50

@@ -58,7 +58,7 @@ def finance_run(tmp_path_factory) -> CliRun:
     """The module's tuned finance_risk run. A copy of its folder as it left it is kept
     beside it, for the warm-start run, which goes on from the first run alone, and for
     its summary, which the later runs in its folder write over."""
-    run = run_aet(*TUNED_RUN, output=tmp_path_factory.mktemp("fr"))
+    run = run_aet(*TUNED_RUN, output=tmp_path_factory.mktemp("fr"), intervals=True)
     assert_succeeded(run)
     shutil.copytree(run.output, _as_first_run(run))
     return dataclasses.replace(run, summary_file=_as_first_run(run) / "run_summary.json")
@@ -182,6 +182,9 @@ def test_the_pushed_model_carries_its_card_with_the_fairness_gaps(
     assert "### foreign_worker" in markdown and "| no (too small to judge) |" in markdown
     assert card["data"]["rows"]["test"] == card["quantitative_analysis"]["overall"]["example_count"]
     assert set(workers["no"]) == {"group", "examples", "judged"}  # no rates of 6 people
+    overall = card["quantitative_analysis"]["intervals"]["overall"]
+    assert overall["auc"] == finance_run.summary["metric_intervals"]["overall"]["auc"]
+    assert all("auc_interval" in group for group in judged)
     text = markdown + json.dumps(card)
     assert str(finance_run.output) not in text and str(german_credit_csv) not in text
 
@@ -204,6 +207,15 @@ def test_the_run_report_shows_the_run_as_its_summary_does(finance_run: CliRun) -
     numbers = found["numbers"]
     assert numbers["metrics|overall|auc"] == f"{first.summary['metrics']['overall']['auc']:.4f}"
     assert "metrics|foreign_worker=no|auc" not in numbers  # 6 examples: shown, not judged
+    # The bootstrap's 95 % interval around each judged value, shown under it.
+    intervals = first.summary["metric_intervals"]
+    for slice_name, values in first.summary["metrics"].items():
+        for name, (lower, upper) in intervals.get(slice_name, {}).items():
+            assert lower <= values[name] <= upper, (slice_name, name)
+    lower, upper = intervals["overall"]["auc"]
+    assert 0.02 < upper - lower < 0.4  # 152 examples: wide, but an interval
+    assert numbers["metric_intervals|overall|auc|0"] == f"{lower:.4f}"
+    assert "metric_intervals|foreign_worker=no|auc|0" not in numbers
     page = (first.output / "report" / "index.html").read_text()
     assert 'foreign_worker=no <span class="warn">(too small to judge)</span>' in page
     for trial in first.summary["tuning"]["trials"]:
@@ -217,7 +229,11 @@ def rejudged_run(finance_run: CliRun) -> tuple[CliRun, dict]:
     the serving root's files as the first run left them)."""
     served = _served_files(finance_run.output / "serving")
     again = run_aet(
-        *TUNED_RUN, "--set", "serving.check.latency_budget_ms=0.000001", output=finance_run.output
+        *TUNED_RUN,
+        "--set",
+        "serving.check.latency_budget_ms=0.000001",
+        output=finance_run.output,
+        intervals=True,  # as the first run, whose Evaluator's output it reuses
     )
     assert_succeeded(again)  # the run worked; its model is not fit to serve
     return again, served

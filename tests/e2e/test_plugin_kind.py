@@ -56,6 +56,7 @@ def jsonl_run(penguins_jsonl: Path, tmp_path_factory) -> tuple[dict, Path]:
         "learning_rate": 0.05,
         "elastic": {"early_stopping": None},
     }
+    raw["evaluation"]["confidence_intervals"] = "none"  # half a minute the test does not read
     folder = tmp_path_factory.mktemp("jsonl_domain")
     config_path = folder / "config.yaml"
     config_path.write_text(yaml.safe_dump(raw, sort_keys=False))

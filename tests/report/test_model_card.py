@@ -30,6 +30,13 @@ METRICS = {
 }
 
 
+INTERVALS = {
+    "overall": {"auc": [0.71, 0.86]},
+    "age_band=25-35": {"auc": [0.69, 0.91]},
+    "foreign_worker=no": {"auc": [0.2, 1.0]},
+}
+
+
 @pytest.fixture
 def config():
     return load_domain("finance_risk", [], default_data=True)
@@ -74,6 +81,7 @@ def test_the_card_holds_aggregates_only_and_says_what_it_cannot_judge(config) ->
     card = build_card(
         config,
         metrics=METRICS,
+        intervals=INTERVALS,
         statistics=_statistics(),
         training={"epochs_run": 10, "events": [{"callback": "ElasticLearningRate"}]},
         split="test",
@@ -93,3 +101,20 @@ def test_the_card_holds_aggregates_only_and_says_what_it_cannot_judge(config) ->
     markdown = card_markdown(card)
     assert "### age_band" in markdown and "| no (too small to judge) | 6 |" in markdown
     assert "&lt;" not in markdown and "| <25 | 40 |" in markdown
+
+
+def test_the_card_gives_intervals_only_for_groups_large_enough_to_judge(config) -> None:
+    card = build_card(
+        config, metrics=METRICS, intervals=INTERVALS, statistics=_statistics(),
+        training=None, split="test", default_data=True, lineage={},
+    )  # fmt: skip
+    analysis = card["quantitative_analysis"]
+    assert set(analysis["intervals"]) == {"overall", "age_band=25-35"}
+    assert "Poisson bootstrap" in analysis["interval_method"]
+    groups = {g["group"]: g for entry in analysis["fairness"] for g in entry["groups"]}
+    assert groups["25-35"]["auc_interval"] == [0.69, 0.91]
+    assert "auc_interval" not in groups["no"]  # 6 examples: their count alone
+    markdown = card_markdown(card)
+    assert "| overall | 152 | 0.7900 [0.7100, 0.8600] |" in markdown
+    assert "| 25-35 | 62 | 0.8000 [0.6900, 0.9100] |" in markdown
+    assert "[0.2000" not in markdown and "95 % confidence interval" in markdown

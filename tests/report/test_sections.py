@@ -69,6 +69,24 @@ def test_small_slices_are_marked_and_thresholds_judged(config, tmp_path: Path) -
     assert "<svg" not in evaluation  # no curves recorded, none drawn
 
 
+def test_intervals_are_shown_under_the_values_of_judged_slices(config, tmp_path: Path) -> None:
+    metrics = {
+        "overall": {"auc": 0.79, "example_count": 152.0},
+        "foreign_worker=no": {"auc": 1.0, "example_count": 6.0},
+    }
+    intervals = {"overall": {"auc": [0.7312, 0.8544]}, "foreign_worker=no": {"auc": [0.1, 1.0]}}
+    record = _record(config, tmp_path, metrics=metrics, metric_intervals=intervals)
+    evaluation = sections.evaluation(record).html
+    assert 'data-summary="metric_intervals|overall|auc|0">0.7312' in evaluation
+    assert 'data-summary="metric_intervals|overall|auc|1">0.8544' in evaluation
+    assert "0.1000" not in evaluation  # a 6-example slice's interval is not judged either
+    assert "Poisson bootstrap" in evaluation
+    overview = sections.overview(record).html
+    assert "95 % interval" in overview and ">0.8544</span>]" in overview
+    without = sections.evaluation(_record(config, tmp_path, metrics=metrics)).html
+    assert "interval" not in without
+
+
 def test_a_binary_classifier_gets_its_roc_precision_recall_and_reliability_curves(
     config, tmp_path: Path
 ) -> None:
@@ -194,7 +212,7 @@ def test_the_model_card_section_shows_a_small_group_without_rates(config, tmp_pa
         "foreign_worker=no": {"auc": 1.0, "example_count": 6.0},
     }
     card = build_card(
-        config, metrics=metrics, statistics={}, training=None, split="test",
+        config, metrics=metrics, intervals={}, statistics={}, training=None, split="test",
         default_data=True, lineage={},
     )  # fmt: skip
     served = tmp_path / "serving" / "7" / "assets.extra"
