@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib as mpl
 from markupsafe import Markup, escape
@@ -184,6 +184,30 @@ def bars(labels: Sequence[str], values: Sequence[float], xlabel: str, title: str
         axes.set_xlabel(xlabel)
         axes.set_title(title, fontsize=9)
         return to_svg(figure, title)
+
+
+def image_sizes(counts: Mapping[tuple[int, int], int]) -> Markup:
+    """Images per (width, height) in pixels: one disc per size, its area by its count,
+    so that aspect ratios and outliers show, which the two marginal histograms hide."""
+    sizes = sorted(counts)
+    most = max(counts.values())
+    with mpl.rc_context(STYLE):
+        figure, axes = _figure(4.6, 3.0)
+        axes.scatter(
+            [width for width, _ in sizes],
+            [height for _, height in sizes],
+            s=[20 + 300 * counts[size] / most for size in sizes],
+            color="#1f77b4",
+            alpha=0.6,
+        )
+        axes.margins(0.12)  # a disc at the edge is drawn whole
+        shared = [size for size in sizes if counts[size] > 1]
+        for size in sorted(shared, key=counts.get, reverse=True)[:3]:  # the common sizes
+            label = f"{size[0]}x{size[1]}: {counts[size]}"
+            axes.annotate(label, size, fontsize=7, xytext=(6, 6), textcoords="offset points")
+        axes.set(xlabel="width (px)", ylabel="height (px)")
+        axes.set_title(f"image sizes ({sum(counts.values())} images)", fontsize=9)
+        return to_svg(figure, "image sizes")
 
 
 def _short(text: str, limit: int = 28) -> str:

@@ -29,9 +29,13 @@ STANDARD_HISTOGRAM = statistics_pb2.Histogram.HistogramType.STANDARD
 
 @dataclass(frozen=True)
 class Section:
+    """One part of the page; a data kind's own section names the common section it
+    belongs after (`after`), or comes last."""
+
     id: str
     title: str
     html: Markup
+    after: str | None = None
 
 
 def _section(section_id: str, title: str, **context) -> Section:
@@ -277,7 +281,7 @@ def model_card(record: RunRecord) -> Section | None:
     return _section("model_card", "Model card", card=json.loads(content))
 
 
-def all_sections(record: RunRecord) -> Iterable[Section]:
+def _common_sections(record: RunRecord) -> Iterable[Section]:
     yield overview(record)
     if record.statistics:
         yield data(record)
@@ -289,7 +293,16 @@ def all_sections(record: RunRecord) -> Iterable[Section]:
     card = model_card(record)
     if card is not None:
         yield card
+
+
+def all_sections(record: RunRecord) -> list[Section]:
+    """The common sections, with the data kind's own each placed after the one it names."""
+    sections = list(_common_sections(record))
     if record.config is not None:
         from aet.config.kinds import kind_of
 
-        yield from kind_of(record.config).report_sections(record)
+        for section in kind_of(record.config).report_sections(record):
+            ids = [placed.id for placed in sections]
+            place = ids.index(section.after) + 1 if section.after in ids else len(sections)
+            sections.insert(place, section)
+    return sections

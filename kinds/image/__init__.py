@@ -109,9 +109,9 @@ class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
 
     # --- evaluation ---------------------------------------------------------------
     def report_sections(self, record: RunRecord) -> list[Section]:
-        from aet.kinds.image.report import heat_map_section
+        from aet.kinds.image.report import heat_map_section, sample_section
 
-        return heat_map_section(record)
+        return sample_section(record) + heat_map_section(record)
 
     def extra_components(self, config: DomainConfig, parts: PipelineParts) -> list:
         if not config.evaluation.heat_maps:

@@ -59,4 +59,4 @@ def interaction_sections(record: RunRecord) -> list[Section]:
     top = sorted(counts, reverse=True)
     share = sum(top[: max(len(top) // 10, 1)]) / sum(top) if top else None
     html = render_fragment(TEMPLATE.read_text(), figures=figures, items=len(counts), share=share)
-    return [Section("interactions", "Histories and items", html)]
+    return [Section("interactions", "Histories and items", html, after="data")]

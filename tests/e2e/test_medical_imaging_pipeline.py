@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -186,11 +187,17 @@ def test_heat_maps_are_png_overlays_beside_the_summary(default_run: CliRun) -> N
 def test_the_run_report_shows_each_heat_map_with_its_label_and_probability(
     default_run: CliRun,
 ) -> None:
-    sections = {"overview", "data", "training", "evaluation", "serving", "heat-maps"}
+    sections = {"overview", "data", "images", "training", "evaluation", "serving", "heat-maps"}
     found = assert_report_shows_the_run(default_run, sections)
+    order = found["sections"]
+    assert order.index("images") == order.index("data") + 1  # the kind's own, in place
+    assert order.index("heat-maps") == order.index("evaluation") + 1
     images = default_run.summary["heat_maps"]["images"]
     assert found["figures"] >= len(images)
     page = (default_run.output / "report" / "index.html").read_text()
+    for label in ("normal", "pneumonia"):  # a few training images of each class
+        assert re.search(f'data-samples="{label}">\\s*<img src="data:image/png', page), label
+    assert "image sizes (" in page
     for entry in images:
         assert f'data-heat-map="{entry["file"]}"' in page
         assert f"true: <b>{entry['label']}</b>" in page
