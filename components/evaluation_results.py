@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 
 import tensorflow_model_analysis as tfma
 from google.protobuf import text_format
@@ -38,7 +39,9 @@ def _metric_label(name: str, class_id: int | None, classes: list[str], output: s
     return f"{name}[class={classes[class_id] if class_id < len(classes) else class_id}]"
 
 
-def _metric_entries(evaluation_uri: str, config: DomainConfig, model: str | None):
+def _metric_entries(
+    evaluation_uri: str, config: DomainConfig, model: str | None
+) -> Iterator[tuple[str, str, dict]]:
     """(slice name, metric label, TFMA's value) for each metric the summary reports: the
     value is {'doubleValue': v}, or with confidence intervals {'boundedValue': {'value',
     'lowerBound', 'upperBound'}}."""
