@@ -288,3 +288,30 @@ def test_tfma_reports_the_metrics_as_computed_directly(tmp_path):
     }
     assert reported == pytest.approx(expected, abs=1e-6)
     assert 0 < expected["hit_rate"] < 1 and 0 < expected["ndcg_sampled"] < 1
+
+
+def test_the_ranking_metrics_get_bootstrap_intervals(tmp_path):
+    """A recommender's Evaluator computes intervals by default: its own combiners must
+    merge on TFMA's resamples as they do on the whole split."""
+    targets, scores = _random_rows(60, 30, seed=4)
+    metric = tfma.MetricConfig(
+        class_name="HitRate",
+        module="aet.components.ranking_metrics",
+        config=json.dumps({"name": "hit_rate", "cutoff": 5}),
+    )
+    eval_config = tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(label_key="target", prediction_key="scores")],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=[metric])],
+        options=tfma.Options(
+            compute_confidence_intervals={"value": True},
+            confidence_intervals={"method": tfma.ConfidenceIntervalOptions.POISSON_BOOTSTRAP},
+        ),
+    )
+    output = evaluate_predictions(
+        eval_config, targets.tolist(), scores.tolist(), str(tmp_path), intervals=True
+    )
+    ((_, by_output),) = tfma.load_eval_result(output).slicing_metrics
+    bounded = by_output[""][""]["hit_rate"]["boundedValue"]
+    assert bounded["value"] == pytest.approx(_result(HitRate(cutoff=5), targets, scores))
+    assert bounded["lowerBound"] < bounded["value"] < bounded["upperBound"]
