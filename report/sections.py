@@ -76,7 +76,10 @@ def overview(record: RunRecord) -> Section:
         summary=summary,
         overall=overall,
         baseline=summary.get("baseline_metrics") or {},
-        intervals=(summary.get("metric_intervals") or {}).get("overall", {}),
+        # Like the evaluation's, a split too small to judge gets no interval either.
+        intervals=(summary.get("metric_intervals") or {}).get("overall", {})
+        if (overall.get("example_count") or 0) >= MIN_SLICE_EXAMPLES
+        else {},
         checks=checks,
         failed=failed,
         chart=chart,

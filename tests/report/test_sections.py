@@ -85,6 +85,9 @@ def test_intervals_are_shown_under_the_values_of_judged_slices(config, tmp_path:
     assert "95 % interval" in overview and ">0.8544</span>]" in overview
     without = sections.evaluation(_record(config, tmp_path, metrics=metrics)).html
     assert "interval" not in without
+    two = {"overall": {"auc": 0.0, "example_count": 2.0}}
+    record = _record(config, tmp_path, metrics=two, metric_intervals={"overall": {"auc": [0, 0]}})
+    assert "95 % interval" not in sections.overview(record).html  # 2 examples: not judged
 
 
 def test_a_binary_classifier_gets_its_roc_precision_recall_and_reliability_curves(
