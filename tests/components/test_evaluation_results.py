@@ -126,12 +126,19 @@ def _scored_examples(count: int, seed: int = 0) -> tuple[list[int], list[float]]
     return labels.tolist(), scores.tolist()
 
 
-@pytest.mark.parametrize("method", ["bootstrap", "jackknife"])
-def test_every_metric_gets_an_interval_around_its_estimate(tmp_path, method) -> None:
+def test_the_config_names_tfmas_interval_method() -> None:
+    import tensorflow_model_analysis as tfma
+
+    options = build_eval_config(_finance_without_slices("jackknife")).options
+    assert options.compute_confidence_intervals.value
+    assert options.confidence_intervals.method == tfma.ConfidenceIntervalOptions.JACKKNIFE
+
+
+def test_every_metric_gets_a_bootstrap_interval_around_its_estimate(tmp_path) -> None:
     from aet.components.evaluation_results import read_intervals
     from aet.report.model_card import auc_standard_error
 
-    config = _finance_without_slices(method)
+    config = _finance_without_slices("bootstrap")
     labels, scores = _scored_examples(400)
     evaluation = evaluate_predictions(
         build_eval_config(config), labels, scores, str(tmp_path), intervals=True

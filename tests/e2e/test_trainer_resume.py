@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import assert_succeeded, run_aet
+from tests.e2e.conftest import NO_INTERVALS, assert_succeeded, run_aet
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +40,7 @@ def test_a_killed_trainer_resumes_from_its_checkpoint(tmp_path: Path) -> None:
             "run",
             "finance_risk",
             *TRAINING,
+            *NO_INTERVALS,  # as run_aet runs it again: another config would start afresh
             "--output",
             str(output),
         ],
