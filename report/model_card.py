@@ -24,7 +24,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from aet.config import DomainConfig, PackageData
 from aet.config.contract import HISTORY_ITEMS
-from aet.report.rendering import INTERVAL_NAMES, MIN_SLICE_EXAMPLES, TEMPLATES
+from aet.report.rendering import INTERVAL_NAMES, MIN_SLICE_EXAMPLES, TEMPLATES, judged
 
 CARD_JSON = "model_card.json"
 CARD_MARKDOWN = "model_card.md"
@@ -79,7 +79,7 @@ def auc_standard_error(auc: float, positives: float, negatives: float) -> float 
 def _published(values: dict[str, float]) -> dict[str, float]:
     """A slice's metrics as the card ships them: only its count where the slice is too
     small to judge, since a few examples' metrics tell those examples' labels."""
-    if values.get("example_count", 0) >= MIN_SLICE_EXAMPLES:
+    if judged(values):
         return values
     return {"example_count": values.get("example_count", 0)}
 
@@ -149,11 +149,7 @@ def _limitations(
                 f"of about {error:.3f}, so differences smaller than about {2 * error:.2f} "
                 "between models or groups are within noise."
             )
-    small = [
-        name
-        for name, values in metrics.items()
-        if values.get("example_count", 0) < MIN_SLICE_EXAMPLES
-    ]
+    small = [name for name, values in metrics.items() if not judged(values)]
     if small:
         notes.append(
             f"Groups with fewer than {MIN_SLICE_EXAMPLES} held-out examples are reported "
@@ -177,11 +173,7 @@ def _published_intervals(
     metrics: dict[str, dict[str, float]], intervals: dict[str, dict[str, list]]
 ) -> dict[str, dict[str, list]]:
     """The intervals of the slices the card publishes metrics for."""
-    return {
-        name: values
-        for name, values in intervals.items()
-        if metrics.get(name, {}).get("example_count", 0) >= MIN_SLICE_EXAMPLES
-    }
+    return {name: values for name, values in intervals.items() if judged(metrics.get(name, {}))}
 
 
 def build_card(

@@ -13,6 +13,12 @@ from markupsafe import Markup
 # card gives only its count.
 MIN_SLICE_EXAMPLES = 30
 
+
+def judged(values: dict) -> bool:
+    """Whether a slice's metrics (with its `example_count`) are from enough examples."""
+    return (values.get("example_count") or 0) >= MIN_SLICE_EXAMPLES
+
+
 # How the report and the model card name `evaluation.confidence_intervals`.
 INTERVAL_NAMES = {
     "bootstrap": "TFMA's Poisson bootstrap, 20 resamples",

@@ -21,7 +21,7 @@ from aet.config.contract import SERVING_EXTRAS
 from aet.config.metrics import METRICS
 from aet.report import plots
 from aet.report.model_card import CARD_JSON
-from aet.report.rendering import INTERVAL_NAMES, MIN_SLICE_EXAMPLES, TEMPLATES
+from aet.report.rendering import INTERVAL_NAMES, MIN_SLICE_EXAMPLES, TEMPLATES, judged
 from aet.report.run_record import RunRecord, read_file
 
 STANDARD_HISTOGRAM = statistics_pb2.Histogram.HistogramType.STANDARD
@@ -78,7 +78,7 @@ def overview(record: RunRecord) -> Section:
         baseline=summary.get("baseline_metrics") or {},
         # Like the evaluation's, a split too small to judge gets no interval either.
         intervals=(summary.get("metric_intervals") or {}).get("overall", {})
-        if (overall.get("example_count") or 0) >= MIN_SLICE_EXAMPLES
+        if judged(overall)
         else {},
         checks=checks,
         failed=failed,
@@ -236,7 +236,7 @@ def evaluation(record: RunRecord) -> Section:
             "count": values.get("example_count"),
             "values": values,
             "intervals": intervals.get(name, {}),
-            "judged": (values.get("example_count") or 0) >= MIN_SLICE_EXAMPLES,
+            "judged": judged(values),
         }
         for name, values in metrics.items()
     ]

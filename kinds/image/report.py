@@ -76,8 +76,6 @@ def sample_section(record: RunRecord) -> list[Section]:
     if not examples_dir or config is None or not config.features.label:
         return []
     split = "train" if "train" in record.statistics else next(iter(record.statistics), "train")
-    if not tf.io.gfile.glob(os.path.join(examples_dir, f"Split-{split}", "*")):
-        return []
     samples, sizes, scanned = _scan(examples_dir, split, config)
     if not scanned:
         return []
