@@ -30,6 +30,8 @@ IMAGE_FORMATS = ("PNG", "JPEG")
 # Classify API calls, marked with that API's method name.
 CLASSIFICATION = "classification"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
+# Every kind's explanation signature: serving_default's input, its answer and why.
+EXPLANATION = "explain"
 
 # Where a SavedModel carries what TF Serving and people read beside it: the warm-up
 # requests (tf_serving_warmup_requests) and the model card.

@@ -587,6 +587,14 @@ class ServingConfig(_Strict):
     server_root: str = Field(
         "/models", description="where the model server sees the serving folder (models.config)"
     )
+    explanation_steps: int = Field(
+        64,
+        ge=2,
+        le=256,
+        description="tabular `explain`: integrated-gradient steps (more: "
+        "attributions closer to summing to the probability's change; each step is one "
+        "more pass of the model)",
+    )
     check: ServingCheckConfig = ServingCheckConfig()
     batching: BatchingConfig = BatchingConfig()
 

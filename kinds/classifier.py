@@ -94,6 +94,7 @@ class ClassifierKind(DataKind):
             config,
             self.model_inputs(config),
             self.json_signature,
+            self.explain_signature,
             class_weights=context.class_weights,
         )
 
@@ -105,6 +106,18 @@ class ClassifierKind(DataKind):
     ) -> tuple[str, Any]:
         """(name, concrete function) of the signature a REST client writes by hand,
         answering as `predict` does on the parsed raw features."""
+        raise NotImplementedError
+
+    def explain_signature(
+        self,
+        model: tf.keras.Model,
+        model_inputs: Callable[[tf.Tensor], dict],
+        served: Callable[[tf.Tensor], tf.Tensor],
+        config: DomainConfig,
+    ) -> Any:
+        """The `explain` signature: serialized raw examples -> `serving_default`'s answer
+        and its explanation; `model_inputs` parses and transforms them, `served` turns
+        the model's output into the probabilities clients get."""
         raise NotImplementedError
 
     # --- evaluation ---------------------------------------------------------------

@@ -9,6 +9,9 @@ and how a SavedModel is saved for TF Serving.
 - the JSON-friendly signature a REST client can write by hand as `instances`, given by
   the data kind: `predict_features` (one named input per raw feature) for tabular
   domains, `predict_image` (the encoded PNG/JPEG, sent as base64) for image domains.
+- `explain`: the same examples -> the probabilities and why (the data kind's
+  explanation: attributions per feature for tabular domains, a Grad-CAM map for
+  images). A signature of its own, so `serving_default` keeps its latency.
 - `serve_examples`: the examples again, for TFMA (its EvalConfig names it), and
   `transform_features`: the Transform graph alone, where TFMA reads the transformed
   label and the derived slicing features.
@@ -29,10 +32,21 @@ import tensorflow_transform as tft
 from tensorflow.core.protobuf import saved_model_pb2
 
 from aet.config import DomainConfig
-from aet.config.contract import CLASSIFICATION, CLASSIFY_METHOD
+from aet.config.contract import CLASSIFICATION, CLASSIFY_METHOD, EXPLANATION
 
 # (predict, tf_transform_output, config) -> (name, signature): a kind's JSON-friendly one
 JsonSignature = Callable[[Callable[[dict], dict], tft.TFTransformOutput, DomainConfig], tuple]
+# (model, serialized examples -> the model's inputs, the model's output -> the served
+# probabilities, config) -> the kind's `explain` signature
+ExplainSignature = Callable[
+    [
+        tf.keras.Model,
+        Callable[[tf.Tensor], dict],
+        Callable[[tf.Tensor], tf.Tensor],
+        DomainConfig,
+    ],
+    tf.types.experimental.GenericFunction,
+]
 
 
 def undo_class_weights(probabilities: tf.Tensor, class_weights: dict[int, float]) -> tf.Tensor:
@@ -62,6 +76,7 @@ def classifier_signatures(
     config: DomainConfig,
     raw_inputs: list[str],
     json_signature: JsonSignature,
+    explain_signature: ExplainSignature,
     class_weights: dict[int, float] | None = None,
 ) -> dict:
     """The exported signatures of a classifier reading the raw features `raw_inputs`;
@@ -70,14 +85,18 @@ def classifier_signatures(
     input_keys = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
     classes = tf.constant(config.features.label.classes)
 
-    def probabilities_of(raw: dict) -> tf.Tensor:
-        transformed = model.tft_layer(raw)
-        probabilities = model({key: transformed[key] for key in input_keys}, training=False)
+    def served(output: tf.Tensor) -> tf.Tensor:
+        """The model's output -> [batch, classes] probabilities as clients get them."""
         if config.is_binary:
-            probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)
-        if class_weights:
-            probabilities = undo_class_weights(probabilities, class_weights)
-        return probabilities
+            output = tf.concat([1.0 - output, output], axis=-1)
+        return undo_class_weights(output, class_weights) if class_weights else output
+
+    def model_inputs_of(raw: dict) -> dict:
+        transformed = model.tft_layer(raw)
+        return {key: transformed[key] for key in input_keys}
+
+    def probabilities_of(raw: dict) -> tf.Tensor:
+        return served(model(model_inputs_of(raw), training=False))
 
     def predict(raw: dict) -> dict:
         probabilities = probabilities_of(raw)
@@ -99,10 +118,14 @@ def classifier_signatures(
         scores = probabilities_of(tf.io.parse_example(serialized, spec))
         return {"classes": tf.tile(classes[tf.newaxis], [tf.shape(scores)[0], 1]), "scores": scores}
 
+    def parsed_model_inputs(serialized: tf.Tensor) -> dict:
+        return model_inputs_of(tf.io.parse_example(serialized, spec))
+
     signatures = {
         "serving_default": serve_examples,
         "serve_examples": serve_examples,
         CLASSIFICATION: classification,
+        EXPLANATION: explain_signature(model, parsed_model_inputs, served, config),
         "transform_features": transform_features_signature(model, tf_transform_output),
     }
     name, signature = json_signature(predict, tf_transform_output, config)

@@ -19,23 +19,57 @@ from aet.components.models.attention_cnn import FEATURE_MAP_LAYER
 _OUTPUT_ACTIVATIONS = ("sigmoid", "softmax")
 
 
-def _scores(
-    model: tf.keras.Model, inputs: dict[str, tf.Tensor], layer_name: str
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """(the layer's feature map, per-class scores) for `inputs`: the output Dense's
-    pre-activation when it ends in sigmoid or softmax, else the model's output."""
-    head = model.layers[-1]
-    logits = (
-        isinstance(head, tf.keras.layers.Dense)
-        and tf.keras.activations.serialize(head.activation) in _OUTPUT_ACTIVATIONS
-    )
-    probe = tf.keras.Model(
-        model.input, [model.get_layer(layer_name).output, head.input if logits else model.output]
-    )
-    features, last = probe(inputs, training=False)
-    if logits:
-        last = tf.matmul(last, head.kernel) + (head.bias if head.use_bias else 0.0)
-    return features, last
+class GradCam:
+    """Grad-CAM of one Keras model's layer `layer_name`, usable eagerly and inside a
+    tf.function (the exported `explain` signature traces it)."""
+
+    def __init__(self, model: tf.keras.Model, layer_name: str = FEATURE_MAP_LAYER) -> None:
+        self.head = model.layers[-1]
+        self.logits = (
+            isinstance(self.head, tf.keras.layers.Dense)
+            and tf.keras.activations.serialize(self.head.activation) in _OUTPUT_ACTIVATIONS
+        )
+        self.probe = tf.keras.Model(
+            model.input,
+            [
+                model.get_layer(layer_name).output,
+                self.head.input if self.logits else model.output,
+            ],
+        )
+
+    def _scores(self, inputs: dict[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor]:
+        """(the layer's feature map, per-class scores): the output Dense's
+        pre-activation when it ends in sigmoid or softmax, else the model's output."""
+        features, last = self.probe(inputs, training=False)
+        if self.logits:
+            last = tf.matmul(last, self.head.kernel) + (
+                self.head.bias if self.head.use_bias else 0.0
+            )
+        return features, last
+
+    def maps(self, inputs: dict[str, tf.Tensor], class_index: tf.Tensor) -> tf.Tensor:
+        """[batch, h', w'] maps in [0, 1] of each example's class `class_index` ([batch]
+        ints; 0 or 1 for a single-unit model, whose class 0 is the negated score)."""
+        with tf.GradientTape() as tape:
+            # Watching the inputs records every op after them, frozen layers included.
+            tape.watch([value for value in inputs.values() if value.dtype.is_floating])
+            features, scores = self._scores(inputs)
+            if scores.shape[-1] == 1:
+                target = tf.where(class_index == 0, -scores[:, 0], scores[:, 0])
+            else:
+                target = tf.gather(scores, class_index, axis=-1, batch_dims=1)
+        gradients = tape.gradient(target, features)
+        channel_weights = tf.reduce_mean(gradients, axis=[1, 2], keepdims=True)
+        cam = tf.nn.relu(tf.reduce_sum(features * channel_weights, axis=-1))
+        peak = tf.reduce_max(cam, axis=[1, 2], keepdims=True)
+        return tf.math.divide_no_nan(cam, peak)
+
+    def predicted_classes(self, inputs: dict[str, tf.Tensor]) -> tf.Tensor:
+        """[batch] each example's predicted class (0 or 1 for a single unit)."""
+        _, scores = self._scores(inputs)
+        if scores.shape[-1] == 1:
+            return tf.cast(scores[:, 0] > 0, tf.int64)  # the logit, or a probability's 0.5
+        return tf.argmax(scores, axis=-1)
 
 
 def grad_cam(
@@ -52,26 +86,16 @@ def grad_cam(
     predicted class.
     """
     inputs = {name: tf.convert_to_tensor(value) for name, value in inputs.items()}
-    with tf.GradientTape() as tape:
-        # Watching the inputs records every op after them, frozen layers included.
-        tape.watch([value for value in inputs.values() if value.dtype.is_floating])
-        features, scores = _scores(model, inputs, layer_name)
-        if scores.shape[-1] == 1:
-            if class_index not in (None, 0, 1):
-                raise ValueError(f"a single-unit model has classes 0 and 1, not {class_index}")
-            target = -scores[:, 0] if class_index == 0 else scores[:, 0]
-        else:
-            index = (
-                tf.argmax(scores, axis=-1)
-                if class_index is None
-                else tf.fill([tf.shape(scores)[0]], class_index)
-            )
-            target = tf.gather(scores, index, axis=-1, batch_dims=1)
-    gradients = tape.gradient(target, features)
-    channel_weights = tf.reduce_mean(gradients, axis=[1, 2], keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(features * channel_weights, axis=-1))
-    peak = tf.reduce_max(cam, axis=[1, 2], keepdims=True)
-    return tf.math.divide_no_nan(cam, peak).numpy()
+    explainer = GradCam(model, layer_name)
+    batch = tf.shape(next(iter(inputs.values())))[0]
+    single_unit = model.output.shape[-1] == 1
+    if class_index is None:
+        classes = tf.ones([batch], tf.int64) if single_unit else explainer.predicted_classes(inputs)
+    else:
+        if single_unit and class_index not in (0, 1):
+            raise ValueError(f"a single-unit model has classes 0 and 1, not {class_index}")
+        classes = tf.fill([batch], tf.constant(class_index, tf.int64))
+    return explainer.maps(inputs, classes).numpy()
 
 
 def _jet(heat: np.ndarray) -> np.ndarray:

@@ -107,6 +107,17 @@ class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
 
         return "predict_image", predict_image
 
+    def explain_signature(
+        self,
+        model: tf.keras.Model,
+        model_inputs: Callable[[tf.Tensor], dict],
+        served: Callable[[tf.Tensor], tf.Tensor],
+        config: DomainConfig,
+    ) -> Any:
+        from aet.kinds.image.explanations import explain_signature
+
+        return explain_signature(model, model_inputs, served, config)
+
     # --- evaluation ---------------------------------------------------------------
     def report_sections(self, record: RunRecord) -> list[Section]:
         from aet.kinds.image.report import heat_map_section, sample_section

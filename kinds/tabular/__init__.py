@@ -118,6 +118,17 @@ class TabularKind(ClassifierKind):
 
         return "predict_features", predict_features(predict, tf_transform_output, config)
 
+    def explain_signature(
+        self,
+        model: tf.keras.Model,
+        model_inputs: Callable[[tf.Tensor], dict],
+        served: Callable[[tf.Tensor], tf.Tensor],
+        config: DomainConfig,
+    ) -> Any:
+        from aet.kinds.tabular.explanations import explain_signature
+
+        return explain_signature(model, model_inputs, served, config)
+
     # --- serving ------------------------------------------------------------------
     def synthetic_examples(self, config: DomainConfig, examples: list[bytes], seed: int) -> list:
         from aet.kinds.tabular.synthetic import synthetic_examples

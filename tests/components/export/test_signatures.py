@@ -43,9 +43,10 @@ def test_the_example_signatures_take_serialized_examples(loaded):
         "serve_examples",
         "classification",
         "predict_features",
+        "explain",
         "transform_features",
     }
-    for name in ("serving_default", "serve_examples", "transform_features"):
+    for name in ("serving_default", "serve_examples", "explain", "transform_features"):
         _, kwargs = loaded.signatures[name].structured_input_signature
         assert kwargs == {"examples": tf.TensorSpec([None], tf.string, name="examples")}
 
