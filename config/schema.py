@@ -595,6 +595,13 @@ class ServingConfig(_Strict):
         "attributions closer to summing to the probability's change; each step is one "
         "more pass of the model)",
     )
+    reasons: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="explanations: the reasons named per answer (the features that pushed a "
+        "tabular probability up and down most; the history items behind each recommendation)",
+    )
     check: ServingCheckConfig = ServingCheckConfig()
     batching: BatchingConfig = BatchingConfig()
 

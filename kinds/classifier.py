@@ -10,9 +10,9 @@ each architecture it offers (`network`) and which JSON-friendly signature it add
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from aet.config.contract import CLASSIFICATION
+from aet.config.contract import CLASSIFICATION, EXPLANATION
 from aet.kinds.base import DataKind, ExportContext, KindConfigError
 
 if TYPE_CHECKING:
@@ -127,10 +127,16 @@ class ClassifierKind(DataKind):
         return classifier_eval_config(config, self.label_key(config))
 
     # --- serving ------------------------------------------------------------------
+    # What `explain` returns beside serving_default's answer and the class explained.
+    explanation_outputs: ClassVar[frozenset[str]]
+
     def expected_outputs(self, config: DomainConfig, signature: str) -> set[str]:
         if signature == CLASSIFICATION:
             return {"classes", "scores"}
-        return {"probability"} if config.is_binary else {"probabilities"}
+        answer = {"probability"} if config.is_binary else {"probabilities"}
+        if signature == EXPLANATION:
+            return answer | {"explained_class"} | self.explanation_outputs
+        return answer
 
     def output_problems(
         self, config: DomainConfig, signature: str, outputs: dict[str, np.ndarray]
@@ -143,9 +149,19 @@ class ClassifierKind(DataKind):
                 problems.append(f"'classes' are not {classes}")
         for name in {"probability", "probabilities", "scores"} & set(outputs):
             problems += _probability_problems(name, outputs[name], len(classes))
+        if signature == EXPLANATION:
+            if not {c.decode() for c in outputs["explained_class"]} <= set(classes):
+                problems.append(f"'explained_class' holds values outside {classes}")
+            problems += self.explanation_problems(config, outputs)
         return problems
 
+    def explanation_problems(self, config: DomainConfig, outputs: dict[str, np.ndarray]) -> list:
+        """What is wrong with `explain`'s explanation (its answer is checked already)."""
+        raise NotImplementedError
+
     def comparable(self, config: DomainConfig, signature: str, outputs: dict) -> dict:
+        if signature == EXPLANATION:
+            return {name: outputs[name] for name in self.expected_outputs(config, "")}
         if signature != CLASSIFICATION:
             return outputs
         scores = outputs["scores"]

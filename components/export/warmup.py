@@ -25,7 +25,7 @@ from tensorflow_serving.apis import (
 )
 
 from aet.config import DomainConfig
-from aet.config.contract import CLASSIFICATION
+from aet.config.contract import CLASSIFICATION, EXPLANATION
 from aet.config.kinds import kind_of
 
 
@@ -79,15 +79,15 @@ def build_warmup_requests(
     signatures: Mapping[str, tf.types.experimental.ConcreteFunction],
 ) -> list[prediction_log_pb2.PredictionLog]:
     """For each client-facing signature, a request of one example and one of all of
-    them: `serving_default` on tf.Examples, the JSON-friendly signature, and for
-    classifiers TF Serving's Classify API."""
+    them: `serving_default` and `explain` on tf.Examples, the JSON-friendly signature,
+    and for classifiers TF Serving's Classify API."""
     kind = kind_of(config)
     json_signature, json_inputs = kind.warmup_inputs(config, signatures)
     logs = []
     for batch in (examples[:1], examples):
-        logs.append(
-            _predict_log(model_name, "serving_default", {"examples": np.array(batch, dtype=object)})
-        )
+        for name in ("serving_default", EXPLANATION):
+            examples_in = {"examples": np.array(batch, dtype=object)}
+            logs.append(_predict_log(model_name, name, examples_in))
         logs.append(_predict_log(model_name, json_signature, json_inputs(batch)))
         if kind.serves_classify:
             logs.append(_classify_log(model_name, batch))

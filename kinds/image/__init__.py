@@ -141,6 +141,14 @@ class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
         ]
 
     # --- serving ------------------------------------------------------------------
+    explanation_outputs = frozenset({"heat_map"})
+
+    def explanation_problems(self, config: DomainConfig, outputs: dict[str, np.ndarray]) -> list:
+        heat = outputs["heat_map"]
+        if heat.ndim != 3 or heat.min() < 0 or heat.max() > 1 + 1e-6:
+            return [f"'heat_map' is not [batch, rows, columns] in [0, 1] (shape {heat.shape})"]
+        return []
+
     def synthetic_examples(self, config: DomainConfig, examples: list[bytes], seed: int) -> list:
         from aet.kinds.image.synthetic import synthetic_examples
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from aet.serving.requests import PredictionInput
 
 RANKING_OUTPUTS = {"items", "scores", "unknown_items", "fallback"}
+EXPLAINED = {"because", "contributions"}  # `explain`: the history items behind each item
 
 
 class InteractionsKind(IngestedBeforeThePipeline, DataKind):
@@ -159,7 +160,12 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
 
     # --- serving ------------------------------------------------------------------
     def expected_outputs(self, config: DomainConfig, signature: str) -> set[str]:
-        return RANKING_OUTPUTS
+        from aet.config.contract import EXPLANATION
+
+        return RANKING_OUTPUTS | EXPLAINED if signature == EXPLANATION else RANKING_OUTPUTS
+
+    def comparable(self, config: DomainConfig, signature: str, outputs: dict) -> dict:
+        return {name: outputs[name] for name in RANKING_OUTPUTS}
 
     def output_problems(
         self, config: DomainConfig, signature: str, outputs: dict[str, np.ndarray]
@@ -169,6 +175,14 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
             problems.append(f"'items' lists more than serving.top_k={config.serving.top_k}")
         if (outputs["unknown_items"] < 0).any():
             problems.append("'unknown_items' is negative")
+        because = outputs.get("because")
+        if because is not None and (
+            because.shape[:2] != outputs["items"].shape or because.shape[2] > config.serving.reasons
+        ):
+            problems.append(
+                f"'because' has shape {because.shape}, not [batch, items, at most "
+                f"serving.reasons={config.serving.reasons}]"
+            )
         return problems
 
     def synthetic_examples(self, config: DomainConfig, examples: list[bytes], seed: int) -> list:

@@ -7,6 +7,9 @@
   `scores`, how many history ids the model did not know (`unknown_items`: dropped, not
   a failure) and `fallback`: true where no known item was left and the answer is the
   most popular items.
+- `explain`: serving_default's examples -> its answer, and for each recommended item
+  the history items that raised its score most (`because`, [batch, top_k, reasons]
+  names, '' where fewer did) with their `contributions` (kinds/interactions/explanations.py).
 - `recommend`: the same, JSON-friendly for REST `instances`: `history` and `exclude`,
   [batch, n] strings padded with '' (TF Serving batches rectangular tensors).
 - `serve_examples`: the ingested tf.Examples (TFMA). Returns the full score vectors of
@@ -26,12 +29,13 @@ from aet.components.features import transformed_name
 from aet.components.models.sasrec import SequentialRecommender, history_lengths, mask_items
 from aet.components.ranking_metrics import MASKED_SCORE
 from aet.config import DomainConfig
-from aet.config.contract import EXCLUDE_ITEMS, HISTORY_ITEMS, RECOMMENDER_OUTPUT
+from aet.config.contract import EXCLUDE_ITEMS, EXPLANATION, HISTORY_ITEMS, RECOMMENDER_OUTPUT
 from aet.kinds.interactions.baselines import (
     Baselines,
     baseline_scores,
     most_popular_scores,
 )
+from aet.kinds.interactions.explanations import HistoryExplainer, top_reasons
 from aet.kinds.interactions.transform import ITEM_VOCABULARY
 
 
@@ -90,8 +94,9 @@ def make_ranking_signatures(
         }
         return {name: mask_items(values, excluded) for name, values in scores.items()}
 
-    def top_items(history_items: tf.RaggedTensor, exclude: tf.RaggedTensor) -> dict:
-        """What both client-facing signatures return, from ragged item-id strings."""
+    def ranked(history_items: tf.RaggedTensor, exclude: tf.RaggedTensor) -> tuple:
+        """(the model's history ids, the best ids, what the client-facing signatures
+        return) from ragged item-id strings."""
         history, _, unknown = known_history(history_items)
         fallback = history_lengths(history) == 0
         popular = most_popular_scores(tf.shape(history)[0], baselines)
@@ -99,18 +104,41 @@ def make_ranking_signatures(
         scores = mask_items(scores, catalogue.ids(exclude).to_tensor(0))
         best = tf.math.top_k(scores, k=tf.minimum(config.serving.top_k, tf.shape(scores)[1]))
         real = best.values > MASKED_SCORE / 2
-        return {
+        answer = {
             "items": tf.where(real, tf.gather(catalogue.names, best.indices), b""),
             "scores": tf.where(real, best.values, 0.0),
             "unknown_items": unknown,
             "fallback": fallback,
         }
+        return history, best.indices, answer
+
+    def top_items(history_items: tf.RaggedTensor, exclude: tf.RaggedTensor) -> dict:
+        return ranked(history_items, exclude)[2]
+
+    def parsed_examples(serialized: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
+        items = tf.io.RaggedFeature(tf.string)
+        parsed = tf.io.parse_example(serialized, {HISTORY_ITEMS: items, EXCLUDE_ITEMS: items})
+        return parsed[HISTORY_ITEMS], parsed[EXCLUDE_ITEMS]
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def recommend_examples(serialized: tf.Tensor) -> dict:
-        items = tf.io.RaggedFeature(tf.string)
-        parsed = tf.io.parse_example(serialized, {HISTORY_ITEMS: items, EXCLUDE_ITEMS: items})
-        return top_items(parsed[HISTORY_ITEMS], parsed[EXCLUDE_ITEMS])
+        return top_items(*parsed_examples(serialized))
+
+    explainer = HistoryExplainer(model)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def explain(serialized: tf.Tensor) -> dict:
+        history, best, answer = ranked(*parsed_examples(serialized))
+        contributions = explainer.contributions(history, tf.cast(best, tf.int64))
+        because, weights = top_reasons(
+            contributions, history, catalogue.names, config.serving.reasons
+        )
+        shown = answer["items"] != b""  # no reasons for a slot left empty
+        return {
+            **answer,
+            "because": tf.where(shown[..., tf.newaxis], because, b""),
+            "contributions": tf.where(shown[..., tf.newaxis], weights, 0.0),
+        }
 
     @tf.function(
         input_signature=[
@@ -126,6 +154,7 @@ def make_ranking_signatures(
     return {
         "serving_default": recommend_examples,
         "recommend": recommend,
+        EXPLANATION: explain,
         "serve_examples": serve_examples,
         "transform_features": transform_features_signature(model, tf_transform_output),
     }

@@ -130,6 +130,13 @@ class TabularKind(ClassifierKind):
         return explain_signature(model, model_inputs, served, config)
 
     # --- serving ------------------------------------------------------------------
+    explanation_outputs = frozenset({"attributions", "baseline_probability", "features"})
+
+    def explanation_problems(self, config: DomainConfig, outputs: dict[str, np.ndarray]) -> list:
+        from aet.kinds.tabular.explanations import completeness_problems
+
+        return completeness_problems(config, outputs)
+
     def synthetic_examples(self, config: DomainConfig, examples: list[bytes], seed: int) -> list:
         from aet.kinds.tabular.synthetic import synthetic_examples
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from aet.components.attention import TransformerBlock
@@ -29,6 +30,10 @@ from aet.config import DomainConfig
 
 # (the model's output [batch, units]) -> one score per example [batch]
 Score = Callable[[tf.Tensor], tf.Tensor]
+# How far the attributions may fall from summing to the probability's change before the
+# serving check fails the model: a midpoint sum of 64 steps stays well within it on the
+# shipped model (benchmarks/results/explanation_faithfulness.md), a broken path not.
+COMPLETENESS_TOLERANCE = 0.05
 
 
 class TabularExplainer:
@@ -130,3 +135,34 @@ def explain_signature(
         }
 
     return explain
+
+
+def explained_probability(config: DomainConfig, outputs: dict[str, np.ndarray]) -> np.ndarray:
+    """[batch] the served probability of each row's explained class."""
+    if config.is_binary:
+        return outputs["probability"]
+    classes = config.features.label.classes
+    index = [classes.index(name.decode()) for name in outputs["explained_class"]]
+    return outputs["probabilities"][np.arange(len(index)), index]
+
+
+def completeness_gaps(config: DomainConfig, outputs: dict[str, np.ndarray]) -> np.ndarray:
+    """[batch] |sum of attributions - (probability - baseline probability)|."""
+    change = explained_probability(config, outputs) - outputs["baseline_probability"]
+    return np.abs(outputs["attributions"].sum(axis=1) - change)
+
+
+def completeness_problems(config: DomainConfig, outputs: dict[str, np.ndarray]) -> list[str]:
+    """The serving check's test of `explain`: names in order, attributions that add up."""
+    problems = []
+    names = [[name.decode() for name in row] for row in outputs["features"]]
+    if any(row != config.features.input_names for row in names):
+        problems.append(f"'features' are not {config.features.input_names}")
+    gap = float(completeness_gaps(config, outputs).max())
+    if gap > COMPLETENESS_TOLERANCE:
+        problems.append(
+            f"'attributions' do not add up to the probability's change from the baseline "
+            f"(off by up to {gap:.3f}, over {COMPLETENESS_TOLERANCE}; more "
+            "serving.explanation_steps bring them closer)"
+        )
+    return problems

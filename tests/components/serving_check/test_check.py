@@ -36,11 +36,16 @@ def _with(transform_run, **serving) -> object:
 def test_a_good_model_passes_every_signature(good_model, transform_run, examples):
     report, logs = check_model(good_model, transform_run.config, examples)
     assert report.passed, report.problems
-    assert report.signatures == {"serving_default": 2, "predict_features": 2, "classification": 2}
+    assert report.signatures == {
+        "serving_default": 2,
+        "explain": 2,
+        "predict_features": 2,
+        "classification": 2,
+    }
     assert 0 < report.latency_ms["p50"] <= report.latency_ms["p99"]
     assert report.latency_ms["budget"] == transform_run.config.serving.check.latency_budget_ms
     kinds = [log.WhichOneof("log_type") for log in logs]
-    assert kinds.count("predict_log") == 4 and kinds.count("classify_log") == 2
+    assert kinds.count("predict_log") == 6 and kinds.count("classify_log") == 2
     # What each signature takes and returns, as saved_model_cli lists it.
     serving = report.interfaces["serving_default"]
     assert serving["inputs"] == {"examples": "string [?]"}
@@ -58,7 +63,7 @@ def test_the_warmup_file_round_trips_as_prediction_logs(
     read = read_warmup_file(path)
     assert read == logs
     sizes = [request.batch_size for request in replayed(read)]
-    assert sizes == [1, 1, 1, len(examples), len(examples), len(examples)]
+    assert sizes == [1] * 4 + [len(examples)] * 4
     assert read[0].predict_log.request.model_spec.name == transform_run.config.serving.model_name
 
 
@@ -101,6 +106,42 @@ def test_probabilities_out_of_range_and_disagreeing_signatures_block_the_model(
     )
     assert "serving_default: 'probability' has values outside [0, 1]" in report.problems
     assert not report.passed
+
+
+def test_an_export_without_its_explanation_signature_is_blocked(
+    model, transform_run, examples, tmp_path
+):
+    signatures = trainer_signatures(model, transform_run)
+    del signatures["explain"]
+    report, _ = check_model(
+        export(model, transform_run, tmp_path / "unexplained", signatures),
+        transform_run.config,
+        examples,
+    )
+    assert "explain: the model has no such signature" in report.problems
+    assert not report.passed
+
+
+def test_attributions_that_do_not_add_up_block_the_model(
+    model, transform_run, examples, tmp_path
+):
+    signatures = trainer_signatures(model, transform_run)
+    honest = signatures["explain"]
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def shifted(serialized: tf.Tensor) -> dict:
+        answer = honest(serialized)
+        return {**answer, "attributions": answer["attributions"] + 0.01}
+
+    signatures["explain"] = shifted
+    report, _ = check_model(
+        export(model, transform_run, tmp_path / "shifted", signatures),
+        transform_run.config,
+        examples,
+    )
+    assert any(
+        problem.startswith("explain: 'attributions' do not add up") for problem in report.problems
+    ), report.problems
 
 
 def test_a_latency_budget_the_model_cannot_meet_blocks_it(good_model, transform_run, examples):
