@@ -122,9 +122,7 @@ def test_an_export_without_its_explanation_signature_is_blocked(
     assert not report.passed
 
 
-def test_attributions_that_do_not_add_up_block_the_model(
-    model, transform_run, examples, tmp_path
-):
+def test_attributions_that_do_not_add_up_block_the_model(model, transform_run, examples, tmp_path):
     signatures = trainer_signatures(model, transform_run)
     honest = signatures["explain"]
 
