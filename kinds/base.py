@@ -16,9 +16,10 @@ asks it, at each step of a run:
 - report: `report_sections` (what only this kind shows in the run report);
 - serving: `warmup_inputs`, `serves_classify`, `expected_outputs`,
   `output_problems`, `comparable` (what the serving check expects), and for clients
-  `request_encoder` and `read_input`.
+  `request_encoder`, `read_input` and `explained` (an `explain` answer, readable);
+  the `explain` signature itself is built with the others in `signatures`.
 
-Explanations and drift statistics per kind will be methods here too.
+Drift statistics per kind will be methods here too.
 
 The kind's class is imported whenever a config is validated and by the serving
 client, so it imports its heavy parts (TensorFlow, TFX, models) inside its methods:
@@ -209,6 +210,13 @@ class DataKind:
     def read_input(self, config: DomainConfig, path: Path) -> PredictionInput:
         """Every record in `path` (`aet predict --input`, which exists), encoded and
         checked before anything is sent; raises RequestError naming file and line."""
+        raise NotImplementedError
+
+    def explained(
+        self, config: DomainConfig, request: PredictionInput, outputs: dict, folder: Path
+    ) -> list[dict]:
+        """One JSON-friendly record per request example of what the `explain` signature
+        answered (`aet predict --explain`); files it draws go under `folder`."""
         raise NotImplementedError
 
 

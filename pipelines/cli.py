@@ -448,6 +448,8 @@ def _read_tls_ca(path: str | None) -> bytes | None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from aet.config import ConfigError
+    from aet.config.contract import EXPLANATION
+    from aet.config.kinds import kind_of
     from aet.pipelines.domains import load_domain
     from aet.serving.client import MAX_RESPONSE_BYTES, ServingClient
     from aet.serving.errors import ServingError
@@ -472,13 +474,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
         )
     except (ConfigError, RequestError, ValueError) as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
+    signature = EXPLANATION if args.explain else args.signature
     with client:
         try:
-            outputs = client.predict_examples(request.examples, args.signature)
+            outputs = client.predict_examples(request.examples, signature)
         except ServingError as exc:
             return _fail(str(exc), EXIT_FAILED)
-    for line in prediction_lines(request.ids, outputs):
-        print(line)
+    if not args.explain:
+        for line in prediction_lines(request.ids, outputs):
+            print(line)
+        return EXIT_OK
+    explained = kind_of(config).explained(config, request, outputs, Path(args.explanations_dir))
+    for record_id, record in zip(request.ids, explained, strict=True):
+        print(json.dumps({"id": record_id, **record}))
     return EXIT_OK
 
 
@@ -574,7 +582,20 @@ def build_parser() -> argparse.ArgumentParser:
     version = predict.add_mutually_exclusive_group()
     version.add_argument("--version", type=int, help="a model version (default: the latest)")
     version.add_argument("--version-label", help="a version label, e.g. stable")
-    predict.add_argument("--signature", default="serving_default")
+    signature = predict.add_mutually_exclusive_group()
+    signature.add_argument("--signature", default="serving_default")
+    signature.add_argument(
+        "--explain",
+        action="store_true",
+        help="ask the `explain` signature and print why: tabular reason codes (the features "
+        "that raised and lowered the probability, with the record's values), image heat-map "
+        "overlays (PNG files), recommenders' history items behind each recommendation",
+    )
+    predict.add_argument(
+        "--explanations-dir",
+        default="explanations",
+        help="where --explain writes image heat-map overlays (default: ./explanations)",
+    )
     predict.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     predict.add_argument(
         "--deadline",

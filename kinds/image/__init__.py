@@ -179,5 +179,12 @@ class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
 
         return read_image_input(config, path)
 
+    def explained(
+        self, config: DomainConfig, request: PredictionInput, outputs: dict, folder: Path
+    ) -> list[dict]:
+        from aet.kinds.image.overlays import write_overlays
+
+        return write_overlays(config, request, outputs, folder)
+
 
 IMAGES = register_kind(ImageKind())

@@ -215,5 +215,12 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
 
         return read_history_input(config, path)
 
+    def explained(
+        self, config: DomainConfig, request: PredictionInput, outputs: dict, folder: Path
+    ) -> list[dict]:
+        from aet.kinds.interactions.reasons import recommendation_reasons
+
+        return recommendation_reasons(outputs)
+
 
 INTERACTIONS = register_kind(InteractionsKind())

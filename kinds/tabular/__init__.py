@@ -164,5 +164,12 @@ class TabularKind(ClassifierKind):
 
         return read_tabular_input(config, path)
 
+    def explained(
+        self, config: DomainConfig, request: PredictionInput, outputs: dict, folder: Path
+    ) -> list[dict]:
+        from aet.kinds.tabular.reasons import reason_codes
+
+        return reason_codes(config, request.examples, outputs)
+
 
 TABULAR = register_kind(TabularKind())

@@ -18,7 +18,11 @@ from PIL import Image
 from aet.pipelines.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main
 from tests.exported_model import shared_exported_model
 from tests.image_bombs import png_declaring
-from tests.serving.conftest import export_toy_image_model, export_toy_ranking_model
+from tests.serving.conftest import (
+    TOY_HEAT_MAP,
+    export_toy_image_model,
+    export_toy_ranking_model,
+)
 from tests.serving.stand_in_server import StandInServer, write_self_signed_certificate
 from tests.transform_fixture import load_schema, read_rows, shared_transform_run, to_example
 
@@ -246,7 +250,9 @@ def test_an_image_folder_is_scored_file_by_file(capsys, tmp_path):
     from aet.pipelines.domains import load_domain
 
     config = load_domain("medical_imaging")
-    model = export_toy_image_model(str(tmp_path / "toy" / "1"), config.features.image.name)
+    model = export_toy_image_model(
+        str(tmp_path / "toy" / "1"), config.features.image.name, config.features.label.classes
+    )
     folder = tmp_path / "xrays"
     (folder / "normal").mkdir(parents=True)
     greys = {folder / "normal" / "a.png": 0, folder / "b.png": 51, folder / "c.png": 255}
@@ -268,7 +274,9 @@ def test_an_image_bomb_exits_2_naming_the_file_and_sends_nothing(capsys, tmp_pat
     from aet.pipelines.domains import load_domain
 
     config = load_domain("medical_imaging")
-    model = export_toy_image_model(str(tmp_path / "toy" / "1"), config.features.image.name)
+    model = export_toy_image_model(
+        str(tmp_path / "toy" / "1"), config.features.image.name, config.features.label.classes
+    )
     folder = tmp_path / "xrays"
     folder.mkdir()
     Image.new("L", (4, 4)).save(folder / "a.png")
@@ -284,3 +292,98 @@ def test_an_image_bomb_exits_2_naming_the_file_and_sends_nothing(capsys, tmp_pat
     err = capsys.readouterr().err
     assert f"{folder / 'b.png'}: declares more pixels than Pillow will open" in err
     assert received == []
+
+
+@pytest.mark.parametrize("transport", ["rest", "grpc"])
+def test_explain_prints_reason_codes_with_each_records_values(
+    capsys, finance_server, finance_config, applicants, serving_default, transport
+):
+    url = finance_server.rest_url if transport == "rest" else finance_server.grpc_url
+    code = main(
+        ["predict", "finance_risk", "--server", url, "--input", str(applicants), "--explain"]
+    )
+
+    assert code == EXIT_OK
+    assert [request.signature for request in finance_server.received] == ["explain"]
+    lines = _printed(capsys)
+    expected = _in_process_probabilities(serving_default, applicants, finance_config, 64)
+    np.testing.assert_allclose([line["probability"] for line in lines], expected, atol=1e-4)
+    rows = read_rows(applicants, load_schema(finance_config), ROWS)
+    features = finance_config.features
+    for line, row in zip(lines, rows, strict=True):
+        assert line["explained_class"] == features.label.classes[1]
+        assert list(line["attributions"]) == features.input_names
+        change = line["probability"] - line["baseline_probability"]
+        assert abs(sum(line["attributions"].values()) - change) < 0.01
+        assert line["unexplained"] < 0.01
+        raised, lowered = line["raised_by"], line["lowered_by"]
+        assert 0 < len(raised) + len(lowered) and max(len(raised), len(lowered)) <= 3
+        assert all(reason["attribution"] > 0 for reason in raised)
+        assert all(reason["attribution"] < 0 for reason in lowered)
+        for reason in raised + lowered:
+            assert reason["value"] == row[reason["feature"]]  # the applicant's own value
+        # The strongest reasons are the largest attributions.
+        ranked = sorted(line["attributions"].values(), reverse=True)
+        if raised:
+            assert raised[0]["attribution"] == ranked[0]
+
+
+def test_explain_writes_a_heat_map_overlay_per_image(capsys, tmp_path):
+    from aet.pipelines.domains import load_domain
+
+    config = load_domain("medical_imaging")
+    model = export_toy_image_model(
+        str(tmp_path / "toy" / "1"), config.features.image.name, config.features.label.classes
+    )
+    folder = tmp_path / "xrays"
+    folder.mkdir()
+    Image.new("L", (28, 28), color=40).save(folder / "dark.png")
+    Image.new("L", (28, 28), color=230).save(folder / "bright.png")
+    overlays = tmp_path / "overlays"
+    with StandInServer(model, config.serving.model_name) as server:
+        code = main(
+            [
+                "predict", "medical_imaging", "--server", server.grpc_url, "--input", str(folder),
+                "--explain", "--explanations-dir", str(overlays),
+            ]
+        )  # fmt: skip
+
+    assert code == EXIT_OK
+    bright, dark = _printed(capsys)  # sorted by path
+    assert bright["explained_class"] == "pneumonia" and dark["explained_class"] == "normal"
+    assert bright["probability"] == pytest.approx(230 / 256, abs=1e-4)
+    assert dark["probability"] == pytest.approx(1 - 40 / 256, abs=1e-4)
+    for line, name in ((bright, "00-bright.png"), (dark, "01-dark.png")):
+        assert line["heat_map"] == TOY_HEAT_MAP
+        assert line["heat_map_file"] == str(overlays / name)
+        drawn = Image.open(line["heat_map_file"])
+        assert drawn.format == "PNG" and drawn.size == (224, 224)
+        # The hottest cell (bottom left) is drawn red, the coldest (top left) blue.
+        pixels = np.asarray(drawn.convert("RGB"), dtype=int)
+        hot, cold = pixels[150, 40], pixels[40, 40]
+        assert hot[0] > hot[2] and cold[2] > cold[0]
+
+
+def test_explain_names_the_history_items_behind_each_recommendation(capsys, tmp_path):
+    model = export_toy_ranking_model(str(tmp_path / "toy" / "1"))
+    users = tmp_path / "users.jsonl"
+    users.write_text(json.dumps({"history": ["50", "172"]}) + "\n" + json.dumps({"history": []}))
+    with StandInServer(model, "recommendation") as server:
+        code = main(
+            ["predict", "recommendation", "--server", server.rest_url, "--input", str(users),
+             "--explain"]
+        )  # fmt: skip
+
+    assert code == EXIT_OK
+    assert _printed(capsys) == [
+        {
+            "id": 1,
+            "recommendations": [
+                {"item": "50", "score": 0.25, "because": ["50"]},
+                {"item": "172", "score": 0.375, "because": ["50"]},
+            ],
+            "unknown_items": 0,
+            "fallback": False,
+        },
+        {"id": 2, "recommendations": [], "unknown_items": 0, "fallback": True},
+    ]

@@ -39,14 +39,35 @@ def export_toy_ranking_model(path: str) -> str:
                 "fallback": history.row_lengths() == 0,
             }
 
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def explain(self, serialized: tf.Tensor) -> dict:
+            """serve's answer; each item's reasons: the history's first item, then ''."""
+            answer = self.serve(serialized)
+            shown = answer["items"] != b""
+            empty = tf.fill(tf.shape(shown), b"")
+            first = tf.where(shown, answer["items"][:, :1], empty)
+            return {
+                **answer,
+                "because": tf.stack([first, empty], axis=-1),
+                "contributions": tf.stack(
+                    [tf.where(shown, 0.5, 0.0), tf.zeros_like(answer["scores"])], axis=-1
+                ),
+            }
+
     module = ToyRecommender()
-    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+    tf.saved_model.save(
+        module, path, signatures={"serving_default": module.serve, "explain": module.explain}
+    )
     return path
 
 
-def export_toy_image_model(path: str, image_feature: str) -> str:
+TOY_HEAT_MAP = [[0.0, 0.5], [1.0, 0.25]]  # what the toy image model's `explain` returns
+
+
+def export_toy_image_model(path: str, image_feature: str, classes: list[str]) -> str:
     """A SavedModel with an image domain's serving interface: `probability` is the mean
-    grey level / 256 (exact in float32) of the encoded image under `image_feature`."""
+    grey level / 256 (exact in float32) of the encoded image under `image_feature`;
+    `explain` adds the class of the higher probability and TOY_HEAT_MAP."""
     import tensorflow as tf
 
     def brightness(encoded: tf.Tensor) -> tf.Tensor:
@@ -60,8 +81,22 @@ def export_toy_image_model(path: str, image_feature: str) -> str:
             encoded = tf.io.parse_example(serialized, spec)[image_feature]
             return {"probability": tf.map_fn(brightness, encoded, fn_output_signature=tf.float32)}
 
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def explain(self, serialized: tf.Tensor) -> dict:
+            probability = self.serve(serialized)["probability"]
+            batch = tf.shape(probability)[0]
+            return {
+                "probability": probability,
+                "explained_class": tf.gather(
+                    tf.constant(classes), tf.cast(probability > 0.5, tf.int32)
+                ),
+                "heat_map": tf.tile(tf.constant([TOY_HEAT_MAP]), [batch, 1, 1]),
+            }
+
     module = ToyImageModel()
-    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+    tf.saved_model.save(
+        module, path, signatures={"serving_default": module.serve, "explain": module.explain}
+    )
     return path
 
 

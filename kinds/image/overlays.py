@@ -1,0 +1,54 @@
+"""The heat maps of an image `explain` answer drawn over the images sent, as
+`aet predict --explain` writes them: one PNG per image, named after it, with the class
+explained and its probability in a caption (the same drawing as the run's HeatMaps)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from aet.components.heat_maps.grad_cam import captioned, overlay
+from aet.config import DomainConfig
+from aet.serving.requests import PredictionInput
+
+
+def _probability(config: DomainConfig, outputs: dict, index: int) -> float:
+    if config.is_binary:
+        probability = float(outputs["probability"][index])
+        positive = outputs["explained_class"][index].decode() == config.features.label.classes[1]
+        return probability if positive else 1.0 - probability
+    return float(np.max(outputs["probabilities"][index]))
+
+
+def write_overlays(
+    config: DomainConfig, request: PredictionInput, outputs: dict, folder: Path
+) -> list[dict]:
+    """One record per image: the class explained, its probability, the heat map's grid
+    and the overlay file written under `folder` (NN-<image name>.png)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    image = config.features.image
+    records = []
+    for index, (source, serialized) in enumerate(zip(request.ids, request.examples, strict=True)):
+        example = tf.train.Example.FromString(serialized)
+        encoded = example.features.feature[image.name].bytes_list.value[0]
+        pixels = np.asarray(
+            Image.open(io.BytesIO(encoded)).convert("L" if image.channels == 1 else "RGB")
+        )
+        explained = outputs["explained_class"][index].decode()
+        probability = _probability(config, outputs, index)
+        heat = outputs["heat_map"][index]
+        path = folder / f"{index:02d}-{Path(str(source)).stem}.png"
+        captioned(overlay(pixels, heat), f"P({explained}) = {probability:.3f}").save(path)
+        records.append(
+            {
+                "explained_class": explained,
+                "probability": round(probability, 4),
+                "heat_map": np.round(heat, 3).tolist(),
+                "heat_map_file": str(path),
+            }
+        )
+    return records
