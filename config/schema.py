@@ -517,6 +517,13 @@ class EvaluationConfig(_Strict):
     heat_maps: int = Field(
         8, ge=0, description="image domains: test images saved with a Grad-CAM overlay"
     )
+    explained_examples: int = Field(
+        200,
+        ge=0,
+        description="held-out examples the served `explain` signature is asked about for the "
+        "run's global view (mean |attribution| per feature, per-class average heat maps) in "
+        "the summary, the report and the model card; 0: none",
+    )
     cutoff: int = Field(10, ge=1, description="ranking: the k of HR@k, NDCG@k and coverage")
     sampled_negatives: int = Field(
         100, ge=1, description="ranking: negatives per user in the *_sampled metrics"

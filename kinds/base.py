@@ -165,6 +165,13 @@ class DataKind:
         """Components this kind adds beside the Evaluator (none by default)."""
         return []
 
+    def summarise_explanations(
+        self, config: DomainConfig, records: list[bytes], outputs: dict, folder: str
+    ) -> dict:
+        """The global view of `explain`'s answers (`outputs`) to held-out raw `records`,
+        JSON-friendly (the Explanations component); images it draws go under `folder`."""
+        return {}
+
     # --- report -------------------------------------------------------------------
     def report_sections(self, record: RunRecord) -> list[Section]:
         """Sections of the run report that only this kind has (none by default)."""

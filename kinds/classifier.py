@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aet.config.contract import CLASSIFICATION, EXPLANATION
-from aet.kinds.base import DataKind, ExportContext, KindConfigError
+from aet.kinds.base import DataKind, ExportContext, KindConfigError, PipelineParts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -125,6 +125,22 @@ class ClassifierKind(DataKind):
         from aet.components.evaluation import classifier_eval_config
 
         return classifier_eval_config(config, self.label_key(config))
+
+    def extra_components(self, config: DomainConfig, parts: PipelineParts) -> list:
+        """The Explanations component (the served explanations' global view)."""
+        if not config.evaluation.explained_examples:
+            return []
+        from aet.components.explanations.component import Explanations
+
+        return [
+            Explanations(
+                model=parts.trainer.outputs["model"],
+                examples=parts.example_gen.outputs["examples"],
+                domain_config=config.json(),
+                split=parts.split,
+                count=config.evaluation.explained_examples,
+            )
+        ]
 
     # --- serving ------------------------------------------------------------------
     # What `explain` returns beside serving_default's answer and the class explained.

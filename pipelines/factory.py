@@ -208,7 +208,10 @@ def create_pipeline(
         config,
         PipelineParts(example_gen, transform, trainer, split=evaluation_split(config)),
     )
+    # The model card carries the explanations' global view, where the kind computes one.
+    explained = [c.outputs["explanations"] for c in beside_evaluator if "explanations" in c.outputs]
     serving_check = ServingCheck(
+        explanations=explained[0] if explained else None,
         model=trainer.outputs["model"],
         examples=example_gen.outputs["examples"],
         model_blessing=evaluator.outputs["blessing"],

@@ -23,6 +23,7 @@ from aet.components.evaluation_results import (
     read_intervals,
     read_metrics,
 )
+from aet.components.explanations.component import read_global_explanation
 from aet.components.export.server_config import BATCHING_FILE, MODELS_CONFIG
 from aet.components.files import write_atomically
 from aet.components.heat_maps.component import INDEX_FILE as HEAT_MAPS_INDEX
@@ -201,6 +202,8 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             summary["tuning"] = read_tuning(config, outputs["tuner_results"][0].uri)
         elif node == "ServingCheck" and outputs.get("blessing"):
             summary["serving_check"] = read_serving_check(outputs["blessing"][0].uri)
+        elif node == "Explanations" and outputs.get("explanations"):
+            summary["explanations"] = read_global_explanation(outputs["explanations"][0].uri)
         elif node == "HeatMaps" and outputs.get("heat_maps"):
             summary["heat_maps"] = {"dir": outputs["heat_maps"][0].uri}
         elif node == "Trainer" and outputs.get("model_run"):

@@ -176,6 +176,31 @@ def _published_intervals(
     return {name: values for name, values in intervals.items() if judged(metrics.get(name, {}))}
 
 
+# Features the card names with their mean |attribution| (most first).
+CARD_FEATURES = 10
+# A class's mean heat map is published from this many images on (aet.kinds.image.overlays).
+MIN_AVERAGED = 10
+
+
+def published_explanations(explanations: dict | None) -> dict | None:
+    """The global view of the explanations as the card ships it: the method, how many
+    held-out examples it rests on, the features that move answers most (tabular), the
+    mean heat map of each class with enough images (no image itself)."""
+    if not explanations or not explanations.get("method"):
+        return None
+    card = {"method": explanations["method"], "examples": explanations["examples"]}
+    if "features" in explanations:
+        card["features"] = explanations["features"][:CARD_FEATURES]
+        card["completeness_gap"] = explanations.get("completeness_gap")
+    if "classes" in explanations:
+        card["classes"] = [
+            {key: entry[key] for key in ("label", "examples", "mean_heat_map")}
+            for entry in explanations["classes"]
+            if entry["examples"] >= MIN_AVERAGED
+        ]
+    return card
+
+
 def build_card(
     config: DomainConfig,
     *,
@@ -186,6 +211,7 @@ def build_card(
     split: str,
     default_data: bool,
     lineage: dict[str, str],
+    explanations: dict | None = None,
 ) -> dict:
     """The card's content, from aggregates only."""
     label = config.features.label
@@ -239,6 +265,7 @@ def build_card(
             "tuned_hyperparameters": (training or {}).get("hyperparameters", {}),
             "elastic_events": callbacks,
         },
+        "explanations": published_explanations(explanations),
         "limitations": _limitations(config, metrics, statistics, split, default_data),
     }
 

@@ -20,6 +20,7 @@ from tfx.types import artifact, standard_artifacts
 from tfx.utils import io_utils, path_utils
 
 from aet.components.evaluation_results import read_intervals, read_metrics
+from aet.components.explanations.component import GlobalExplanation, read_global_explanation
 from aet.components.export.warmup import write_warmup_file
 from aet.components.serving_check.check import REPORT_FILE, check_model
 from aet.components.split_records import first_records
@@ -38,6 +39,7 @@ def model_card(
     split: str,
     model: artifact.Artifact,
     default_data: bool = False,
+    explanations: artifact.Artifact | None = None,
 ) -> dict:
     """The card of the model the Evaluator judged, from what the pipeline recorded."""
     history_path = os.path.join(model_run.uri, HISTORY_FILE)
@@ -55,6 +57,7 @@ def model_card(
         default_data=default_data,
         # Artifact ids, not paths: a path would tell where the user keeps their runs.
         lineage={"model_artifact_id": str(model.id), "evaluation_artifact_id": str(evaluation.id)},
+        explanations=read_global_explanation(explanations.uri) if explanations else None,
     )
 
 
@@ -71,6 +74,7 @@ def ServingCheck(
     split: Parameter[str],
     evaluated_split: Parameter[str],
     default_data: Parameter[int],
+    explanations: InputArtifact[GlobalExplanation] = None,  # optional: a default of None
 ) -> None:
     config = DomainConfig.parse_raw(domain_config)
     model_dir = path_utils.serving_model_path(model.uri)
@@ -84,7 +88,14 @@ def ServingCheck(
         io_utils.copy_dir(model_dir, staged)
         write_warmup_file(path_utils.warmup_file_path(staged), logs)
         card = model_card(
-            config, evaluation, statistics, model_run, evaluated_split, model, bool(default_data)
+            config,
+            evaluation,
+            statistics,
+            model_run,
+            evaluated_split,
+            model,
+            bool(default_data),
+            explanations,
         )
         write_card(os.path.dirname(path_utils.warmup_file_path(staged)), card)
         blessing.set_int_custom_property("has_model", 1)

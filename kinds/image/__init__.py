@@ -120,16 +120,18 @@ class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
 
     # --- evaluation ---------------------------------------------------------------
     def report_sections(self, record: RunRecord) -> list[Section]:
-        from aet.kinds.image.report import heat_map_section, sample_section
+        from aet.kinds.image.report import class_map_section, heat_map_section, sample_section
 
-        return sample_section(record) + heat_map_section(record)
+        return sample_section(record) + heat_map_section(record) + class_map_section(record)
 
     def extra_components(self, config: DomainConfig, parts: PipelineParts) -> list:
+        explanations = super().extra_components(config, parts)
         if not config.evaluation.heat_maps:
-            return []
+            return explanations
         from aet.components.heat_maps.component import HeatMaps
 
         return [
+            *explanations,
             HeatMaps(
                 model=parts.trainer.outputs["model"],
                 examples=parts.example_gen.outputs["examples"],
@@ -137,8 +139,15 @@ class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
                 domain_config=config.json(),
                 split=parts.split,
                 count=config.evaluation.heat_maps,
-            )
+            ),
         ]
+
+    def summarise_explanations(
+        self, config: DomainConfig, records: list[bytes], outputs: dict, folder: str
+    ) -> dict:
+        from aet.kinds.image.overlays import class_average_maps
+
+        return class_average_maps(config, records, outputs, folder)
 
     # --- serving ------------------------------------------------------------------
     explanation_outputs = frozenset({"heat_map"})

@@ -13,6 +13,7 @@ from PIL import Image
 
 from aet.components.heat_maps.grad_cam import captioned, overlay
 from aet.config import DomainConfig
+from aet.report.model_card import MIN_AVERAGED  # fewer images' average could show one scan
 from aet.serving.requests import PredictionInput
 
 
@@ -52,3 +53,49 @@ def write_overlays(
             }
         )
     return records
+
+
+def _pixels(encoded: bytes, config: DomainConfig) -> np.ndarray:
+    image = config.features.image
+    decoded = Image.open(io.BytesIO(encoded)).convert("L" if image.channels == 1 else "RGB")
+    return np.asarray(decoded.resize((image.width, image.height)), dtype=np.float32)
+
+
+def class_average_maps(
+    config: DomainConfig, records: list[bytes], outputs: dict, folder: str
+) -> dict:
+    """The global view of an image model's `explain` answers: per true class, the mean
+    of its images' heat maps (each the map of the class the model answered), drawn over
+    the class's mean image as `class-<label>.png` where at least MIN_AVERAGED images
+    make it."""
+    image, label = config.features.image, config.features.label
+    by_class: dict[str, list[int]] = {}
+    for index, serialized in enumerate(records):
+        example = tf.train.Example.FromString(serialized)
+        true = example.features.feature[label.name].bytes_list.value[0].decode()
+        by_class.setdefault(true, []).append(index)
+    classes = []
+    for name in label.classes:
+        members = by_class.get(name, [])
+        if not members:
+            continue
+        mean_map = outputs["heat_map"][members].mean(axis=0)
+        entry = {
+            "label": name,
+            "examples": len(members),
+            "mean_heat_map": np.round(mean_map, 3).tolist(),
+        }
+        if len(members) >= MIN_AVERAGED:
+            encoded = [
+                tf.train.Example.FromString(records[i])
+                .features.feature[image.name]
+                .bytes_list.value[0]
+                for i in members
+            ]
+            mean_image = np.mean([_pixels(data, config) for data in encoded], axis=0)
+            drawn = overlay(np.round(mean_image).astype(np.uint8), mean_map)
+            entry["file"] = f"class-{name}.png"
+            with tf.io.gfile.GFile(f"{folder}/{entry['file']}", "wb") as handle:
+                captioned(drawn, f"mean of {len(members)} {name}").save(handle, format="PNG")
+        classes.append(entry)
+    return {"method": "Grad-CAM", "classes": classes}

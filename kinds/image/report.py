@@ -16,11 +16,13 @@ from PIL import Image
 from aet.components.split_records import split_records
 from aet.config import DomainConfig
 from aet.report import plots
+from aet.report.model_card import MIN_AVERAGED
 from aet.report.rendering import render_fragment
 from aet.report.run_record import RunRecord
 from aet.report.sections import Section
 
 HEAT_MAPS = Path(__file__).with_name("heat_maps.html.j2")
+CLASS_MAPS = Path(__file__).with_name("class_maps.html.j2")
 SAMPLES = Path(__file__).with_name("samples.html.j2")
 SAMPLES_PER_CLASS = 6
 # The images read for the grid and the size plot: the first of the training split, so
@@ -95,12 +97,33 @@ def heat_map_section(record: RunRecord) -> list[Section]:
     heat_maps = record.summary.get("heat_maps") or {}
     images = []
     for image in heat_maps.get("images", []):
-        path = os.path.join(heat_maps["dir"], image["file"])
-        if os.path.exists(path):
-            with open(path, "rb") as handle:
-                png = base64.b64encode(handle.read()).decode()
+        png = _png(os.path.join(heat_maps["dir"], image["file"]))
+        if png:
             images.append({**image, "png": png})
     if not images:
         return []
     html = render_fragment(HEAT_MAPS.read_text(), images=images)
     return [Section("heat-maps", "Heat maps", html, after="evaluation")]
+
+
+def _png(path: str) -> str | None:
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as handle:
+        return base64.b64encode(handle.read()).decode()
+
+
+def class_map_section(record: RunRecord) -> list[Section]:
+    explanations = record.summary.get("explanations") or {}
+    if not explanations.get("classes"):
+        return []
+    classes = [
+        {**entry, "png": _png(os.path.join(explanations["dir"], entry["file"]))}
+        if "file" in entry
+        else entry
+        for entry in explanations["classes"]
+    ]
+    html = render_fragment(
+        CLASS_MAPS.read_text(), explanations=explanations, classes=classes, least=MIN_AVERAGED
+    )
+    return [Section("class-maps", "Where it looks, per class", html, after="evaluation")]

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from tfx.dsl.components.base.base_component import BaseComponent
 
     from aet.config import DomainConfig
+    from aet.report.run_record import RunRecord
+    from aet.report.sections import Section
     from aet.serving.requests import PredictionInput
 
 
@@ -128,6 +130,19 @@ class TabularKind(ClassifierKind):
         from aet.kinds.tabular.explanations import explain_signature
 
         return explain_signature(model, model_inputs, served, config)
+
+    # --- evaluation ---------------------------------------------------------------
+    def report_sections(self, record: RunRecord) -> list[Section]:
+        from aet.kinds.tabular.report import explanation_section
+
+        return explanation_section(record)
+
+    def summarise_explanations(
+        self, config: DomainConfig, records: list[bytes], outputs: dict, folder: str
+    ) -> dict:
+        from aet.kinds.tabular.explanations import feature_importance
+
+        return feature_importance(config, outputs)
 
     # --- serving ------------------------------------------------------------------
     explanation_outputs = frozenset({"attributions", "baseline_probability", "features"})

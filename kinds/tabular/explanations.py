@@ -166,3 +166,30 @@ def completeness_problems(config: DomainConfig, outputs: dict[str, np.ndarray]) 
             "serving.explanation_steps bring them closer)"
         )
     return problems
+
+
+def feature_importance(config: DomainConfig, outputs: dict[str, np.ndarray]) -> dict:
+    """The global view of a tabular model's `explain` answers: per feature, the mean
+    absolute attribution (how much it moves answers, either way) and the mean signed
+    one, largest first; and how closely the attributions added up."""
+    attributions = outputs["attributions"]
+    gaps = completeness_gaps(config, outputs)
+    features = [
+        {
+            "feature": name,
+            "mean_abs_attribution": round(float(np.abs(attributions[:, index]).mean()), 5),
+            "mean_attribution": round(float(attributions[:, index].mean()), 5),
+        }
+        for index, name in enumerate(config.features.input_names)
+    ]
+    return {
+        "method": "integrated gradients",
+        "explained_class": outputs["explained_class"][0].decode() if config.is_binary else None,
+        "steps": config.serving.explanation_steps,
+        "features": sorted(features, key=lambda f: -f["mean_abs_attribution"]),
+        "baseline_probability": round(float(outputs["baseline_probability"].mean()), 5),
+        "completeness_gap": {
+            "mean": round(float(gaps.mean()), 5),
+            "max": round(float(gaps.max()), 5),
+        },
+    }

@@ -317,7 +317,7 @@ def test_explain_prints_reason_codes_with_each_records_values(
         assert abs(sum(line["attributions"].values()) - change) < 0.01
         assert line["unexplained"] < 0.01
         raised, lowered = line["raised_by"], line["lowered_by"]
-        assert 0 < len(raised) + len(lowered) and max(len(raised), len(lowered)) <= 3
+        assert len(raised) + len(lowered) > 0 and max(len(raised), len(lowered)) <= 3
         assert all(reason["attribution"] > 0 for reason in raised)
         assert all(reason["attribution"] < 0 for reason in lowered)
         for reason in raised + lowered:
