@@ -71,6 +71,7 @@ INFERRED_SCHEMA_COMPONENTS = {
     "Trainer",
     "latest_blessed_model_resolver",
     "Evaluator",
+    "Explanations",
     "ServingCheck",
     "Pusher",
     "ServerConfigWriter",

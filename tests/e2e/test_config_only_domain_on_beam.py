@@ -74,7 +74,8 @@ def test_the_model_is_pushed_under_the_shared_root_and_answers(penguins_run: Cli
     assert serving_root != penguins_run.output / "serving"
     # Checked with the inferred schema's types.
     assert_ready_for_tf_serving(
-        penguins_run, {"serving_default": 2, "predict_features": 2, "classification": 2}
+        penguins_run,
+        {"serving_default": 2, "explain": 2, "predict_features": 2, "classification": 2},
     )
     (entry,) = read_models_config(str(serving_root)).model_config_list.config
     assert entry.name == "penguins"

@@ -49,7 +49,15 @@ pytestmark = pytest.mark.e2e
 
 # finance_risk ships a curated schema, so ImportSchemaGen stands where SchemaGen would.
 COMPONENTS = INFERRED_SCHEMA_COMPONENTS - {"SchemaGen"} | {"ImportSchemaGen", "Tuner"}
-REPORT_SECTIONS = {"overview", "data", "training", "evaluation", "serving", "model_card"}
+REPORT_SECTIONS = {
+    "overview",
+    "data",
+    "training",
+    "evaluation",
+    "explanations",
+    "serving",
+    "model_card",
+}
 TUNED_RUN = ("run", "finance_risk", "--tune", *SMALL_TRAINING, *SMALL_SEARCH)
 
 
@@ -124,10 +132,11 @@ def test_pushed_model_is_in_serving_layout_and_scores_raw_rows(
 
 def test_pushed_model_lists_its_signatures_and_ships_warmup_requests(finance_run: CliRun) -> None:
     logs = assert_ready_for_tf_serving(
-        finance_run, {"serving_default": 2, "predict_features": 2, "classification": 2}
+        finance_run,
+        {"serving_default": 2, "explain": 2, "predict_features": 2, "classification": 2},
     )
     kinds = [log.WhichOneof("log_type") for log in logs]
-    assert kinds.count("predict_log") == 4 and kinds.count("classify_log") == 2
+    assert kinds.count("predict_log") == 6 and kinds.count("classify_log") == 2
     assert logs[0].predict_log.request.model_spec.name == "finance_risk"
     assert logs[0].predict_log.request.inputs["examples"].tensor_shape.dim[0].size == 1
     shown = saved_model_cli_show(Path(finance_run.summary["pushed_model_dir"]))
@@ -187,6 +196,25 @@ def test_the_pushed_model_carries_its_card_with_the_fairness_gaps(
     assert all("auc_interval" in group for group in judged)
     text = markdown + json.dumps(card)
     assert str(finance_run.output) not in text and str(german_credit_csv) not in text
+
+
+def test_the_run_explains_its_answers_in_the_summary_and_the_card(
+    finance_run: CliRun, finance_config
+) -> None:
+    """The served `explain` signature over the held-out rows: every feature attributed,
+    the attributions adding up, and the card naming the features that matter most."""
+    explanations = finance_run.summary["explanations"]
+    assert explanations["method"] == "integrated gradients"
+    assert explanations["examples"] == finance_run.summary["metrics"]["overall"]["example_count"]
+    features = explanations["features"]
+    assert {f["feature"] for f in features} == set(finance_config.features.input_names)
+    importance = [f["mean_abs_attribution"] for f in features]
+    assert importance == sorted(importance, reverse=True) and importance[0] > 0
+    assert explanations["completeness_gap"]["max"] < 0.05
+    extras = Path(finance_run.summary["pushed_model_dir"]) / "assets.extra"
+    card = json.loads((extras / "model_card.json").read_text())
+    assert card["explanations"]["features"] == features[:10]
+    assert "## What the answers rest on" in (extras / "model_card.md").read_text()
 
 
 def test_the_push_writes_the_model_servers_config(finance_run: CliRun) -> None:

@@ -119,6 +119,15 @@ def test_default_run_pushes_a_model_that_answers_raw_jpeg_bytes(default_run: Cli
     )["probability"].numpy()
     assert by_bytes.shape == (3,) and np.all((by_bytes >= 0) & (by_bytes <= 1))
     np.testing.assert_allclose(by_bytes, by_example, rtol=1e-5)
+    # `explain`: the same answer, with the Grad-CAM grid of the class it answered.
+    explained = signatures["explain"](
+        examples=tf.constant([_example(path.read_bytes()) for path in xrays])
+    )
+    np.testing.assert_allclose(explained["probability"].numpy(), by_example, rtol=1e-5)
+    answered = np.where(by_example >= 0.5, b"pneumonia", b"normal")
+    assert explained["explained_class"].numpy().tolist() == answered.tolist()
+    heat = explained["heat_map"].numpy()
+    assert heat.shape[0] == 3 and heat.ndim == 3 and heat.min() >= 0 and heat.max() <= 1
     # A 99-byte PNG declaring 20000x20000 is refused from its header, as TF Serving's
     # INVALID_ARGUMENT, by both signatures.
     bomb = png_declaring(20000, 20000)
@@ -127,8 +136,18 @@ def test_default_run_pushes_a_model_that_answers_raw_jpeg_bytes(default_run: Cli
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"features\.image\.max_pixels"):
         signatures["serving_default"](examples=tf.constant([_example(bomb)]))
     logs = assert_ready_for_tf_serving(
-        default_run, {"serving_default": 2, "predict_image": 2, "classification": 2}
+        default_run,
+        {"serving_default": 2, "explain": 2, "predict_image": 2, "classification": 2},
     )
+    # The run's global view: one mean map per class of the 2 held-out X-rays, too few to
+    # draw an average image of, so none is drawn and the card publishes none.
+    classes = summary["explanations"]["classes"]
+    assert [(c["label"], c["examples"]) for c in classes] == [("normal", 1), ("pneumonia", 1)]
+    assert all("file" not in c and np.shape(c["mean_heat_map"]) == heat.shape[1:] for c in classes)
+    card = json.loads(
+        (Path(summary["pushed_model_dir"]) / "assets.extra" / "model_card.json").read_text()
+    )
+    assert card["explanations"]["method"] == "Grad-CAM" and card["explanations"]["classes"] == []
     # Checked against the 16 X-rays: no warm-up image is one of them, and neither their
     # names nor their folder travel with the model.
     sent = warmup_examples(logs)

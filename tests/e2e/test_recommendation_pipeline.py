@@ -158,7 +158,9 @@ def test_pushed_model_returns_top_k_and_excludes_what_it_is_asked_to(
     excluding = _recommend(pushed, [history], [history])
     assert not set(history) & {item.decode() for item in excluding["items"][0]}
     assert not excluding["fallback"][0] and excluding["unknown_items"][0] == 0
-    logs = assert_ready_for_tf_serving(movielens_run, {"serving_default": 2, "recommend": 2})
+    logs = assert_ready_for_tf_serving(
+        movielens_run, {"serving_default": 2, "explain": 2, "recommend": 2}
+    )
     # Checked against every history the run ingested: no warm-up history is a user's,
     # and no user id travels with them.
     ingested = {
@@ -233,6 +235,14 @@ def test_a_sequence_model_beats_popularity_on_a_log_of_another_shape(walk_run: C
     # The next item of a walk follows its last item, so the model names it.
     answer = _recommend(summary["pushed_model_dir"], [["c3", "c4", "c5"]], [[]])
     assert answer["items"][0][0] == b"c6"
+    # ... and explains it by that last item.
+    example = tf.train.Example()
+    example.features.feature[HISTORY_ITEMS].bytes_list.value.extend([b"c3", b"c4", b"c5"])
+    explain = tf.saved_model.load(summary["pushed_model_dir"]).signatures["explain"]
+    explained = explain(examples=tf.constant([example.SerializeToString()]))
+    assert explained["items"].numpy()[0][0] == b"c6"
+    because = explained["because"].numpy()[0][0]
+    assert because[0] == b"c5" and set(because) <= {b"c3", b"c4", b"c5", b""}
 
 
 def test_a_malformed_log_fails_before_the_pipeline_naming_the_line(tmp_path: Path) -> None:

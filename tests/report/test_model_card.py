@@ -118,3 +118,29 @@ def test_the_card_gives_intervals_only_for_groups_large_enough_to_judge(config) 
     assert "| overall | 152 | 0.7900 [0.7100, 0.8600] |" in markdown
     assert "| 25-35 | 62 | 0.8000 [0.6900, 0.9100] |" in markdown
     assert "[0.2000" not in markdown and "95 % confidence interval" in markdown
+
+
+def test_the_card_publishes_the_explanations_global_view_in_aggregate_only() -> None:
+    from aet.report.model_card import CARD_FEATURES, MIN_AVERAGED, published_explanations
+
+    features = [
+        {"feature": f"f{i}", "mean_abs_attribution": 1 / (i + 1), "mean_attribution": 0.0}
+        for i in range(CARD_FEATURES + 5)
+    ]
+    tabular = published_explanations(
+        {"dir": "/runs/x", "method": "integrated gradients", "examples": 152, "features": features}
+    )
+    assert tabular["features"] == features[:CARD_FEATURES] and "dir" not in tabular
+    images = published_explanations(
+        {
+            "dir": "/runs/x",
+            "method": "Grad-CAM",
+            "examples": 30,
+            "classes": [
+                {"label": "a", "examples": MIN_AVERAGED, "mean_heat_map": [[0.5]], "file": "a.png"},
+                {"label": "b", "examples": MIN_AVERAGED - 1, "mean_heat_map": [[0.1]]},
+            ],
+        }
+    )
+    assert images["classes"] == [{"label": "a", "examples": MIN_AVERAGED, "mean_heat_map": [[0.5]]}]
+    assert published_explanations(None) is None and published_explanations({}) is None
