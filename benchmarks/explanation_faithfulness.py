@@ -14,6 +14,22 @@ Tabular (a finished `aet run finance_risk`, its test split):
 
     .venv/bin/python -m benchmarks.explanation_faithfulness --tabular-run runs/finance_risk
 
+Images (a finished `aet run` of an image domain, e.g. PneumoniaMNIST): deletion and
+insertion curves. Pixels are ranked by the Grad-CAM map of the answered class (the
+grid upsampled to the image) or at random; deletion replaces the top-ranked share of
+the pixels by a blurred copy of the image and follows the answered class's probability
+as the share grows, insertion starts from the blurred image and reveals them; each
+answered class apart. The area under each curve summarises it: lower is more faithful
+for deletion, higher for insertion. Latency as above, for one image.
+
+Recommendation (a finished `aet run recommendation`, its test histories): for each
+history's top recommendation, the m history items a method ranks first (gradient x
+input, the last position's attention, or random) are removed and the item's rank among
+the whole catalogue measured again; the mean rise of its rank (higher: more faithful).
+
+    .venv/bin/python -m benchmarks.explanation_faithfulness --tabular-run runs/finance_risk \
+        --image-run runs/pneumonia --recommendation-run runs/recommendation
+
 Probabilities here are the Keras model's own (a class-weighted model's, before the
 served model undoes the weights): a ranking's faithfulness is the same either way.
 """
@@ -34,8 +50,11 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from aet.components.evaluation import load_keras_model
+from aet.components.heat_maps.grad_cam import GradCam
+from aet.components.models.sasrec import mask_items
 from aet.config import DomainConfig
 from aet.config.contract import EXPLANATION
+from aet.kinds.interactions.explanations import HistoryExplainer
 from aet.kinds.tabular.explanations import TabularExplainer
 from benchmarks.reporting import command_line, machine, write_results
 from benchmarks.two_feature_domain import (
@@ -216,14 +235,212 @@ def tabular_section(run_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+SHARES = np.linspace(0.0, 1.0, 11)  # of the pixels deleted or inserted, per curve point
+IMAGES = 300
+REMOVED = (1, 2, 3)
+HISTORIES = 500
+
+
+def _curve_area(values: list[float]) -> float:
+    return float(np.trapz(values, SHARES))
+
+
+BLUR_SIGMA = 3.0  # pixels: what a deleted pixel becomes, and where insertion starts
+
+
+def blurred(images: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
+    """[n, h, w, c] images under a Gaussian blur (edges repeated): the baseline of the
+    pixel curves. A constant baseline is not neutral for an image model (a model can
+    answer a flat image with certainty) and speckles of it push images off the data;
+    a blur removes detail and keeps an image an image (Petsiuk et al., 2018, RISE)."""
+    radius = int(3 * sigma)
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-(offsets**2) / (2 * sigma**2))
+    kernel /= kernel.sum()
+    out = images.astype(np.float32)
+    for axis in (1, 2):
+        padded = np.pad(out, [(radius, radius) if a == axis else (0, 0) for a in range(4)], "edge")
+        out = sum(
+            weight * np.take(padded, range(i, i + images.shape[axis]), axis=axis)
+            for i, weight in enumerate(kernel)
+        )
+    return out
+
+
+def pixel_curves(
+    probability: Callable[[np.ndarray], np.ndarray], images: np.ndarray, order: np.ndarray
+) -> tuple[list[float], list[float]]:
+    """(deletion, insertion) curves: the mean probability at each share of SHARES when
+    the first pixels of `order` ([images, pixels], best first) are blurred, or revealed
+    in a blurred image."""
+    flat = images.reshape(len(images), -1, images.shape[-1])
+    base = blurred(images).reshape(flat.shape)
+    deletion, insertion = [], []
+    for share in SHARES:
+        chosen = np.zeros(flat.shape[:2], bool)
+        np.put_along_axis(chosen, order[:, : round(share * flat.shape[1])], True, axis=1)
+        deleted = np.where(chosen[..., None], base, flat).reshape(images.shape)
+        inserted = np.where(chosen[..., None], flat, base).reshape(images.shape)
+        deletion.append(float(probability(deleted).mean()))
+        insertion.append(float(probability(inserted).mean()))
+    return deletion, insertion
+
+
+def image_section(run_dir: Path) -> str:
+    summary, config, model, tf_transform_output = run_parts(run_dir)
+    records = test_records(summary, IMAGES)
+    (name,) = model.input
+    images = model_inputs(model, tf_transform_output, records)[name].numpy()
+    cam = GradCam(model)
+    inputs = {name: tf.constant(images)}
+    answered = cam.predicted_classes(inputs)
+    heat = cam.maps(inputs, answered)[..., tf.newaxis]
+    upsampled = tf.image.resize(heat, images.shape[1:3]).numpy()[..., 0]
+    grad_cam_order = np.argsort(-upsampled.reshape(len(images), -1), axis=1)
+    answered = answered.numpy()
+
+    def probability_of(classes: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        def probability(batch: np.ndarray) -> np.ndarray:
+            output = model({name: tf.constant(batch, tf.float32)}, training=False).numpy()
+            if output.shape[-1] == 1:  # a sigmoid's positive class, or its complement
+                return np.where(classes == 1, output[:, 0], 1.0 - output[:, 0])
+            return output[np.arange(len(output)), classes]
+
+        return probability
+
+    rng = np.random.default_rng(0)
+    lines = [
+        f"## Images: `{config.name}`, {len(images)} test images of "
+        f"{images.shape[1]}x{images.shape[2]}\n",
+        "Probability of the answered class as the top-ranked share of pixels is deleted "
+        f"(blurred, sigma {BLUR_SIGMA:g} px) or inserted (into the blurred image), for the "
+        "images of each answered class apart (a blur is itself evidence for some classes); "
+        "area under the curve:\n",
+        "| answered | images | ranking | deletion AUC (lower: more faithful) | "
+        "insertion AUC (higher) | deletion at 0/20/50 % | insertion at 0/20/50 % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for index, label in enumerate(config.features.label.classes):
+        members = answered == index
+        if not members.any():
+            continue
+        subset, classes = images[members], answered[members]
+        probability = probability_of(classes)
+        ranked = grad_cam_order[members]
+        curves = {"Grad-CAM (hottest first)": pixel_curves(probability, subset, ranked)}
+        draws = [
+            pixel_curves(probability, subset, np.argsort(rng.random(ranked.shape), axis=1))
+            for _ in range(3)
+        ]
+        curves["random order (mean of 3)"] = tuple(
+            list(np.mean([draw[i] for draw in draws], axis=0)) for i in (0, 1)
+        )
+        for method, (deletion, insertion) in curves.items():
+            lines.append(
+                f"| {label} | {int(members.sum())} | {method} | {_curve_area(deletion):.4f} | "
+                f"{_curve_area(insertion):.4f} | "
+                f"{deletion[0]:.3f} / {deletion[2]:.3f} / {deletion[5]:.3f} | "
+                f"{insertion[0]:.3f} / {insertion[2]:.3f} / {insertion[5]:.3f} |"
+            )
+    served = tf.saved_model.load(summary["pushed_model_dir"]).signatures
+    lines += [
+        "",
+        f"Latency of one-image calls, in process ({LATENCY_CALLS} calls after 10 warm-up):\n",
+        "| signature | p50 ms | p99 ms |",
+        "|---|---|---|",
+    ]
+    for signature in ("serving_default", EXPLANATION):
+        p50, p99 = latency_ms(served[signature], records)
+        lines.append(f"| `{signature}` | {p50:.2f} | {p99:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def without_positions(history: np.ndarray, removed: np.ndarray) -> np.ndarray:
+    """Each row of `history` with the positions `removed` ([rows, m]) dropped and the
+    rest left-aligned again (0 pads)."""
+    keep = np.ones(history.shape, bool)
+    np.put_along_axis(keep, removed, False, axis=1)
+    keep &= history > 0
+    out = np.zeros_like(history)
+    for row in range(len(history)):
+        kept = history[row][keep[row]]
+        out[row, : len(kept)] = kept
+    return out
+
+
+def rank_of(model, history: np.ndarray, seen: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """The 0-based rank of each row's item among the catalogue after `history`, with the
+    original history's items (`seen`) excluded as serving excludes them."""
+    scores = mask_items(model.item_scores(tf.constant(history)), tf.constant(seen)).numpy()
+    target = scores[np.arange(len(items)), items]
+    return (scores > target[:, None]).sum(axis=1)
+
+
+def recommendation_section(run_dir: Path) -> str:
+    summary, config, model, tf_transform_output = run_parts(run_dir)
+    records = test_records(summary, HISTORIES)
+    history = model_inputs(model, tf_transform_output, records)[model.history_input].numpy()
+    history = history[(history > 0).sum(axis=1) > max(REMOVED)]  # enough items to remove
+    explainer = HistoryExplainer(model)
+    scores = mask_items(model.item_scores(tf.constant(history)), tf.constant(history)).numpy()
+    top = scores.argmax(axis=1)
+    real = history > 0
+    contributions = explainer.contributions(tf.constant(history), tf.constant(top[:, None]))
+    rankings = {
+        "gradient x input (largest first)": np.where(real, contributions.numpy()[:, 0], -np.inf),
+        "last position's attention (largest first)": np.where(
+            real, explainer.last_attention(tf.constant(history)).numpy(), -np.inf
+        ),
+    }
+    rng = np.random.default_rng(0)
+    rise: dict[str, dict[int, float]] = {}
+    for method, weights in rankings.items():
+        order = np.argsort(-weights, axis=1)
+        rise[method] = {
+            m: float(rank_of(model, without_positions(history, order[:, :m]), history, top).mean())
+            for m in REMOVED
+        }
+    draws = [
+        np.argsort(-np.where(real, rng.random(history.shape), -np.inf), axis=1) for _ in range(3)
+    ]
+    rise["random order (mean of 3)"] = {
+        m: float(
+            np.mean(
+                [
+                    rank_of(model, without_positions(history, o[:, :m]), history, top).mean()
+                    for o in draws
+                ]
+            )
+        )
+        for m in REMOVED
+    }
+    lines = [
+        f"## Recommendation: `{config.name}`, {len(history)} test histories "
+        f"(more than {max(REMOVED)} items each)\n",
+        "Mean rank (0 = first) of each history's top recommendation once the m history "
+        "items a method ranks first are removed (higher: more faithful; 0 before removal):\n",
+        "| ranking | " + " | ".join(f"m={m}" for m in REMOVED) + " |",
+        "|---|" + "---|" * len(REMOVED),
+    ]
+    for method, by_m in rise.items():
+        lines.append(f"| {method} | " + " | ".join(f"{by_m[m]:.1f}" for m in REMOVED) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tabular-run", type=Path, help="a finished `aet run` of a CSV domain")
+    parser.add_argument("--image-run", type=Path, help="a finished `aet run` of an image domain")
+    parser.add_argument("--recommendation-run", type=Path, help="a finished recommender run")
     parser.add_argument("--output-md", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     sections = []
     if args.tabular_run:
         sections.append(tabular_section(args.tabular_run))
+    if args.image_run:
+        sections.append(image_section(args.image_run))
+    if args.recommendation_run:
+        sections.append(recommendation_section(args.recommendation_run))
     if not sections:
         parser.error("give at least one run to measure")
     header = (

@@ -24,7 +24,9 @@ class GradCam:
     tf.function (the exported `explain` signature traces it)."""
 
     def __init__(self, model: tf.keras.Model, layer_name: str = FEATURE_MAP_LAYER) -> None:
-        self.head = model.layers[-1]
+        # The layer that computes the output: not `model.layers[-1]`, which in a model
+        # reloaded from its export is the Transform layer the signatures carry.
+        self.head = model.output._keras_history.layer
         self.logits = (
             isinstance(self.head, tf.keras.layers.Dense)
             and tf.keras.activations.serialize(self.head.activation) in _OUTPUT_ACTIVATIONS
@@ -68,7 +70,8 @@ class GradCam:
         """[batch] each example's predicted class (0 or 1 for a single unit)."""
         _, scores = self._scores(inputs)
         if scores.shape[-1] == 1:
-            return tf.cast(scores[:, 0] > 0, tf.int64)  # the logit, or a probability's 0.5
+            threshold = 0.0 if self.logits else 0.5  # a logit's 0 is a probability's 0.5
+            return tf.cast(scores[:, 0] > threshold, tf.int64)
         return tf.argmax(scores, axis=-1)
 
 

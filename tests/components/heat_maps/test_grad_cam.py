@@ -93,6 +93,24 @@ def test_grad_cam_of_a_multiclass_model_follows_the_class_index():
         np.testing.assert_allclose(default[row], maps[index][row], atol=1e-6)
 
 
+def test_grad_cam_reads_the_logits_of_a_model_that_carries_another_layer(tmp_path):
+    """An exported model carries the Transform layer as its last tracked layer; Grad-CAM
+    and the answered class still come from the output Dense's logits."""
+    from aet.components.heat_maps.grad_cam import GradCam
+
+    tf.keras.utils.set_random_seed(1)
+    model = build_attention_cnn(ImageConfig(height=SIZE, width=SIZE), CONFIG, 2, INPUT)
+    model.carried = tf.keras.layers.Lambda(tf.identity, name="carried")
+    assert model.layers[-1].name == "carried"
+    cam = GradCam(model)
+    assert cam.logits and cam.head.name == "probability"
+    images, _ = _corner_images(16, seed=2)
+    inputs = {INPUT: tf.constant(images)}
+    probability = model(inputs, training=False).numpy()[:, 0]
+    answered = cam.predicted_classes(inputs).numpy()
+    np.testing.assert_array_equal(answered, (probability > 0.5).astype(int))
+
+
 def test_grad_cam_rejects_a_class_a_binary_model_does_not_have(corner_model):
     images, _ = _corner_images(2, seed=3)
     with pytest.raises(ValueError, match="classes 0 and 1"):
