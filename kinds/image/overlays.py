@@ -48,7 +48,7 @@ def write_overlays(
             {
                 "explained_class": explained,
                 "probability": round(probability, 4),
-                "heat_map": np.round(heat, 3).tolist(),
+                "heat_map": np.round(heat.astype(float), 3).tolist(),
                 "heat_map_file": str(path),
             }
         )
@@ -83,7 +83,7 @@ def class_average_maps(
         entry = {
             "label": name,
             "examples": len(members),
-            "mean_heat_map": np.round(mean_map, 3).tolist(),
+            "mean_heat_map": np.round(mean_map.astype(float), 3).tolist(),
         }
         if len(members) >= MIN_AVERAGED:
             encoded = [
