@@ -23,14 +23,15 @@ def label_key(config: DomainConfig) -> str:
 
 
 # Settings that only the components after training read: the Evaluator's change
-# thresholds, the serving check, the model server's files, and whether the pipeline
+# thresholds, how many examples the Explanations component asks about, the serving
+# check, the model server's files, and whether the pipeline
 # wires in the last tuned hyperparameters. TFX fingerprints an executor's custom_config
 # for its cache, so they stay out of the config handed to Transform, Tuner and Trainer:
 # a run that changes only these reuses the transformed data and the trained model and
 # judges it again. Those executors see the schema's defaults there. (The absolute
 # thresholds stay in: the schema requires at least one.)
 AFTER_TRAINING = {
-    "evaluation": ("change_thresholds",),
+    "evaluation": ("change_thresholds", "explained_examples"),
     "serving": ("check", "batching", "versions", "server_root"),
     "tuning": ("reuse_last",),
 }

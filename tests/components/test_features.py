@@ -19,7 +19,7 @@ def _with(config: DomainConfig, *assignments: str) -> DomainConfig:
         ("serving.check.latency_budget_ms=0.001", "serving.check.warmup_examples=2"),
         ("serving.versions=5", "serving.server_root=/srv/models"),
         ("serving.batching.max_batch_size=8",),
-        ("evaluation.change_thresholds={}",),
+        ("evaluation.change_thresholds={}", "evaluation.explained_examples=5"),
         ("tuning.reuse_last=true",),
     ],
 )
