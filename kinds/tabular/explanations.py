@@ -30,9 +30,10 @@ from aet.config import DomainConfig
 
 # (the model's output [batch, units]) -> one score per example [batch]
 Score = Callable[[tf.Tensor], tf.Tensor]
-# How far the attributions may fall from summing to the probability's change before the
-# serving check fails the model: a midpoint sum of 64 steps stays well within it on the
-# shipped model (benchmarks/results/explanation_faithfulness.md), a broken path not.
+# How far, on average over a request, the attributions may fall from summing to the
+# probability's change before the serving check fails the model: 64 midpoint steps
+# stay well within it on the shipped model (0.004 on average, 0.034 at most:
+# benchmarks/results/explanation_faithfulness.md); a broken explanation does not.
 COMPLETENESS_TOLERANCE = 0.05
 
 
@@ -158,11 +159,11 @@ def completeness_problems(config: DomainConfig, outputs: dict[str, np.ndarray]) 
     names = [[name.decode() for name in row] for row in outputs["features"]]
     if any(row != config.features.input_names for row in names):
         problems.append(f"'features' are not {config.features.input_names}")
-    gap = float(completeness_gaps(config, outputs).max())
+    gap = float(completeness_gaps(config, outputs).mean())
     if gap > COMPLETENESS_TOLERANCE:
         problems.append(
             f"'attributions' do not add up to the probability's change from the baseline "
-            f"(off by up to {gap:.3f}, over {COMPLETENESS_TOLERANCE}; more "
+            f"(off by {gap:.3f} on average, over {COMPLETENESS_TOLERANCE}; more "
             "serving.explanation_steps bring them closer)"
         )
     return problems
