@@ -299,13 +299,17 @@ def _common_sections(record: RunRecord) -> Iterable[Section]:
 
 
 def all_sections(record: RunRecord) -> list[Section]:
-    """The common sections, with the data kind's own each placed after the one it names."""
+    """The common sections, with the data kind's own each placed after the one it names
+    (several after one section keep the kind's order)."""
     sections = list(_common_sections(record))
     if record.config is not None:
         from aet.config.kinds import kind_of
 
+        last_after: dict[str, str] = {}  # anchor -> the kind's section placed last after it
         for section in kind_of(record.config).report_sections(record):
             ids = [placed.id for placed in sections]
-            place = ids.index(section.after) + 1 if section.after in ids else len(sections)
+            anchor = last_after.get(section.after, section.after)
+            place = ids.index(anchor) + 1 if anchor in ids else len(sections)
             sections.insert(place, section)
+            last_after[section.after] = section.id
     return sections

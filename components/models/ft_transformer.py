@@ -39,14 +39,7 @@ def input_layers(
 
 @tf.keras.utils.register_keras_serializable(package="aet")
 class NumericTokenizer(tf.keras.layers.Layer):
-    """Turns F scalar features [batch, F] into F tokens [batch, F, d]: x_j * w_j + b_j.
-
-    The biases start uniform in +-1/sqrt(d), as in the paper's reference code, and not
-    at zero: a zero bias makes the token of a feature at its mean (0, z-scored) the zero
-    vector, and the pre-norm LayerNorm that reads it scale-invariant, so the block sees
-    only the sign of the value there, a jump that integrated gradients from the mean
-    cannot integrate.
-    """
+    """Turns F scalar features [batch, F] into F tokens [batch, F, d]: x_j * w_j + b_j."""
 
     def __init__(self, embedding_dim: int, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -57,11 +50,8 @@ class NumericTokenizer(tf.keras.layers.Layer):
         self.kernel = self.add_weight(
             name="kernel", shape=(num_features, self.embedding_dim), initializer="glorot_uniform"
         )
-        limit = self.embedding_dim**-0.5
         self.bias = self.add_weight(
-            name="bias",
-            shape=(num_features, self.embedding_dim),
-            initializer=tf.keras.initializers.RandomUniform(-limit, limit),
+            name="bias", shape=(num_features, self.embedding_dim), initializer="zeros"
         )
 
     def call(self, values: tf.Tensor) -> tf.Tensor:

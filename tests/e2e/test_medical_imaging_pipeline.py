@@ -206,11 +206,16 @@ def test_heat_maps_are_png_overlays_beside_the_summary(default_run: CliRun) -> N
 def test_the_run_report_shows_each_heat_map_with_its_label_and_probability(
     default_run: CliRun,
 ) -> None:
-    sections = {"overview", "data", "images", "training", "evaluation", "serving", "heat-maps"}
+    sections = {
+        "overview", "data", "images", "training", "evaluation", "heat-maps", "class-maps",
+        "serving",
+    }  # fmt: skip
     found = assert_report_shows_the_run(default_run, sections)
     order = found["sections"]
     assert order.index("images") == order.index("data") + 1  # the kind's own, in place
+    # Two of the kind's own after one section: in the kind's order.
     assert order.index("heat-maps") == order.index("evaluation") + 1
+    assert order.index("class-maps") == order.index("heat-maps") + 1
     images = default_run.summary["heat_maps"]["images"]
     assert found["figures"] >= len(images)
     page = (default_run.output / "report" / "index.html").read_text()
