@@ -93,7 +93,7 @@ def test_every_component_executes_and_the_summary_is_written(finance_run: CliRun
     # Slices by age band and foreign worker are reported beside the overall metrics.
     assert any(name.startswith("age_band=") for name in summary["metrics"])
     assert any(name.startswith("foreign_worker=") for name in summary["metrics"])
-    for line in ("[ 1/13]", "Trainer", "blessed: yes", "serving check: passed", "pushed model:"):
+    for line in ("[ 1/14]", "Trainer", "blessed: yes", "serving check: passed", "pushed model:"):
         assert line in finance_run.stdout
 
 
