@@ -564,7 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="score records with a served model (TF Serving over REST or gRPC)",
         description="Sends every record of --input to the model's serving_default signature "
         "(with --explain, its explain signature) and prints one JSON line per record: its id "
-        "(line number or image path) and the outputs (or the answer and why). Exit 2: bad input, nothing sent; exit 1: the server failed or was unreachable.",
+        "(line number or image path) and the outputs (or the answer and why). Exit 2: bad "
+        "input, nothing sent; exit 1: the server failed or was unreachable.",
     )
     predict.add_argument("domain", help="a shipped domain name, or the path of a config.yaml")
     predict.add_argument(
