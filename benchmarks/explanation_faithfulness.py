@@ -132,6 +132,22 @@ def latency_ms(signature, records: list[bytes]) -> tuple[float, float]:
     return float(np.percentile(steady, 50)), float(np.percentile(steady, 99))
 
 
+def latency_table(summary: dict, records: list[bytes], calls: str) -> list[str]:
+    """The lines of a results table: p50/p99 of `serving_default` and `explain` of the
+    run's pushed SavedModel on one record at a time, in this process."""
+    served = tf.saved_model.load(summary["pushed_model_dir"]).signatures
+    lines = [
+        "",
+        f"Latency of {calls}, in process ({LATENCY_CALLS} calls after 10 warm-up calls):\n",
+        "| signature | p50 ms | p99 ms |",
+        "|---|---|---|",
+    ]
+    for name in ("serving_default", EXPLANATION):
+        p50, p99 = latency_ms(served[name], records)
+        lines.append(f"| `{name}` | {p50:.2f} | {p99:.2f} |")
+    return lines
+
+
 def two_feature_shares(seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, list[float]]:
     shares: dict[str, list[float]] = {"integrated gradients": [], "CLS attention": []}
     for seed in seeds:
@@ -221,17 +237,11 @@ def tabular_section(run_dir: Path) -> str:
     ]
     for method, values in shares.items():
         lines.append(f"| {method} | {', '.join(f'{v:.3f}' for v in values)} |")
-    served = tf.saved_model.load(summary["pushed_model_dir"]).signatures
-    lines += [
-        "",
-        f"Latency of one-example calls, in process ({LATENCY_CALLS} calls after 10 warm-up "
-        f"calls; `explain` at {config.serving.explanation_steps} steps):\n",
-        "| signature | p50 ms | p99 ms |",
-        "|---|---|---|",
-    ]
-    for name in ("serving_default", EXPLANATION):
-        p50, p99 = latency_ms(served[name], records)
-        lines.append(f"| `{name}` | {p50:.2f} | {p99:.2f} |")
+    lines += latency_table(
+        summary,
+        records,
+        f"one-example calls (`explain` at {config.serving.explanation_steps} steps)",
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -342,16 +352,7 @@ def image_section(run_dir: Path) -> str:
                 f"{deletion[0]:.3f} / {deletion[2]:.3f} / {deletion[5]:.3f} | "
                 f"{insertion[0]:.3f} / {insertion[2]:.3f} / {insertion[5]:.3f} |"
             )
-    served = tf.saved_model.load(summary["pushed_model_dir"]).signatures
-    lines += [
-        "",
-        f"Latency of one-image calls, in process ({LATENCY_CALLS} calls after 10 warm-up):\n",
-        "| signature | p50 ms | p99 ms |",
-        "|---|---|---|",
-    ]
-    for signature in ("serving_default", EXPLANATION):
-        p50, p99 = latency_ms(served[signature], records)
-        lines.append(f"| `{signature}` | {p50:.2f} | {p99:.2f} |")
+    lines += latency_table(summary, records, "one-image calls")
     return "\n".join(lines) + "\n"
 
 

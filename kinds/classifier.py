@@ -184,6 +184,18 @@ class ClassifierKind(DataKind):
         return {"probability": scores[:, 1]} if config.is_binary else {"probabilities": scores}
 
 
+def explained_probability(config: DomainConfig, outputs: dict[str, np.ndarray]) -> np.ndarray:
+    """[batch] the served probability of each row's `explained_class` in an `explain`
+    answer (a binary label's negative class gets 1 - probability)."""
+    import numpy as np
+
+    classes = config.features.label.classes
+    index = np.array([classes.index(name.decode()) for name in outputs["explained_class"]])
+    if config.is_binary:
+        return np.where(index == 1, outputs["probability"], 1.0 - outputs["probability"])
+    return outputs["probabilities"][np.arange(len(index)), index]
+
+
 def _probability_problems(name: str, values: np.ndarray, classes: int) -> list[str]:
     import numpy as np
 

@@ -45,3 +45,12 @@ def serialize_records(
     records: Iterable[Mapping[str, object]], schema: schema_pb2.Schema
 ) -> list[bytes]:
     return [to_example(record, schema).SerializeToString() for record in records]
+
+
+def first_value(example: tf.train.Example, name: str) -> tuple[str, object]:
+    """(the feature's kind, its first value) in `example`, or ('', None) where it has
+    none: how the synthetic warm-up rows and the reason codes read a record back."""
+    feature = example.features.feature.get(name)
+    kind = feature.WhichOneof("kind") if feature is not None else None
+    listed = getattr(feature, kind).value if kind else []
+    return (kind, listed[0]) if listed else ("", None)

@@ -13,16 +13,9 @@ from PIL import Image
 
 from aet.components.heat_maps.grad_cam import captioned, overlay
 from aet.config import DomainConfig
+from aet.kinds.classifier import explained_probability
 from aet.report.model_card import MIN_AVERAGED  # fewer images' average could show one scan
 from aet.serving.requests import PredictionInput
-
-
-def _probability(config: DomainConfig, outputs: dict, index: int) -> float:
-    if config.is_binary:
-        probability = float(outputs["probability"][index])
-        positive = outputs["explained_class"][index].decode() == config.features.label.classes[1]
-        return probability if positive else 1.0 - probability
-    return float(np.max(outputs["probabilities"][index]))
 
 
 def write_overlays(
@@ -32,6 +25,7 @@ def write_overlays(
     and the overlay file written under `folder` (NN-<image name>.png)."""
     folder.mkdir(parents=True, exist_ok=True)
     image = config.features.image
+    probabilities = explained_probability(config, outputs)
     records = []
     for index, (source, serialized) in enumerate(zip(request.ids, request.examples, strict=True)):
         example = tf.train.Example.FromString(serialized)
@@ -40,7 +34,7 @@ def write_overlays(
             Image.open(io.BytesIO(encoded)).convert("L" if image.channels == 1 else "RGB")
         )
         explained = outputs["explained_class"][index].decode()
-        probability = _probability(config, outputs, index)
+        probability = float(probabilities[index])
         heat = outputs["heat_map"][index]
         path = folder / f"{index:02d}-{Path(str(source)).stem}.png"
         captioned(overlay(pixels, heat), f"P({explained}) = {probability:.3f}").save(path)
@@ -69,10 +63,10 @@ def class_average_maps(
     the class's mean image as `class-<label>.png` where at least MIN_AVERAGED images
     make it."""
     image, label = config.features.image, config.features.label
+    examples = [tf.train.Example.FromString(serialized).features.feature for serialized in records]
     by_class: dict[str, list[int]] = {}
-    for index, serialized in enumerate(records):
-        example = tf.train.Example.FromString(serialized)
-        true = example.features.feature[label.name].bytes_list.value[0].decode()
+    for index, feature in enumerate(examples):
+        true = feature[label.name].bytes_list.value[0].decode()
         by_class.setdefault(true, []).append(index)
     classes = []
     for name in label.classes:
@@ -86,12 +80,7 @@ def class_average_maps(
             "mean_heat_map": np.round(mean_map.astype(float), 3).tolist(),
         }
         if len(members) >= MIN_AVERAGED:
-            encoded = [
-                tf.train.Example.FromString(records[i])
-                .features.feature[image.name]
-                .bytes_list.value[0]
-                for i in members
-            ]
+            encoded = [examples[i][image.name].bytes_list.value[0] for i in members]
             mean_image = np.mean([_pixels(data, config) for data in encoded], axis=0)
             drawn = overlay(np.round(mean_image).astype(np.uint8), mean_map)
             entry["file"] = f"class-{name}.png"

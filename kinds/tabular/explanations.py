@@ -27,6 +27,7 @@ from aet.components.attention import TransformerBlock
 from aet.components.features import transformed_name
 from aet.components.integrated_gradients import integrated_gradients
 from aet.config import DomainConfig
+from aet.kinds.classifier import explained_probability
 
 # (the model's output [batch, units]) -> one score per example [batch]
 Score = Callable[[tf.Tensor], tf.Tensor]
@@ -136,15 +137,6 @@ def explain_signature(
         }
 
     return explain
-
-
-def explained_probability(config: DomainConfig, outputs: dict[str, np.ndarray]) -> np.ndarray:
-    """[batch] the served probability of each row's explained class."""
-    if config.is_binary:
-        return outputs["probability"]
-    classes = config.features.label.classes
-    index = [classes.index(name.decode()) for name in outputs["explained_class"]]
-    return outputs["probabilities"][np.arange(len(index)), index]
 
 
 def completeness_gaps(config: DomainConfig, outputs: dict[str, np.ndarray]) -> np.ndarray:

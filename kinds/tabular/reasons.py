@@ -13,17 +13,14 @@ import numpy as np
 import tensorflow as tf
 
 from aet.config import DomainConfig
-from aet.kinds.tabular.explanations import completeness_gaps, explained_probability
+from aet.kinds.classifier import explained_probability
+from aet.kinds.tabular.explanations import completeness_gaps
+from aet.serving.examples import first_value
 
 
 def _value(example: tf.train.Example, name: str) -> object:
-    """The record's first value of `name` (None where it sent none)."""
-    feature = example.features.feature.get(name)
-    kind = feature.WhichOneof("kind") if feature is not None else None
-    values = list(getattr(feature, kind).value) if kind else []
-    if not values:
-        return None
-    value = values[0]
+    """The record's first value of `name` as JSON shows it (None where it sent none)."""
+    _, value = first_value(example, name)
     return value.decode("utf-8", errors="backslashreplace") if isinstance(value, bytes) else value
 
 

@@ -9,21 +9,14 @@ import numpy as np
 import tensorflow as tf
 
 from aet.config import DomainConfig
+from aet.serving.examples import first_value
 
 MAX_DRAWS = 20
 
 
-def _first(example: tf.train.Example, name: str) -> tuple[str, object]:
-    """(the feature's kind, its first value), or ('', None) where the example has none."""
-    feature = example.features.feature.get(name)
-    kind = feature.WhichOneof("kind") if feature is not None else None
-    listed = getattr(feature, kind).value if kind else []
-    return (kind, listed[0]) if listed else ("", None)
-
-
 def _values(examples: list[tf.train.Example], name: str) -> tuple[str, list]:
     """(the feature's kind in the examples, its first value in each that has it)."""
-    found = [_first(example, name) for example in examples]
+    found = [first_value(example, name) for example in examples]
     kinds = [kind for kind, _ in found if kind]
     return (kinds[-1] if kinds else ""), [value for kind, value in found if kind]
 
@@ -58,7 +51,7 @@ def synthetic_examples(config: DomainConfig, examples: list[bytes], seed: int) -
     columns = {
         name: values for name in config.features.input_names if (values := _values(parsed, name))[1]
     }
-    seen = {tuple(_first(example, name)[1] for name in columns) for example in parsed}
+    seen = {tuple(first_value(example, name)[1] for name in columns) for example in parsed}
     synthetic = []
     for _ in examples:
         for _attempt in range(MAX_DRAWS):
