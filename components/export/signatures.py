@@ -33,6 +33,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from aet.config import DomainConfig
 from aet.config.contract import CLASSIFICATION, CLASSIFY_METHOD, EXPLANATION
+from aet.kinds.classifier import served_answer
 
 # (predict, tf_transform_output, config) -> (name, signature): a kind's JSON-friendly one
 JsonSignature = Callable[[Callable[[dict], dict], tft.TFTransformOutput, DomainConfig], tuple]
@@ -99,10 +100,7 @@ def classifier_signatures(
         return served(model(model_inputs_of(raw), training=False))
 
     def predict(raw: dict) -> dict:
-        probabilities = probabilities_of(raw)
-        if config.is_binary:
-            return {"probability": probabilities[:, 1]}
-        return {"probabilities": probabilities}
+        return served_answer(probabilities_of(raw), config)
 
     # The raw features the model needs, and only those: no label, and none of what
     # ingestion records beside an image (its source file, original size).

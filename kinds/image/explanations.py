@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from aet.components.heat_maps.grad_cam import GradCam
 from aet.config import DomainConfig
+from aet.kinds.classifier import served_answer
 
 
 def explain_signature(
@@ -27,18 +28,14 @@ def explain_signature(
     the highest one, and that class's Grad-CAM map."""
     cam = GradCam(model)
     classes = tf.constant(config.features.label.classes)
-    binary = config.is_binary
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def explain(serialized: tf.Tensor) -> dict:
         inputs = model_inputs(serialized)
         probabilities = served(model(inputs, training=False))
         explained = tf.argmax(probabilities, axis=-1)
-        answer = (
-            {"probability": probabilities[:, 1]} if binary else {"probabilities": probabilities}
-        )
         return {
-            **answer,
+            **served_answer(probabilities, config),
             "explained_class": tf.gather(classes, explained),
             "heat_map": cam.maps(inputs, explained),
         }
