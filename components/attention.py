@@ -90,6 +90,23 @@ class TransformerBlock(tf.keras.layers.Layer):
         }
 
 
+def transformer_blocks(model: tf.keras.Model) -> list[TransformerBlock]:
+    """The model's TransformerBlocks, first to last."""
+    return [layer for layer in model.layers if isinstance(layer, TransformerBlock)]
+
+
+def last_block_attention(model: tf.keras.Model, inputs) -> tf.Tensor:
+    """[batch, heads, queries, keys]: the attention weights of the model's last
+    TransformerBlock on `inputs` (what the explanation benchmark compares with the
+    attributions)."""
+    blocks = transformer_blocks(model)
+    if not blocks:
+        raise ValueError(f"the model '{model.name}' has no attention to read")
+    block_input = tf.keras.Model(model.input, blocks[-1].input)(inputs, training=False)
+    _, scores = blocks[-1].attend(block_input, training=False)
+    return scores
+
+
 def transformer_encoder(tokens: tf.Tensor, config: ModelConfig, causal: bool = False) -> tf.Tensor:
     """`config.num_layers` TransformerBlocks over `tokens`, named transformer_0, 1, ...
     (the names warm start and the attention monitor's events refer to)."""

@@ -14,15 +14,11 @@ import math
 
 import tensorflow as tf
 
-from aet.components.attention import TransformerBlock
+from aet.components.attention import transformer_blocks
 from aet.components.elastic.events import EventLog
 from aet.components.elastic.state import ResumableState
 
 HYSTERESIS = 0.01
-
-
-def transformer_blocks(model: tf.keras.Model) -> list[TransformerBlock]:
-    return [layer for layer in model.layers if isinstance(layer, TransformerBlock)]
 
 
 def normalised_entropy(scores: tf.Tensor) -> tf.Tensor:

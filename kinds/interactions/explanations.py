@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from aet.components.attention import TransformerBlock
+from aet.components.attention import last_block_attention
 from aet.components.models.sasrec import ITEM_EMBEDDING, SequentialRecommender, history_lengths
 
 
@@ -47,11 +47,7 @@ class HistoryExplainer:
     def last_attention(self, history: tf.Tensor) -> tf.Tensor:
         """[batch, positions]: the last real position's attention over the history in
         the last transformer block, averaged over heads."""
-        blocks = [layer for layer in self.model.layers if isinstance(layer, TransformerBlock)]
-        block_input = tf.keras.Model(self.model.input, blocks[-1].input)(
-            {self.model.history_input: history}, training=False
-        )
-        _, scores = blocks[-1].attend(block_input, training=False)
+        scores = last_block_attention(self.model, {self.model.history_input: history})
         last = tf.maximum(history_lengths(history) - 1, 0)
         return tf.gather(tf.reduce_mean(scores, axis=1), last, axis=1, batch_dims=1)
 

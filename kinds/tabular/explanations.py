@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from aet.components.attention import TransformerBlock
+from aet.components.attention import last_block_attention
 from aet.components.features import transformed_name
 from aet.components.integrated_gradients import integrated_gradients
 from aet.config import DomainConfig
@@ -86,12 +86,7 @@ class TabularExplainer:
         """[batch, features]: how much the CLS token of the last transformer block attends
         to each feature's token, averaged over heads (the FT-Transformer's token order is
         the numeric features, then the categorical ones, as `input_names`)."""
-        blocks = [layer for layer in self.model.layers if isinstance(layer, TransformerBlock)]
-        if not blocks:
-            raise ValueError(f"the model '{self.model.name}' has no attention to read")
-        last = blocks[-1]
-        block_input = tf.keras.Model(self.model.input, last.input)(inputs, training=False)
-        _, scores = last.attend(block_input, training=False)
+        scores = last_block_attention(self.model, inputs)
         return tf.reduce_mean(scores[:, :, 0, 1:], axis=1)
 
 
