@@ -8,21 +8,19 @@ trained Keras model's last convolutional feature map.
 """
 
 # No `from __future__ import annotations`: TFX reads the component's type hints at runtime.
-import io
 import json
 import os
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
-from PIL import Image
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact, standard_artifacts
 from tfx.utils import path_utils
 
 from aet.components.evaluation import load_keras_model
-from aet.components.heat_maps.grad_cam import captioned, grad_cam, overlay
+from aet.components.heat_maps.grad_cam import captioned, decoded, grad_cam, overlay
 from aet.components.split_records import first_records
 from aet.config import DomainConfig
 
@@ -53,8 +51,7 @@ def write_heat_maps(
     scores = next(iter(served.values())).numpy()
     index = []
     for position, record_heat in enumerate(heat):
-        original = Image.open(io.BytesIO(raw[image.name][position][0].numpy()))
-        pixels = np.asarray(original.convert("L" if image.channels == 1 else "RGB"))
+        pixels = np.asarray(decoded(raw[image.name][position][0].numpy(), image.channels))
         true_label = raw[label.name][position][0].numpy().decode()
         name = f"{position:02d}-{true_label}.png"
         probabilities = (

@@ -10,6 +10,8 @@ has vanishing gradients and would give an empty map for the most confident image
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import tensorflow as tf
 from PIL import Image
@@ -99,6 +101,12 @@ def grad_cam(
             raise ValueError(f"a single-unit model has classes 0 and 1, not {class_index}")
         classes = tf.fill([batch], tf.constant(class_index, tf.int64))
     return explainer.maps(inputs, classes).numpy()
+
+
+def decoded(encoded: bytes, channels: int) -> Image.Image:
+    """An encoded PNG/JPEG as the model's channels see it: grey for one, else RGB (what
+    every overlay is drawn on)."""
+    return Image.open(io.BytesIO(encoded)).convert("L" if channels == 1 else "RGB")
 
 
 def _jet(heat: np.ndarray) -> np.ndarray:

@@ -4,14 +4,12 @@ explained and its probability in a caption (the same drawing as the run's HeatMa
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
-from aet.components.heat_maps.grad_cam import captioned, overlay
+from aet.components.heat_maps.grad_cam import captioned, decoded, overlay
 from aet.config import DomainConfig
 from aet.kinds.classifier import explained_probability
 from aet.report.model_card import MIN_AVERAGED  # fewer images' average could show one scan
@@ -30,9 +28,7 @@ def write_overlays(
     for index, (source, serialized) in enumerate(zip(request.ids, request.examples, strict=True)):
         example = tf.train.Example.FromString(serialized)
         encoded = example.features.feature[image.name].bytes_list.value[0]
-        pixels = np.asarray(
-            Image.open(io.BytesIO(encoded)).convert("L" if image.channels == 1 else "RGB")
-        )
+        pixels = np.asarray(decoded(encoded, image.channels))
         explained = outputs["explained_class"][index].decode()
         probability = float(probabilities[index])
         heat = outputs["heat_map"][index]
@@ -51,8 +47,8 @@ def write_overlays(
 
 def _pixels(encoded: bytes, config: DomainConfig) -> np.ndarray:
     image = config.features.image
-    decoded = Image.open(io.BytesIO(encoded)).convert("L" if image.channels == 1 else "RGB")
-    return np.asarray(decoded.resize((image.width, image.height)), dtype=np.float32)
+    resized = decoded(encoded, image.channels).resize((image.width, image.height))
+    return np.asarray(resized, dtype=np.float32)
 
 
 def class_average_maps(
