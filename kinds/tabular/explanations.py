@@ -32,8 +32,8 @@ from aet.kinds.classifier import explained_probability, served_answer
 # (the model's output [batch, units]) -> one score per example [batch]
 Score = Callable[[tf.Tensor], tf.Tensor]
 # How far, on average over a request, the attributions may fall from summing to the
-# probability's change before the serving check fails the model: 64 midpoint steps
-# stay well within it on the shipped model (0.004 on average, 0.075 at most:
+# probability's change before the serving check fails the model: 64 steps stay well
+# within it on the shipped model (0.004 on average, 0.034 at most:
 # benchmarks/results/explanation_faithfulness.md); a broken explanation does not.
 COMPLETENESS_TOLERANCE = 0.05
 
