@@ -180,15 +180,9 @@ class ClassifierKind(DataKind):
             return {name: outputs[name] for name in self.expected_outputs(config, "")}
         if signature != CLASSIFICATION:
             return outputs
+        from aet.components.export.signatures import served_answer
+
         return served_answer(outputs["scores"], config)
-
-
-def served_answer(probabilities, config: DomainConfig) -> dict:
-    """`serving_default`'s answer from [batch, classes] probabilities (a tensor or an
-    array): `probability` of the positive class for a binary label, else every class's."""
-    if config.is_binary:
-        return {"probability": probabilities[:, 1]}
-    return {"probabilities": probabilities}
 
 
 def explained_probability(config: DomainConfig, outputs: dict[str, np.ndarray]) -> np.ndarray:

@@ -33,7 +33,6 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 from aet.config import DomainConfig
 from aet.config.contract import CLASSIFICATION, CLASSIFY_METHOD, EXPLANATION
-from aet.kinds.classifier import served_answer
 
 # (predict, tf_transform_output, config) -> (name, signature): a kind's JSON-friendly one
 JsonSignature = Callable[[Callable[[dict], dict], tft.TFTransformOutput, DomainConfig], tuple]
@@ -48,6 +47,14 @@ ExplainSignature = Callable[
     ],
     tf.types.experimental.GenericFunction,
 ]
+
+
+def served_answer(probabilities, config: DomainConfig) -> dict:
+    """`serving_default`'s answer from [batch, classes] probabilities (a tensor or an
+    array): `probability` of the positive class for a binary label, else every class's."""
+    if config.is_binary:
+        return {"probability": probabilities[:, 1]}
+    return {"probabilities": probabilities}
 
 
 def undo_class_weights(probabilities: tf.Tensor, class_weights: dict[int, float]) -> tf.Tensor:

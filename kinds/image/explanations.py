@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from aet.components.export.signatures import served_answer
 from aet.components.heat_maps.grad_cam import GradCam
 from aet.config import DomainConfig
-from aet.kinds.classifier import served_answer
 
 
 def explain_signature(

@@ -24,10 +24,11 @@ import numpy as np
 import tensorflow as tf
 
 from aet.components.attention import last_block_attention
+from aet.components.export.signatures import served_answer
 from aet.components.features import transformed_name
 from aet.components.integrated_gradients import integrated_gradients
 from aet.config import DomainConfig
-from aet.kinds.classifier import explained_probability, served_answer
+from aet.kinds.classifier import explained_probability
 
 # (the model's output [batch, units]) -> one score per example [batch]
 Score = Callable[[tf.Tensor], tf.Tensor]
