@@ -248,9 +248,8 @@ def run_fn(fn_args: FnArgs) -> None:
     chief = strategy.extended.should_checkpoint
 
     events = EventLog()
-    base_model = getattr(fn_args, "base_model", None) if training.warm_start else None
-    if training.warm_start and not base_model:
-        logging.info("warm start asked for, but there is no blessed model yet: training afresh")
+    # The factory gives a base model only where the config warm-starts this run.
+    base_model = getattr(fn_args, "base_model", None)
     with strategy.scope():
         model = build_model(config, tf_transform_output)
         groups = (

@@ -129,6 +129,12 @@ class DataConfig(_Strict):
         None, description="curated schema.pbtxt (relative to the config); inferred if absent"
     )
     splits: dict[str, float] = {"train": 0.7, "eval": 0.15, "test": 0.15}
+    window: int = Field(
+        1,
+        ge=1,
+        description="spans a run trains on: the newest and the ones before it (TFX's rolling "
+        "range over the output's spans); the Evaluator scores the newest span alone",
+    )
 
     @validator("format")
     def _registered(cls, name: str) -> str:
@@ -444,10 +450,20 @@ class TrainingConfig(_Strict):
         "the frequency-ordered vocabulary); 0: full softmax over the catalogue",
     )
     seed: int = 42
-    warm_start: bool = Field(
-        False, description="start from the last blessed model's weights when there is one"
+    warm_start: Literal["new_span", "always", "never"] = Field(
+        "new_span",
+        description="start from a trained model's weights: the served one's on each new "
+        "span after an output's first (new_span); the served, else the last blessed, "
+        "one's on every run (always, or true); or never (false)",
     )
     elastic: ElasticConfig = ElasticConfig()
+
+    @validator("warm_start", pre=True)
+    def _warm_start_word(cls, value: object) -> object:
+        """YAML's true and false, as the field's words."""
+        if isinstance(value, bool):
+            return "always" if value else "never"
+        return value
 
     @root_validator(skip_on_failure=True)
     def _one_length(cls, values: dict) -> dict:
@@ -488,6 +504,33 @@ def _declared_metric(name: str) -> str:
             f"unexpected value '{name}'; permitted: {', '.join(evaluation_metric_names())}"
         )
     return name
+
+
+class DriftConfig(_Strict):
+    """How far a new span's feature distributions may move from the previous span's
+    before the run calls it drifted (TFX's DistributionValidator, TFDV's comparators)."""
+
+    policy: Literal["retrain", "stop"] = Field(
+        "retrain",
+        description="a drifted span: retrain on it (the drift is reported), or stop the run "
+        "before training (nothing is trained or pushed)",
+    )
+    numeric: float = Field(
+        0.1, gt=0, le=1, description="default Jensen-Shannon divergence allowed for a number"
+    )
+    categorical: float = Field(
+        0.1, gt=0, le=1, description="default L-infinity distance allowed for a category"
+    )
+    thresholds: dict[str, float] = Field(
+        {}, description="per feature (or the label): its own threshold instead of the default"
+    )
+
+    @validator("thresholds")
+    def _in_range(cls, thresholds: dict[str, float]) -> dict[str, float]:
+        for name, value in thresholds.items():
+            if not 0 < value <= 1:
+                raise ValueError(f"{name}: a threshold is a distance in (0, 1], not {value}")
+        return thresholds
 
 
 class EvaluationConfig(_Strict):
@@ -771,6 +814,7 @@ class DomainConfig(_Strict):
     evaluation: EvaluationConfig
     serving: ServingConfig
     tuning: TuningConfig = TuningConfig()
+    drift: DriftConfig = DriftConfig()
     source_dir: Path = Field(
         Path("."), description="set by the loader: the folder holding the config file"
     )
@@ -785,6 +829,13 @@ class DomainConfig(_Strict):
             if unknown:
                 raise _FieldError("evaluation.slices", f"unknown features {unknown}")
         _check_kind(values)
+        unknown = sorted(
+            set(values["drift"].thresholds)
+            - set(features.input_names)
+            - {features.label.name if features.label else ""}
+        )
+        if unknown:
+            raise _FieldError("drift.thresholds", f"unknown features {unknown}")
         task = _task(features)
         _check_metrics_fit_task(task, features, evaluation)
         values["training"] = training = _with_task_defaults(values["training"], task)

@@ -19,7 +19,7 @@ asks it, at each step of a run:
   `request_encoder`, `read_input` and `explained` (an `explain` answer, readable);
   the `explain` signature itself is built with the others in `signatures`.
 
-Drift statistics per kind will be methods here too.
+Drift: `drift_features`, what a new span's distributions are compared on.
 
 The kind's class is imported whenever a config is validated and by the serving
 client, so it imports its heavy parts (TensorFlow, TFX, models) inside its methods:
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import tensorflow_transform as tft
     from tfx.dsl.components.base.base_component import BaseComponent
 
+    from aet.components.spans import SpanInput
     from aet.config import DomainConfig
     from aet.report.run_record import RunRecord
     from aet.report.sections import Section
@@ -98,6 +99,7 @@ class DataKind:
     description: ClassVar[str]
     architectures: ClassVar[tuple[str, ...]]
     ingested: ClassVar[bool] = False  # `aet run` writes its examples before the pipeline
+    warm_starts: ClassVar[bool] = True  # an earlier model's weights fit a new one
 
     # --- config -------------------------------------------------------------------
     def check_config(self, config: DomainConfig) -> None:
@@ -117,9 +119,19 @@ class DataKind:
         """Pre-flight checks or ingestion before any component runs."""
         raise NotImplementedError
 
-    def example_gen(self, config: DomainConfig, data_path: str) -> BaseComponent:
-        """The pipeline's ExampleGen over `data_path` (what prepare_input returned)."""
+    def example_gen(
+        self, config: DomainConfig, data_path: str, span: SpanInput | None = None
+    ) -> BaseComponent:
+        """The pipeline's ExampleGen over `data_path` (what prepare_input returned), or
+        with `span` over that span of the output's spans (components/spans.py), each
+        split's files under the span's folder as they are under `data_path`."""
         raise NotImplementedError
+
+    def drift_features(self, config: DomainConfig) -> dict[str, str]:
+        """The features whose distribution a new span is compared on, each 'numeric' or
+        'categorical' (TFDV's Jensen-Shannon divergence or L-infinity distance); none by
+        default."""
+        return {}
 
     # --- transform ----------------------------------------------------------------
     def preprocessing(self, inputs: dict, config: DomainConfig) -> dict:
@@ -250,7 +262,9 @@ class IngestedBeforeThePipeline:
         ingested = self.ingest(config, data_path, output, beam_args)
         return PreparedInput(ingested.describe(), ingested.examples_dir, asdict(ingested.report))
 
-    def example_gen(self, config: DomainConfig, data_path: str) -> BaseComponent:
+    def example_gen(
+        self, config: DomainConfig, data_path: str, span: SpanInput | None = None
+    ) -> BaseComponent:
         from aet.kinds.ingested import ingested_example_gen
 
-        return ingested_example_gen(config, data_path)
+        return ingested_example_gen(config, data_path, span)

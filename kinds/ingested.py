@@ -25,6 +25,8 @@ from aet.config import DomainConfig
 if TYPE_CHECKING:
     from tfx.dsl.components.base.base_component import BaseComponent
 
+    from aet.components.spans import SpanInput
+
 REPORT_FILE = "ingestion_report.json"  # written last: marks a complete ingestion
 
 
@@ -68,17 +70,28 @@ def write_report(folder: Path, report: dict) -> None:
     write_atomically(str(folder / REPORT_FILE), json.dumps(report))
 
 
-def ingested_example_gen(config: DomainConfig, examples_dir: str) -> BaseComponent:
-    """ImportExampleGen over the ingestion's splits (already split, nothing hashed)."""
+def ingested_example_gen(
+    config: DomainConfig, examples_dir: str, span: SpanInput | None = None
+) -> BaseComponent:
+    """ImportExampleGen over the ingestion's splits (already split, nothing hashed); with
+    `span`, over that span's folder (a link to its ingestion)."""
     from tfx.components import ImportExampleGen
     from tfx.proto import example_gen_pb2
 
+    from aet.components.spans import span_example_input
+
+    patterns = {name: f"{SPLIT_FOLDER.format(name)}/*" for name in config.data.splits}
+    if span is not None:
+        input_config, range_config = span_example_input(span, patterns)
+        return ImportExampleGen(
+            input_base=span.root, input_config=input_config, range_config=range_config
+        )
     return ImportExampleGen(
         input_base=examples_dir,
         input_config=example_gen_pb2.Input(
             splits=[
-                example_gen_pb2.Input.Split(name=name, pattern=f"{SPLIT_FOLDER.format(name)}/*")
-                for name in config.data.splits
+                example_gen_pb2.Input.Split(name=name, pattern=pattern)
+                for name, pattern in patterns.items()
             ]
         ),
     )

@@ -158,12 +158,13 @@ def _run(args: argparse.Namespace, output: Path) -> int:
     route_library_logs(log_file, redact)
 
     from aet.config import ConfigError
-    from aet.pipelines.data_sources import DataSourceError, resolve_data_path
+    from aet.pipelines.data_sources import DataSourceError
     from aet.pipelines.domains import load_domain
     from aet.pipelines.runners import RunnerError, beam_pipeline_args
+    from aet.pipelines.spans import SpanError
 
     # ValueError also covers each data kind's pre-flight and ingestion errors.
-    bad_input = (ConfigError, DataSourceError, RunnerError, ValueError)
+    bad_input = (ConfigError, DataSourceError, RunnerError, SpanError, ValueError)
     try:
         overrides = [*args.set, *(["tuning.enabled=true"] if args.tune else [])]
         config = load_domain(args.domain, overrides, default_data=args.data is None)
@@ -172,29 +173,104 @@ def _run(args: argparse.Namespace, output: Path) -> int:
         )
         if args.runner == "kubeflow":
             return _compile_kubeflow(config, args, output, beam_args)
-        data_path = resolve_data_path(config, args.data)
+        spans = _spans_to_run(args.data, args.spans, output)
+    except bad_input as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+    if not spans:
+        print(
+            f"aet run {config.name}: every span of {args.data} has run in {output}; nothing to do"
+        )
+        return EXIT_OK
+    from aet.pipelines.spans import DRIFT_STOPPED, span_line
+
+    ran = []
+    code = EXIT_OK
+    for number, data in spans:
+        code, entry = _run_span(args, output, config, beam_args, data, number, log_file, redact)
+        if entry is not None:
+            ran.append(span_line(entry))
+        # A span the drift policy stopped is done with; the next one still runs.
+        if code != EXIT_OK and (entry is None or entry["status"] != DRIFT_STOPPED):
+            break
+    if len(ran) > 1:
+        print("\nspans:")
+        for line in ran:
+            print(f"  {line}")
+    return code
+
+
+def _spans_to_run(
+    data: str | None, which: str, output: Path
+) -> list[tuple[int | None, str | None]]:
+    """(span number, data path) for each pipeline run: the spans of a folder of spans
+    (those not run in `output` yet, or only the newest, or all), else the one data path
+    (None: the config's default data), numbered when it is staged."""
+    from aet.pipelines.spans import SpanError, span_history, user_spans
+
+    found = user_spans(Path(data)) if data and "://" not in data else []
+    if not found:
+        if which != "new":
+            raise SpanError(
+                f"--spans {which}: --data {data or '(the default)'} is not a folder of "
+                "span-NN folders"
+            )
+        return [(None, data)]
+    if which == "newest":
+        found = found[-1:]
+    elif which == "new":
+        done = [entry["span"] for entry in span_history(output) if entry["status"] != "failed"]
+        found = [(number, path) for number, path in found if number > max(done, default=0)]
+    return [(number, str(path)) for number, path in found]
+
+
+def _run_span(
+    args: argparse.Namespace,
+    output: Path,
+    config,
+    beam_args: list[str],
+    data: str | None,
+    number: int | None,
+    log_file: Path,
+    redact,
+) -> tuple[int, dict | None]:
+    """One pipeline run on one span: the exit code, and the span's entry in the output's
+    span history (None for data read in place, or refused before any run)."""
+    from aet.pipelines.data_sources import DataSourceError, resolve_data_path
+    from aet.pipelines.spans import SpanError, span_history, stage_span
+
+    try:
+        data_path = resolve_data_path(config, data)
         print(f"aet run {config.name}: runner={args.runner} data={data_path}")
         input_lines, pipeline_input, ingestion = _prepare_input(
             config, data_path, output, beam_args
         )
-    except bad_input as exc:
-        return _fail(str(exc), EXIT_BAD_INPUT)
+        span = None
+        if "://" not in pipeline_input:
+            span = stage_span(output, data_path, pipeline_input, number)
+    except (DataSourceError, SpanError, ValueError) as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT), None
 
     from aet.pipelines.factory import create_pipeline, run_layout
 
     for line in input_lines:
         print(f"  {line}")
-    note = config.data.default_note if args.data is None else ""
+    if span is not None:
+        print(f"  span {span.number} (window: {config.data.window})")
+    note = config.data.default_note if data is None else ""
     if note:
         print(f"  note: {note}")
     print(f"  output: {output}  (log: {log_file})")
+    # A new span comes after the spans this output ran; the first span starts afresh.
+    newest_run = max((entry["span"] for entry in span_history(output)), default=None)
     layout = run_layout(output, config, _serving_root(args.serving_dir))
     pipeline = create_pipeline(
         config,
         data_path=pipeline_input,
         beam_pipeline_args=beam_args,
         enable_cache=not args.no_cache,
-        default_data=args.data is None,
+        default_data=data is None,
+        span=span,
+        new_span=span is not None and newest_run is not None and span.number > newest_run,
         **layout,
     )
     progress = ProgressPrinter(total=len(pipeline.components))
@@ -210,6 +286,8 @@ def _run(args: argparse.Namespace, output: Path) -> int:
     except Exception as exc:  # the orchestrator re-raises the failing component's error
         logging.exception("pipeline failed")
         error = redact(f"{type(exc).__name__}: {exc}")
+    finally:
+        logging.getLogger().removeHandler(progress)
     summary = collect_summary(config, layout["metadata_path"])
     summary.update(
         runner=args.runner,
@@ -221,8 +299,16 @@ def _run(args: argparse.Namespace, output: Path) -> int:
         error=error,
         log_file=str(log_file),
     )
+    if span is not None:
+        summary["span"] = span.number
     publish_heat_maps(summary, str(output))
     summary_path = write_summary(summary, str(output))
+    entry = None
+    if span is not None:  # in the history before the report, which shows it
+        from aet.pipelines.spans import record_span_run, span_entry
+
+        entry = span_entry(config, summary)
+        record_span_run(output, entry)
     _print_summary(summary, summary_path)
     _report(output)
     if error:
@@ -230,10 +316,11 @@ def _run(args: argparse.Namespace, output: Path) -> int:
         pushed = summary["pushed_model_dir"]
         outcome = f"after pushing {pushed} (now served)" if pushed else "nothing pushed"
         hint = failure_hint(summary)
-        return _fail(
+        code = _fail(
             f"pipeline failed, {outcome}: {error}" + (f"\n  {hint}" if hint else ""), EXIT_FAILED
         )
-    return EXIT_OK
+        return code, entry
+    return EXIT_OK, entry
 
 
 def _serving_root(serving_dir: str | None) -> str | None:
@@ -510,6 +597,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         help="CSV file or folder of CSV files; for image domains an image folder or a "
         "MedMNIST .npz (default: the config's)",
+    )
+    run.add_argument(
+        "--spans",
+        choices=("new", "newest", "all"),
+        default="new",
+        help="when --data is a folder of span-NN folders: run the spans this output has not "
+        "run yet, in order (new), only the newest, or all of them",
     )
     run.add_argument("--output", help="run folder (default: runs/<domain>)")
     run.add_argument(

@@ -1,9 +1,12 @@
 """The one pipeline factory: every domain and every runner builds its pipeline here.
 
-ExampleGen -> StatisticsGen -> SchemaGen | ImportSchemaGen -> ExampleValidator ->
-AnomaliesGate -> Transform -> [Tuner] -> Trainer -> Evaluator (against the served
-version, else the latest blessed model) -> ServingCheck (loads and answers as TF
-Serving would) -> Pusher -> ServerConfigWriter (models.config, batching file).
+ExampleGen (one span) -> StatisticsGen -> SchemaGen | ImportSchemaGen ->
+ExampleValidator -> AnomaliesGate -> [DistributionValidator against the previous
+span -> DriftGate] -> Transform (over the window of spans) -> [Tuner] -> Trainer
+(warm-started from the served model on a new span) -> Evaluator (the new span's test
+split, against the served version, else the latest blessed model) -> ServingCheck
+(loads and answers as TF Serving would) -> Pusher -> ServerConfigWriter (models.config,
+batching file).
 
 The domain's data kind (kinds/) gives what differs: its ExampleGen (CsvExampleGen over
 CSV files, ImportExampleGen over the splits ingested before the pipeline), its
@@ -20,6 +23,7 @@ from pathlib import Path
 
 # Not `tfx.v1`, which imports every TFX extension (AI Platform, Kubeflow) at each start.
 from tfx.components import (
+    DistributionValidator,
     Evaluator,
     ExampleValidator,
     Pusher,
@@ -43,6 +47,8 @@ from tfx.proto import pusher_pb2, trainer_pb2, transform_pb2
 from tfx.types import Channel, standard_artifacts
 
 from aet.components.anomalies_gate.component import AnomaliesGate
+from aet.components.drift.gate import DriftGate
+from aet.components.drift.validation import COMPARED_SPLITS, validator_config
 from aet.components.evaluation import build_eval_config, custom_eval_shared_model
 from aet.components.features import to_custom_config
 from aet.components.preprocessing import preprocessing_fn
@@ -51,6 +57,7 @@ from aet.components.pusher.executor import newest_version
 from aet.components.served_baseline.component import ServedBaseline
 from aet.components.server_config_writer.component import ServerConfigWriter
 from aet.components.serving_check.component import ServingCheck
+from aet.components.spans import SpanInput, SpanStrategy
 from aet.components.trainer import run_fn
 from aet.components.tuning import tuner_fn
 from aet.config import DomainConfig
@@ -118,6 +125,70 @@ def _baseline_model(
     return [baseline], baseline.outputs["baseline"]
 
 
+def _training_examples(
+    config: DomainConfig, example_gen: BaseComponent, span: SpanInput | None
+) -> tuple[list[BaseComponent], Channel]:
+    """What Transform and the Trainer read: the new span, or with `data.window` > 1 the
+    newest artifact of each span in the window ending at it (from earlier runs' MLMD)."""
+    window = config.data.window
+    if span is None or window == 1:
+        return [], example_gen.outputs["examples"]
+    resolver = Resolver(
+        strategy_class=SpanStrategy,
+        config={"first": span.number - window + 1, "last": span.number},
+        examples=Channel(type=standard_artifacts.Examples, producer_component_id=example_gen.id),
+    ).with_id("span_window_resolver")
+    resolver.add_upstream_node(example_gen)
+    return [resolver], resolver.outputs["examples"]
+
+
+def _drift_check(
+    config: DomainConfig, statistics_gen: BaseComponent, span: SpanInput | None
+) -> list[BaseComponent]:
+    """The new span's statistics against the previous span's (DistributionValidator), and
+    with `drift.policy: stop` the gate that stops a drifted run before Transform. None
+    for the first span, or for a kind with no drift features."""
+    features = kind_of(config).drift_features(config)
+    if span is None or span.number <= 1 or not features:
+        return []
+    previous = Resolver(
+        strategy_class=SpanStrategy,
+        config={"first": 0, "last": span.number - 1, "most": 1},
+        statistics=Channel(
+            type=standard_artifacts.ExampleStatistics, producer_component_id=statistics_gen.id
+        ),
+    ).with_id("previous_span_statistics_resolver")
+    validator = DistributionValidator(
+        statistics=statistics_gen.outputs["statistics"],
+        baseline_statistics=previous.outputs["statistics"],
+        config=validator_config(config, features),
+        include_split_pairs=[COMPARED_SPLITS],
+    )
+    if config.drift.policy == "retrain":
+        return [previous, validator]
+    gate = DriftGate(anomalies=validator.outputs["anomalies"], span=span.number)
+    return [previous, validator, gate]
+
+
+def _base_model(
+    config: DomainConfig,
+    new_span: bool,
+    served: list[BaseComponent],
+    baseline: Channel | None,
+    blessed: Resolver,
+) -> Channel | None:
+    """The model the Trainer starts from, if any: on a new span (`new_span`), the
+    served version; with `warm_start: always`, the served version, else the latest
+    blessed model (none on a first run); never for a kind whose weights do not carry
+    over, or with `warm_start: never`."""
+    setting = config.training.warm_start
+    if not kind_of(config).warm_starts or setting == "never":
+        return None
+    if setting == "always":
+        return baseline or blessed.outputs["model"]
+    return served[0].outputs["baseline"] if new_span and served else None
+
+
 def create_pipeline(
     config: DomainConfig,
     *,
@@ -130,6 +201,8 @@ def create_pipeline(
     enable_cache: bool = True,
     baseline_from_serving_dir: bool = True,
     default_data: bool = False,
+    span: SpanInput | None = None,
+    new_span: bool = False,
 ) -> Pipeline:
     """The full TFX pipeline for one domain.
 
@@ -142,9 +215,14 @@ def create_pipeline(
     SavedModels from the Pusher; `baseline_from_serving_dir` is False for a pipeline
     compiled to run later, which does not read it now (`_baseline_model`);
     `default_data` says the data is the config's own, which the model card names.
+
+    `span` reads the data as that span of the output's spans (pipelines/spans.py): the
+    run trains on the window of spans ending at it and checks it for drift against the
+    span before; a `new_span` (newer than every span the output ran before, after the
+    first) warm-starts from the served model where the config says so.
     """
     kind = kind_of(config)
-    example_gen = kind.example_gen(config, data_path)
+    example_gen = kind.example_gen(config, data_path, span)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     schema_file = schema_path if schema_path is not None else local_schema_path(config)
     if schema_file:
@@ -157,9 +235,11 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
     anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+    drift_check = _drift_check(config, statistics_gen, span)
+    window, training_examples = _training_examples(config, example_gen, span)
     custom_config = to_custom_config(config)
     transform = Transform(
-        examples=example_gen.outputs["examples"],
+        examples=training_examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=dotted_path(preprocessing_fn),
         custom_config=custom_config,
@@ -175,6 +255,8 @@ def create_pipeline(
         force_tf_compat_v1=True,
     )
     transform.add_upstream_node(anomalies_gate)
+    for check in drift_check:
+        transform.add_upstream_node(check)
     baseline_resolver = Resolver(
         strategy_class=LatestBlessedModelStrategy,
         model=Channel(type=standard_artifacts.Model),
@@ -192,8 +274,7 @@ def create_pipeline(
         train_args=trainer_pb2.TrainArgs(splits=["train"], num_steps=config.training.train_steps),
         eval_args=trainer_pb2.EvalArgs(splits=["eval"], num_steps=config.training.eval_steps),
         custom_config=to_custom_config(config, resume_root=os.path.join(pipeline_root, "resume")),
-        # Warm start: the last blessed model (none on a first run) is the base model.
-        base_model=baseline_resolver.outputs["model"] if config.training.warm_start else None,
+        base_model=_base_model(config, new_span, served_baseline, baseline, baseline_resolver),
         hyperparameters=hyperparameters,
     )
     evaluator = Evaluator(
@@ -247,6 +328,8 @@ def create_pipeline(
             schema_gen,
             example_validator,
             anomalies_gate,
+            *drift_check,
+            *window,
             transform,
             baseline_resolver,
             *served_baseline,

@@ -15,6 +15,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
+from aet.components.drift.validation import read_drift
 from aet.components.evaluation_results import (
     BASELINE,
     failed_thresholds,
@@ -30,6 +31,7 @@ from aet.components.heat_maps.component import INDEX_FILE as HEAT_MAPS_INDEX
 from aet.components.pusher.executor import BASELINE_MODEL_KEY, NOT_PUSHED_BECAUSE
 from aet.components.served_baseline.component import SERVED_VERSION
 from aet.components.serving_check.check import read_report as read_serving_check
+from aet.components.spans import span_of
 from aet.components.trainer import HISTORY_FILE
 from aet.config import DomainConfig, tunable_values
 from aet.config.metrics import keras_mode
@@ -61,18 +63,35 @@ def _node_id(store: metadata_store.MetadataStore, execution_id: int) -> str:
     return "unknown"
 
 
-def _outputs(store: metadata_store.MetadataStore, execution_id: int) -> dict[str, list]:
-    outputs: dict[str, list] = {}
+_OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+
+
+def _artifacts(
+    store: metadata_store.MetadataStore, execution_id: int, event_types: tuple
+) -> dict[str, list]:
+    """An execution's artifacts of the given event types, by input or output key."""
+    found: dict[str, list] = {}
     events = [
         event
         for event in store.get_events_by_execution_ids([execution_id])
-        if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+        if event.type in event_types
     ]
     artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
     for event in events:
         key = event.path.steps[0].key if event.path.steps else ""
-        outputs.setdefault(key, []).append(artifacts[event.artifact_id])
-    return outputs
+        found.setdefault(key, []).append(artifacts[event.artifact_id])
+    return found
+
+
+def _outputs(store: metadata_store.MetadataStore, execution_id: int) -> dict[str, list]:
+    return _artifacts(store, execution_id, _OUTPUT_EVENTS)
+
+
+def _spans(store: metadata_store.MetadataStore, artifacts: list) -> list[int]:
+    """The span numbers of Examples or ExampleStatistics artifacts, newest first."""
+    spans = {span_of(store, artifact) for artifact in artifacts}
+    return sorted((span for span in spans if span is not None), reverse=True)
 
 
 def read_tuning(config: DomainConfig, tuner_results_uri: str) -> dict:
@@ -156,6 +175,14 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             summary["anomalies_dir"] = outputs["anomalies"][0].uri
         elif node == "Transform" and outputs.get("transform_graph"):
             summary["transform_graph_dir"] = outputs["transform_graph"][0].uri
+            inputs = _artifacts(store, execution.id, _INPUT_EVENTS)
+            summary["trained_on_spans"] = _spans(store, inputs.get("examples", []))
+        elif node == "DistributionValidator" and outputs.get("anomalies"):
+            drift = read_drift(outputs["anomalies"][0].uri)
+            if drift is not None:
+                inputs = _artifacts(store, execution.id, _INPUT_EVENTS)
+                previous = _spans(store, inputs.get("baseline_statistics", []))
+                summary["drift"] = {"against_span": previous[0] if previous else None, **drift}
         elif node == "served_baseline" and outputs.get("baseline"):
             served = outputs["baseline"][0].custom_properties[SERVED_VERSION].string_value
             summary["baseline"] = {"source": "served", "path": served}

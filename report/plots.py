@@ -186,6 +186,31 @@ def bars(labels: Sequence[str], values: Sequence[float], xlabel: str, title: str
         return to_svg(figure, title)
 
 
+def span_scores(
+    spans: Sequence[int],
+    served: Sequence[float | None],
+    new: Sequence[float | None],
+    metric: str,
+) -> Markup:
+    """Per span, on its own test split: the served model's score before retraining (how
+    far it decayed) and the new model's."""
+    title = f"{metric} on each new span"
+    with mpl.rc_context(STYLE):
+        figure, axes = _figure(4.6, 2.0)
+        for values, label, style in ((served, "served model", "o--"), (new, "new model", "o-")):
+            pairs = zip(spans, values, strict=True)
+            shown = [(span, value) for span, value in pairs if value is not None]
+            if shown:
+                xs, ys = zip(*shown, strict=True)
+                axes.plot(xs, ys, style, label=label, markersize=4)
+        axes.set_xticks(list(spans))
+        axes.set_xlabel("span")
+        axes.set_ylabel(metric)
+        axes.legend(fontsize=8)
+        axes.set_title(title, fontsize=9)
+        return to_svg(figure, title)
+
+
 def image_sizes(counts: Mapping[tuple[int, int], int]) -> Markup:
     """Images per (width, height) in pixels: one disc per size, its area by its count,
     so that aspect ratios and outliers show, which the two marginal histograms hide."""

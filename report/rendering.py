@@ -5,6 +5,8 @@ no plotting library."""
 
 from __future__ import annotations
 
+import os
+
 import jinja2
 from markupsafe import Markup
 
@@ -43,6 +45,7 @@ TEMPLATES = jinja2.Environment(
     lstrip_blocks=True,
 )
 TEMPLATES.filters["number"] = number
+TEMPLATES.filters["basename"] = lambda path: os.path.basename(str(path).rstrip("/"))
 
 
 def render_fragment(template: str, **context) -> Markup:

@@ -21,6 +21,7 @@ from aet.components.files import is_remote
 from aet.config import DomainConfig
 
 SUMMARY_FILE = "run_summary.json"  # written by pipelines.summary
+SPAN_HISTORY = "spans/history.jsonl"  # written by pipelines.spans, one line per span run
 
 
 class RunNotFound(FileNotFoundError):
@@ -36,6 +37,7 @@ class RunRecord:
     statistics: dict[str, statistics_pb2.DatasetFeatureStatistics] = field(default_factory=dict)
     anomalies: dict[str, anomalies_pb2.Anomalies] = field(default_factory=dict)
     schema: schema_pb2.Schema | None = None
+    spans: list[dict] = field(default_factory=list)  # the output's span history, oldest first
 
     @property
     def name(self) -> str:
@@ -106,4 +108,8 @@ def load_run(run_dir: str | Path) -> RunRecord:
     schema = read_file(os.path.join(schema_dir, "schema.pbtxt")) if schema_dir else None
     if schema is not None:
         record.schema = text_format.Parse(schema.decode(), schema_pb2.Schema())
+    history_path = run_dir / SPAN_HISTORY
+    if history_path.is_file():
+        lines = history_path.read_text().splitlines()
+        record.spans = [json.loads(line) for line in lines if line.strip()]
     return record

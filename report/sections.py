@@ -275,6 +275,39 @@ def serving(record: RunRecord) -> Section:
     )
 
 
+def spans(record: RunRecord) -> Section:
+    """The output's spans, one row per run: drift against the span before, what was
+    trained, the served and the new model's score on the span, the push; and this
+    run's drift distance per feature."""
+    history = record.spans
+    metric = history[-1]["metric"] if history else ""
+    chart = plots.span_scores(
+        [entry["span"] for entry in history],
+        [entry["served"] for entry in history],
+        [entry["new"] for entry in history],
+        metric,
+    )
+    drift = record.summary.get("drift") or {}
+    features = sorted(
+        (drift.get("features") or {}).items(),
+        key=lambda item: -item[1]["value"] / item[1]["threshold"],
+    )
+    measures = {
+        "jensen_shannon_divergence": "Jensen-Shannon divergence",
+        "l_infinity": "L-infinity",
+    }
+    return _section(
+        "spans",
+        "Spans",
+        history=history,
+        metric=metric,
+        chart=chart,
+        drift=drift,
+        features=features,
+        measures=measures,
+    )
+
+
 def model_card(record: RunRecord) -> Section | None:
     """The card the pushed version carries, if a version was pushed."""
     pushed = record.summary.get("pushed_model_dir")
@@ -292,6 +325,8 @@ def _common_sections(record: RunRecord) -> Iterable[Section]:
         yield training(record)
     if record.summary.get("metrics"):
         yield evaluation(record)
+    if record.spans:
+        yield spans(record)
     yield serving(record)
     card = model_card(record)
     if card is not None:

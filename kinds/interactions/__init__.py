@@ -41,6 +41,8 @@ EXPLAINED = {"because", "contributions"}  # `explain`: the history items behind 
 
 class InteractionsKind(IngestedBeforeThePipeline, DataKind):
     name = "interactions"
+    # Item ids follow each run's vocabulary: an earlier model's rows would not line up.
+    warm_starts = False
     description = "a log of (user, item, rating, time), .inter/.tsv or .csv"
     architectures = ("sasrec",)
     ingesting = "building per-user histories from the interaction log"
@@ -63,7 +65,7 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
             raise KindConfigError(
                 "data.label_rules", "name image classes; an interaction log has no label"
             )
-        if config.training.warm_start:
+        if config.training.warm_start == "always":
             raise KindConfigError(
                 "training.warm_start",
                 "is not supported for recommenders yet: item ids follow each run's "

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import tensorflow_transform as tft
     from tfx.dsl.components.base.base_component import BaseComponent
 
+    from aet.components.spans import SpanInput
     from aet.config import DomainConfig
     from aet.report.run_record import RunRecord
     from aet.report.sections import Section
@@ -71,27 +72,48 @@ class TabularKind(ClassifierKind):
         rows = check_csv_input(data_path, config)
         return PreparedInput([f"input checked: {rows} rows"], data_path)
 
-    def example_gen(self, config: DomainConfig, data_path: str) -> BaseComponent:
+    def example_gen(
+        self, config: DomainConfig, data_path: str, span: SpanInput | None = None
+    ) -> BaseComponent:
         from tfx.components import CsvExampleGen
         from tfx.proto import example_gen_pb2
 
-        if data_path.endswith(".csv"):
-            input_base, pattern = os.path.dirname(data_path), os.path.basename(data_path)
-        else:
-            input_base, pattern = data_path, "*.csv"
+        from aet.components.spans import span_example_input
+
         buckets = [
             example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=round(share * 100))
             for name, share in config.data.splits.items()
         ]
+        output_config = example_gen_pb2.Output(
+            split_config=example_gen_pb2.SplitConfig(splits=buckets)
+        )
+        if span is not None:
+            input_config, range_config = span_example_input(span, {"all": "*.csv"})
+            return CsvExampleGen(
+                input_base=span.root,
+                input_config=input_config,
+                output_config=output_config,
+                range_config=range_config,
+            )
+        if data_path.endswith(".csv"):
+            input_base, pattern = os.path.dirname(data_path), os.path.basename(data_path)
+        else:
+            input_base, pattern = data_path, "*.csv"
         return CsvExampleGen(
             input_base=input_base,
             input_config=example_gen_pb2.Input(
                 splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)]
             ),
-            output_config=example_gen_pb2.Output(
-                split_config=example_gen_pb2.SplitConfig(splits=buckets)
-            ),
+            output_config=output_config,
         )
+
+    def drift_features(self, config: DomainConfig) -> dict[str, str]:
+        """Every input column, and the label: a new span's mix of classes is drift too."""
+        features = config.features
+        kinds = {name: "numeric" for name in features.numeric}
+        kinds.update({name: "categorical" for name in features.categorical})
+        kinds[features.label.name] = "categorical"
+        return kinds
 
     # --- transform ----------------------------------------------------------------
     def model_inputs(self, config: DomainConfig) -> list[str]:

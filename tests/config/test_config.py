@@ -173,6 +173,22 @@ def _warm_start_word(raw: dict) -> None:
     raw["training"]["warm_start"] = "sometimes"
 
 
+def _drift_of_an_unknown_feature(raw: dict) -> None:
+    raw["drift"] = {"thresholds": {"salary": 0.2}}
+
+
+def _drift_threshold_past_one(raw: dict) -> None:
+    raw["drift"] = {"thresholds": {"credit_amount": 1.5}}
+
+
+def _drift_policy_word(raw: dict) -> None:
+    raw["drift"] = {"policy": "ignore"}
+
+
+def _window_of_none(raw: dict) -> None:
+    raw["data"]["window"] = 0
+
+
 def _bad_model_name(raw: dict) -> None:
     raw["serving"]["model_name"] = "Finance Risk"
 
@@ -252,7 +268,19 @@ BAD_CONFIGS = {
         "training.elastic.resume.every_epochs",
         ["greater than or equal to 1"],
     ),
-    "warm start": (_warm_start_word, "training.warm_start", ["boolean"]),
+    "warm start": (_warm_start_word, "training.warm_start", ["new_span", "always", "never"]),
+    "drift of an unknown feature": (
+        _drift_of_an_unknown_feature,
+        "drift.thresholds",
+        ["unknown features ['salary']"],
+    ),
+    "drift threshold past one": (
+        _drift_threshold_past_one,
+        "drift.thresholds",
+        ["credit_amount", "(0, 1]"],
+    ),
+    "drift policy": (_drift_policy_word, "drift.policy", ["retrain", "stop"]),
+    "window of none": (_window_of_none, "data.window", ["greater than or equal to 1"]),
     "old plateau key": (
         _old_plateau_key,
         "training.elastic.reduce_lr_on_plateau",
@@ -291,6 +319,13 @@ def test_every_problem_is_reported_not_only_the_first(finance_raw: dict, write_c
     assert any("'training.batch_size'" in line for line in lines)
     assert any("'evaluations'" in line for line in lines)
     assert all(line.startswith(str(path.resolve())) for line in lines)
+
+
+def test_warm_start_takes_yaml_booleans_as_its_words(finance_raw: dict, write_config) -> None:
+    finance_raw["training"]["warm_start"] = True
+    assert load_config(write_config(finance_raw)).training.warm_start == "always"
+    finance_raw["training"]["warm_start"] = False
+    assert load_config(write_config(finance_raw)).training.warm_start == "never"
 
 
 def test_config_that_mutates_nothing_still_loads(finance_raw: dict, write_config) -> None:

@@ -58,8 +58,8 @@ class JsonLinesKind(TabularKind):
             writer.close()
         return PreparedInput([f"json lines: {counts}"], os.fspath(target))
 
-    def example_gen(self, config: DomainConfig, data_path: str):
-        return ingested_example_gen(config, data_path)
+    def example_gen(self, config: DomainConfig, data_path: str, span=None):
+        return ingested_example_gen(config, data_path, span)
 
     def request_encoder(self, config: DomainConfig):
         names = config.features.input_names

@@ -10,7 +10,7 @@ on from it in its folder:
   one;
 - drifted data stops before training and keeps the pushed model;
 - an untuned run on new data reuses the last tuned hyperparameters, warm-starts from
-  the blessed model and unfreezes it in stages (medical_imaging and recommendation tune
+  the served model and unfreezes it in stages (medical_imaging and recommendation tune
   in their own e2e runs)."""
 
 from __future__ import annotations
@@ -415,15 +415,15 @@ def test_an_untuned_run_can_reuse_the_last_tuned_hyperparameters(
     assert "hyperparameters (last tuned):" in warm_started_run.stdout
 
 
-def test_second_run_warm_starts_from_the_blessed_model_and_unfreezes_in_stages(
+def test_second_run_warm_starts_from_the_served_model_and_unfreezes_in_stages(
     warm_started_run: CliRun, finance_run: CliRun
 ) -> None:
     summary = warm_started_run.summary
     events = summary["training"]["events"]
     warm = [e for e in events if e["callback"] == "WarmStart"]
     assert len(warm) == 1
-    # The metadata copied with the run points at the first run's artifacts.
-    assert warm[0]["to"].startswith(str(finance_run.output / "tfx" / "Trainer" / "model"))
+    # From what is served: the first run's version, copied with its folder.
+    assert warm[0]["to"].startswith(str(warm_started_run.output / "tfx" / "served_baseline"))
     assert "0 started fresh" in warm[0]["why"]
 
     # The head, then each transformer block from the last, then the embeddings, every

@@ -11,14 +11,21 @@ from pathlib import Path
 
 import pytest
 
+from aet.components.spans import SpanInput
 from aet.pipelines import factory
 from aet.pipelines.domains import load_domain
 from aet.pipelines.factory import create_pipeline, run_layout
 
 
-def _pipeline(root: Path, serving_root: Path | str | None = None, *overrides: str, **options):
+def _pipeline(
+    root: Path,
+    serving_root: Path | str | None = None,
+    *overrides: str,
+    warm_start: str = "always",
+    **options,
+):
     config = load_domain(
-        "finance_risk", ["training.warm_start=true", *overrides], default_data=True
+        "finance_risk", [f"training.warm_start={warm_start}", *overrides], default_data=True
     )
     layout = run_layout(root, config, serving_root)
     pipeline = create_pipeline(config, data_path=str(config.data.default), **layout, **options)
@@ -49,9 +56,9 @@ def test_the_newest_served_version_is_the_baseline(tmp_path: Path, pushed_by: st
     assert _baseline_producer(components) == "served_baseline"
     served = components["served_baseline"].exec_properties["version_dir"]
     assert served == str(Path(layout["serving_dir"]) / "250")
-    # The warm start still begins from this output's own blessed model.
+    # The warm start begins from what is served too.
     base_model = components["Trainer"].inputs["base_model"]
-    assert base_model.producer_component_id == "latest_blessed_model_resolver"
+    assert base_model.producer_component_id == "served_baseline"
 
 
 def test_a_remote_serving_folder_is_read_when_the_pipeline_runs_at_once(
@@ -89,3 +96,57 @@ def test_no_baseline_judges_by_thresholds_and_lets_the_push_replace_what_is_serv
     assert '"replace_served": true' in components["Pusher"].exec_properties["custom_config"]
     served, _ = _pipeline(tmp_path / "run", serving_root)
     assert '"replace_served": false' in served["Pusher"].exec_properties["custom_config"]
+
+
+def _served(serving_root: Path) -> None:
+    version = serving_root / "finance_risk" / "7"
+    version.mkdir(parents=True)
+    (version / "saved_model.pb").write_bytes(b"graph")
+
+
+def test_a_span_reads_its_own_folder_through_tfx_span_patterns(tmp_path: Path) -> None:
+    components, _ = _pipeline(tmp_path / "run", span=SpanInput(str(tmp_path / "spans"), 3))
+    example_gen = components["CsvExampleGen"].exec_properties
+    assert example_gen["input_base"] == str(tmp_path / "spans")
+    assert '"pattern": "span-{SPAN:4}/*.csv"' in example_gen["input_config"]
+    assert '"start_span_number": 3' in example_gen["range_config"]
+
+
+def test_a_new_span_warm_starts_from_the_served_model_and_the_first_afresh(tmp_path) -> None:
+    serving_root = tmp_path / "serving"
+    _served(serving_root)
+    span = SpanInput(str(tmp_path / "spans"), 2)
+    new, _ = _pipeline(
+        tmp_path / "r", serving_root, warm_start="new_span", span=span, new_span=True
+    )
+    assert new["Trainer"].inputs["base_model"].producer_component_id == "served_baseline"
+    again, _ = _pipeline(tmp_path / "r", serving_root, warm_start="new_span", span=span)
+    assert "base_model" not in again["Trainer"].inputs  # the same span run again
+    never, _ = _pipeline(tmp_path / "r", serving_root, warm_start="never", span=span, new_span=True)
+    assert "base_model" not in never["Trainer"].inputs
+
+
+def test_the_window_of_spans_feeds_transform_and_the_new_span_the_evaluator(tmp_path) -> None:
+    span = SpanInput(str(tmp_path / "spans"), 5)
+    components, _ = _pipeline(tmp_path / "run", None, "data.window=3", span=span)
+    window = components["span_window_resolver"]
+    assert window._config == {"first": 3, "last": 5}
+    assert components["Transform"].inputs["examples"].producer_component_id == window.id
+    assert components["Evaluator"].inputs["examples"].producer_component_id == "CsvExampleGen"
+    single, _ = _pipeline(tmp_path / "run", None, span=span)
+    assert "span_window_resolver" not in single
+    assert single["Transform"].inputs["examples"].producer_component_id == "CsvExampleGen"
+
+
+def test_a_later_span_is_checked_for_drift_and_the_stop_policy_gates_transform(tmp_path) -> None:
+    first, _ = _pipeline(tmp_path / "run", span=SpanInput(str(tmp_path / "spans"), 1))
+    assert "DistributionValidator" not in first  # no span before it
+    later = SpanInput(str(tmp_path / "spans"), 4)
+    retrain, _ = _pipeline(tmp_path / "run", span=later)
+    previous = retrain["previous_span_statistics_resolver"]
+    assert previous._config == {"first": 0, "last": 3, "most": 1}
+    validator = retrain["DistributionValidator"].inputs
+    assert validator["baseline_statistics"].producer_component_id == previous.id
+    assert "DriftGate" not in retrain
+    stop, _ = _pipeline(tmp_path / "run", None, "drift.policy=stop", span=later)
+    assert stop["DriftGate"] in stop["Transform"].upstream_nodes

@@ -1,0 +1,136 @@
+"""`components.drift`: what DistributionValidator is asked, what it found, the gate.
+
+The comparisons are TFX's own DistributionValidator executor on TFDV statistics of
+German Credit samples: an unchanged sample, and one whose applicant mix has moved."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+import tensorflow_data_validation as tfdv
+from tfx.components.distribution_validator.executor import Executor
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics
+
+from aet.components.drift.gate import DataDriftError, DriftGate
+from aet.components.drift.validation import COMPARED_SPLITS, read_drift, validator_config
+from aet.config import DomainConfig
+from aet.config.kinds import kind_of
+
+SPLIT = COMPARED_SPLITS[0]
+
+
+def _config(finance_config: DomainConfig, **drift) -> DomainConfig:
+    raw = finance_config.dict()
+    raw["drift"].update(drift)
+    return DomainConfig.parse_obj(raw)
+
+
+def _statistics(frame: pd.DataFrame, root) -> ExampleStatistics:
+    """An ExampleStatistics artifact laid out as StatisticsGen writes it."""
+    artifact = ExampleStatistics()
+    artifact.uri = os.fspath(root)
+    artifact.split_names = artifact_utils.encode_split_names([SPLIT])
+    folder = artifact_utils.get_split_uri([artifact], SPLIT)
+    os.makedirs(folder)
+    statistics = tfdv.generate_statistics_from_dataframe(frame)
+    with open(os.path.join(folder, "FeatureStats.pb"), "wb") as handle:
+        handle.write(statistics.SerializeToString())
+    return artifact
+
+
+def _validate(config: DomainConfig, new: pd.DataFrame, previous: pd.DataFrame, root) -> str:
+    """TFX's DistributionValidator on `new` against `previous`: its anomalies' folder."""
+    anomalies = ExampleAnomalies()
+    anomalies.uri = os.fspath(root / "anomalies")
+    os.makedirs(anomalies.uri)
+    Executor().Do(
+        {
+            standard_component_specs.STATISTICS_KEY: [_statistics(new, root / "new")],
+            standard_component_specs.BASELINE_STATISTICS_KEY: [
+                _statistics(previous, root / "previous")
+            ],
+        },
+        {standard_component_specs.ANOMALIES_KEY: [anomalies]},
+        {
+            standard_component_specs.DISTRIBUTION_VALIDATOR_CONFIG_KEY: validator_config(
+                config, kind_of(config).drift_features(config)
+            ),
+            standard_component_specs.INCLUDE_SPLIT_PAIRS_KEY: f'[["{SPLIT}", "{SPLIT}"]]',
+        },
+    )
+    return anomalies.uri
+
+
+@pytest.fixture(scope="module")
+def halves(german_credit_csv) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame = pd.read_csv(german_credit_csv).sample(frac=1.0, random_state=0)
+    return frame.iloc[:500], frame.iloc[500:]
+
+
+def _drifted(frame: pd.DataFrame) -> pd.DataFrame:
+    """A later span whose applicants borrow much more, mostly for new cars."""
+    moved = frame.copy()
+    moved["credit_amount"] *= 3
+    moved.loc[moved.index[: len(moved) // 2], "purpose"] = "car (new)"
+    return moved
+
+
+def test_each_feature_gets_its_kinds_comparator_at_its_threshold(finance_config) -> None:
+    config = _config(
+        finance_config, numeric=0.2, categorical=0.05, thresholds={"age_in_years": 0.3}
+    )
+    compared = {
+        ".".join(f.path.step): f.distribution_comparator
+        for f in validator_config(
+            config, kind_of(config).drift_features(config)
+        ).default_slice_config.feature
+    }
+    assert set(compared) == {*config.features.input_names, "creditability"}
+    assert compared["credit_amount"].jensen_shannon_divergence.threshold == pytest.approx(0.2)
+    assert compared["age_in_years"].jensen_shannon_divergence.threshold == pytest.approx(0.3)
+    assert compared["purpose"].infinity_norm.threshold == pytest.approx(0.05)
+    assert compared["creditability"].infinity_norm.threshold == pytest.approx(0.05)
+
+
+def test_an_unchanged_span_does_not_drift(finance_config, halves, tmp_path) -> None:
+    config = _config(finance_config, thresholds={"number_of_existing_credits_at_this_bank": 0.5})
+    drift = read_drift(_validate(config, *halves, tmp_path))
+    assert drift["drifted"] == []
+    assert set(drift["features"]) == {*config.features.input_names, "creditability"}
+    credit = drift["features"]["credit_amount"]
+    assert credit["measure"] == "jensen_shannon_divergence"
+    assert 0 <= credit["value"] < credit["threshold"]
+
+
+def test_a_moved_applicant_mix_drifts_in_the_features_that_moved(
+    finance_config, halves, tmp_path
+) -> None:
+    config = _config(finance_config, thresholds={"number_of_existing_credits_at_this_bank": 0.5})
+    new, previous = halves
+    drift = read_drift(_validate(config, _drifted(new), previous, tmp_path))
+    assert drift["drifted"] == ["credit_amount", "purpose"]
+    assert drift["features"]["purpose"]["measure"] == "l_infinity"
+    assert drift["features"]["purpose"]["value"] > 0.3
+    assert any("purpose" in reason and "car (new)" in reason for reason in drift["reasons"])
+
+
+def test_nothing_compared_reads_as_no_drift_check(tmp_path) -> None:
+    assert read_drift(os.fspath(tmp_path)) is None
+
+
+def test_the_gate_stops_a_drifted_span_and_passes_an_unchanged_one(
+    finance_config, halves, tmp_path
+) -> None:
+    config = _config(finance_config, thresholds={"number_of_existing_credits_at_this_bank": 0.5})
+    new, previous = halves
+    clean = ExampleAnomalies()
+    clean.uri = _validate(config, new, previous, tmp_path / "clean")
+    assert DriftGate.test_call(anomalies=clean, span=2) is None
+    drifted = ExampleAnomalies()
+    drifted.uri = _validate(config, _drifted(new), previous, tmp_path / "drifted")
+    with pytest.raises(DataDriftError, match=r"span 3 drifted .* in 2 features") as raised:
+        DriftGate.test_call(anomalies=drifted, span=3)
+    assert "credit_amount: The approximate Jensen-Shannon divergence" in str(raised.value)
