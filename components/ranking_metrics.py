@@ -159,6 +159,10 @@ class CatalogueCoverage(tf.keras.metrics.Metric):
     """Share of the `num_items` catalogue that appears in some row's top `cutoff` (masked
     ids never count). The state is how often each of the `num_scores` ids was recommended,
     weighted by the rows' weights: a vector of fixed length that TFMA can sum, unlike a set.
+
+    A model with another catalogue (the served model of an earlier span, judged beside
+    the new one on the new span) scores another number of ids; ids from `num_scores` on
+    are not counted, so its coverage is of the new catalogue, which it may not cover.
     """
 
     def __init__(
@@ -172,17 +176,12 @@ class CatalogueCoverage(tf.keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         y_pred = tf.convert_to_tensor(y_pred, tf.float32)
-        if y_pred.shape[-1] not in (None, self.num_scores):
-            raise ValueError(
-                f"{self.name}: scores have {y_pred.shape[-1]} ids but num_scores is "
-                f"{self.num_scores}"
-            )
-        top = tf.math.top_k(y_pred, k=min(self.cutoff, self.num_scores))
+        top = tf.math.top_k(y_pred, k=tf.minimum(self.cutoff, tf.shape(y_pred)[-1]))
         weight = _weights(sample_weight, tf.shape(y_pred)[:1])[:, None]
         counted = weight * tf.cast(tf.logical_not(_excluded(top.values)), tf.float32)
-        self.recommended.assign_add(
-            tf.math.unsorted_segment_sum(counted, top.indices, self.num_scores)
-        )
+        # A negative segment id is dropped: the ids the new catalogue does not have.
+        ids = tf.where(top.indices < self.num_scores, top.indices, -1)
+        self.recommended.assign_add(tf.math.unsorted_segment_sum(counted, ids, self.num_scores))
 
     def reset_state(self) -> None:
         # Keras's default assigns a scalar zero, which a vector variable refuses.

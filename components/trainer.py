@@ -18,7 +18,6 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
-from aet.components.compiling import compile_classifier
 from aet.components.distribution import training_strategy
 from aet.components.elastic import EventLog, build_callbacks, resume_checkpoint
 from aet.components.elastic.unfreezing import unfreezing_groups
@@ -150,14 +149,14 @@ def start_from_base_model(
     tf_transform_output: tft.TFTransformOutput,
     events: EventLog,
 ) -> list[list[tf.keras.layers.Layer]] | None:
-    """Warm-start `model` from the blessed model and, when the config unfreezes in
-    stages, recompile it with one optimizer per layer group (earlier groups slower).
+    """Warm-start `model` from the base model (served, else blessed) and, when the config
+    unfreezes in stages, recompile it with one optimizer per layer group (earlier groups
+    slower).
     Returns the groups for the unfreezing callback, or None."""
-    vocabularies = {
-        f"{name}_emb": tf_transform_output.vocabulary_file_by_name(name)
-        for name in config.features.categorical
-    }
-    report = warm_start(model, base_model_dir, vocabularies)
+    kind = kind_of(config)
+    report = warm_start(
+        model, base_model_dir, kind.embedding_vocabularies(config, tf_transform_output)
+    )
     events.record(
         epoch=0,
         step=0,
@@ -175,7 +174,7 @@ def start_from_base_model(
     optimizer = layerwise_optimizer(
         groups, training.learning_rate, training.weight_decay, unfreezing.rate_decay
     )
-    compile_classifier(model, config, optimizer)
+    kind.compile(model, config, optimizer)
     return groups
 
 

@@ -11,7 +11,8 @@ asks it, at each step of a run:
   pipeline), `example_gen` (the pipeline's first component);
 - transform: `preprocessing` (its part of Transform's preprocessing_fn),
   `model_inputs`, `label_key`;
-- training: `build_model`, `training_pairs`, `uses_class_weights`, `signatures`;
+- training: `build_model`, `compile`, `training_pairs`, `uses_class_weights`,
+  `embedding_vocabularies` (what a warm start remaps), `signatures`;
 - evaluation: `eval_config`, `extra_components` (e.g. Grad-CAM heat maps);
 - report: `report_sections` (what only this kind shows in the run report);
 - serving: `warmup_inputs`, `serves_classify`, `expected_outputs`,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from tfx.dsl.components.base.base_component import BaseComponent
 
     from aet.components.spans import SpanInput
+    from aet.components.warm_start import EmbeddingRows
     from aet.config import DomainConfig
     from aet.report.run_record import RunRecord
     from aet.report.sections import Section
@@ -99,7 +101,6 @@ class DataKind:
     description: ClassVar[str]
     architectures: ClassVar[tuple[str, ...]]
     ingested: ClassVar[bool] = False  # `aet run` writes its examples before the pipeline
-    warm_starts: ClassVar[bool] = True  # an earlier model's weights fit a new one
 
     # --- config -------------------------------------------------------------------
     def check_config(self, config: DomainConfig) -> None:
@@ -152,6 +153,20 @@ class DataKind:
     ) -> tf.keras.Model:
         """The compiled model of `config.model.architecture`."""
         raise NotImplementedError
+
+    def compile(
+        self, model: tf.keras.Model, config: DomainConfig, optimizer: tf.keras.optimizers.Optimizer
+    ) -> None:
+        """Compiles `model` with `optimizer` (again, when a warm start unfreezes in stages
+        with one optimizer per layer group)."""
+        raise NotImplementedError
+
+    def embedding_vocabularies(
+        self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput
+    ) -> dict[str, EmbeddingRows]:
+        """The embedding layers whose rows follow a vocabulary, by layer name: a warm
+        start remaps them row by row (components/warm_start.py)."""
+        return {}
 
     def training_pairs(self, dataset: tf.data.Dataset, config: DomainConfig) -> tf.data.Dataset:
         """(inputs, target) as the model learns them; the label as it is by default."""

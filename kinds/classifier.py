@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import tensorflow_model_analysis as tfma
     import tensorflow_transform as tft
 
+    from aet.components.warm_start import EmbeddingRows
     from aet.config import DomainConfig
 
 
@@ -67,11 +68,29 @@ class ClassifierKind(DataKind):
     def build_model(
         self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput
     ) -> tf.keras.Model:
-        from aet.components.compiling import adamw, compile_classifier
+        from aet.components.compiling import adamw
 
         model = self.network(config, tf_transform_output)
-        compile_classifier(model, config, adamw(config))
+        self.compile(model, config, adamw(config))
         return model
+
+    def compile(
+        self, model: tf.keras.Model, config: DomainConfig, optimizer: tf.keras.optimizers.Optimizer
+    ) -> None:
+        from aet.components.compiling import compile_classifier
+
+        compile_classifier(model, config, optimizer)
+
+    def embedding_vocabularies(
+        self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput
+    ) -> dict[str, EmbeddingRows]:
+        """Each categorical feature's embedding, named after it, indexes its vocabulary."""
+        from aet.components.warm_start import EmbeddingRows
+
+        return {
+            f"{name}_emb": EmbeddingRows(tf_transform_output.vocabulary_file_by_name(name))
+            for name in config.features.categorical
+        }
 
     def network(
         self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput

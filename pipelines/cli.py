@@ -174,6 +174,7 @@ def _run(args: argparse.Namespace, output: Path) -> int:
         if args.runner == "kubeflow":
             return _compile_kubeflow(config, args, output, beam_args)
         spans = _spans_to_run(args.data, args.spans, output)
+        serving_requests = _serving_requests(args.serving_requests)
     except bad_input as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
     if not spans:
@@ -186,7 +187,9 @@ def _run(args: argparse.Namespace, output: Path) -> int:
     ran = []
     code = EXIT_OK
     for number, data in spans:
-        code, entry = _run_span(args, output, config, beam_args, data, number, log_file, redact)
+        code, entry = _run_span(
+            args, output, config, beam_args, data, number, log_file, redact, serving_requests
+        )
         if entry is not None:
             ran.append(span_line(entry))
         # A span the drift policy stopped is done with; the next one still runs.
@@ -232,6 +235,7 @@ def _run_span(
     number: int | None,
     log_file: Path,
     redact,
+    serving_requests: str | None,
 ) -> tuple[int, dict | None]:
     """One pipeline run on one span: the exit code, and the span's entry in the output's
     span history (None for data read in place, or refused before any run)."""
@@ -271,6 +275,7 @@ def _run_span(
         default_data=data is None,
         span=span,
         new_span=span is not None and newest_run is not None and span.number > newest_run,
+        serving_requests=serving_requests,
         **layout,
     )
     progress = ProgressPrinter(total=len(pipeline.components))
@@ -321,6 +326,22 @@ def _run_span(
         )
         return code, entry
     return EXIT_OK, entry
+
+
+def _serving_requests(folder: str | None) -> str | None:
+    """--serving-requests as an absolute path: a folder of logged requests."""
+    from aet.components.files import is_remote
+    from aet.serving.request_log import LOG_PATTERN
+
+    if not folder or is_remote(folder):
+        return folder
+    path = Path(folder).resolve()
+    if not any(path.glob(LOG_PATTERN)):
+        raise ValueError(
+            f"--serving-requests {folder}: no {LOG_PATTERN} files there (`aet predict "
+            "--log-requests` writes them)"
+        )
+    return str(path)
 
 
 def _serving_root(serving_dir: str | None) -> str | None:
@@ -412,6 +433,8 @@ def _print_summary(summary: dict, path: str) -> None:
         print(f"  {baseline_line(summary.get('baseline'))}")
     for line in serving_check_lines(summary.get("serving_check")):
         print(f"  {line}")
+    for line in distribution_lines(summary):
+        print(f"  {line}")
     lines = metric_lines(summary["metrics"].get("overall", {}))
     if lines:
         print("  metrics (held-out split):")
@@ -443,6 +466,20 @@ def baseline_line(baseline: dict | None) -> str:
     if baseline["source"] == "served":
         return f"baseline: the served version {baseline['path']}"
     return f"baseline: the latest blessed model, {baseline['path']}"
+
+
+def distribution_lines(summary: dict) -> list[str]:
+    """Drift of the span from the one before it, and skew of the logged requests from
+    the training data: the features past their thresholds, or none."""
+    lines = []
+    for key, what in (("drift", "drift from span {against_span}"), ("skew", "serving skew")):
+        found = summary.get(key)
+        if found is None:
+            continue
+        name = what.format(**found)
+        moved = ", ".join(found["drifted"]) or "none"
+        lines.append(f"{name}: {moved} ({len(found['features'])} features compared)")
+    return lines
 
 
 def serving_check_lines(check: dict | None) -> list[str]:
@@ -540,6 +577,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from aet.pipelines.domains import load_domain
     from aet.serving.client import MAX_RESPONSE_BYTES, ServingClient
     from aet.serving.errors import ServingError
+    from aet.serving.request_log import RequestLog
     from aet.serving.requests import RequestError, read_input
 
     try:
@@ -558,6 +596,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 MAX_RESPONSE_BYTES if args.max_response_bytes is None else args.max_response_bytes
             ),
             root_certificates=_read_tls_ca(args.tls_ca),
+            request_log=RequestLog(args.log_requests, args.log_sample)
+            if args.log_requests
+            else None,
         )
     except (ConfigError, RequestError, ValueError) as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
@@ -604,6 +645,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="new",
         help="when --data is a folder of span-NN folders: run the spans this output has not "
         "run yet, in order (new), only the newest, or all of them",
+    )
+    run.add_argument(
+        "--serving-requests",
+        metavar="DIR",
+        help="requests a client logged (`aet predict --log-requests DIR`): the run compares "
+        "their statistics with the training data's and reports serving skew",
     )
     run.add_argument("--output", help="run folder (default: runs/<domain>)")
     run.add_argument(
@@ -707,6 +754,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--batch-size", type=int, default=64, help="records per request")
     predict.add_argument("--tls-ca", metavar="FILE", help="PEM root certificates to trust")
+    predict.add_argument(
+        "--log-requests",
+        metavar="DIR",
+        help="keep the examples answered as TFRecords in DIR, for `aet run "
+        "--serving-requests DIR` to check for serving skew (they hold the records' values)",
+    )
+    predict.add_argument(
+        "--log-sample",
+        type=float,
+        default=1.0,
+        help="share of the examples --log-requests keeps (default: all)",
+    )
     predict.set_defaults(func=cmd_predict)
     return parser
 

@@ -26,6 +26,7 @@ from tfx.components import (
     DistributionValidator,
     Evaluator,
     ExampleValidator,
+    ImportExampleGen,
     Pusher,
     SchemaGen,
     StatisticsGen,
@@ -43,12 +44,17 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
 )
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
-from tfx.proto import pusher_pb2, trainer_pb2, transform_pb2
+from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2, transform_pb2
 from tfx.types import Channel, standard_artifacts
 
 from aet.components.anomalies_gate.component import AnomaliesGate
 from aet.components.drift.gate import DriftGate
-from aet.components.drift.validation import COMPARED_SPLITS, validator_config
+from aet.components.drift.validation import (
+    COMPARED_SPLITS,
+    SERVING_SPLIT,
+    SKEW_SPLITS,
+    validator_config,
+)
 from aet.components.evaluation import build_eval_config, custom_eval_shared_model
 from aet.components.features import to_custom_config
 from aet.components.preprocessing import preprocessing_fn
@@ -64,6 +70,7 @@ from aet.config import DomainConfig
 from aet.config.kinds import kind_of
 from aet.kinds.base import PipelineParts
 from aet.pipelines.data_sources import schema_path as local_schema_path
+from aet.serving.request_log import LOG_PATTERN
 
 
 def dotted_path(fn: Callable) -> str:
@@ -170,6 +177,42 @@ def _drift_check(
     return [previous, validator, gate]
 
 
+def _skew_check(
+    config: DomainConfig, statistics_gen: BaseComponent, serving_requests: str | None
+) -> list[BaseComponent]:
+    """The requests a client logged (`serving_requests`, serving/request_log.py) read
+    by ImportExampleGen, their statistics, and DistributionValidator comparing them
+    with the training split's: the serving-skew check. The label is not compared: a
+    request has none."""
+    features = kind_of(config).drift_features(config)
+    label = config.features.label.name if config.features.label else None
+    features.pop(label, None)
+    if not serving_requests or not features:
+        return []
+    requests = ImportExampleGen(
+        input_base=serving_requests,
+        input_config=example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name="all", pattern=LOG_PATTERN)]
+        ),
+        # One split: ExampleGen would otherwise hash one input into train and eval.
+        output_config=example_gen_pb2.Output(
+            split_config=example_gen_pb2.SplitConfig(
+                splits=[example_gen_pb2.SplitConfig.Split(name=SERVING_SPLIT, hash_buckets=1)]
+            )
+        ),
+    ).with_id("serving_requests_example_gen")
+    statistics = StatisticsGen(examples=requests.outputs["examples"]).with_id(
+        "serving_requests_statistics_gen"
+    )
+    validator = DistributionValidator(
+        statistics=statistics.outputs["statistics"],
+        baseline_statistics=statistics_gen.outputs["statistics"],
+        config=validator_config(config, features),
+        include_split_pairs=[SKEW_SPLITS],
+    ).with_id("serving_skew_validator")
+    return [requests, statistics, validator]
+
+
 def _base_model(
     config: DomainConfig,
     new_span: bool,
@@ -179,10 +222,9 @@ def _base_model(
 ) -> Channel | None:
     """The model the Trainer starts from, if any: on a new span (`new_span`), the
     served version; with `warm_start: always`, the served version, else the latest
-    blessed model (none on a first run); never for a kind whose weights do not carry
-    over, or with `warm_start: never`."""
+    blessed model (none on a first run); none with `warm_start: never`."""
     setting = config.training.warm_start
-    if not kind_of(config).warm_starts or setting == "never":
+    if setting == "never":
         return None
     if setting == "always":
         return baseline or blessed.outputs["model"]
@@ -203,6 +245,7 @@ def create_pipeline(
     default_data: bool = False,
     span: SpanInput | None = None,
     new_span: bool = False,
+    serving_requests: str | None = None,
 ) -> Pipeline:
     """The full TFX pipeline for one domain.
 
@@ -220,6 +263,8 @@ def create_pipeline(
     run trains on the window of spans ending at it and checks it for drift against the
     span before; a `new_span` (newer than every span the output ran before, after the
     first) warm-starts from the served model where the config says so.
+    `serving_requests` is a folder of requests a client logged, compared with the
+    training data for serving skew.
     """
     kind = kind_of(config)
     example_gen = kind.example_gen(config, data_path, span)
@@ -236,6 +281,7 @@ def create_pipeline(
     )
     anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
     drift_check = _drift_check(config, statistics_gen, span)
+    skew_check = _skew_check(config, statistics_gen, serving_requests)
     window, training_examples = _training_examples(config, example_gen, span)
     custom_config = to_custom_config(config)
     transform = Transform(
@@ -329,6 +375,7 @@ def create_pipeline(
             example_validator,
             anomalies_gate,
             *drift_check,
+            *skew_check,
             *window,
             transform,
             baseline_resolver,

@@ -194,6 +194,7 @@ def span_entry(config: DomainConfig, summary: dict) -> dict:
         "new": summary["metrics"].get("overall", {}).get(metric),
         "blessed": summary["blessed"],
         "pushed": summary["pushed_model_dir"],
+        "trainer_s": summary["component_seconds"].get("Trainer"),
     }
 
 

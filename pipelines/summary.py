@@ -15,7 +15,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
-from aet.components.drift.validation import read_drift
+from aet.components.drift.validation import SKEW_SPLITS, read_drift
 from aet.components.evaluation_results import (
     BASELINE,
     failed_thresholds,
@@ -177,6 +177,8 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             summary["transform_graph_dir"] = outputs["transform_graph"][0].uri
             inputs = _artifacts(store, execution.id, _INPUT_EVENTS)
             summary["trained_on_spans"] = _spans(store, inputs.get("examples", []))
+        elif node == "serving_skew_validator" and outputs.get("anomalies"):
+            summary["skew"] = read_drift(outputs["anomalies"][0].uri, SKEW_SPLITS)
         elif node == "DistributionValidator" and outputs.get("anomalies"):
             drift = read_drift(outputs["anomalies"][0].uri)
             if drift is not None:

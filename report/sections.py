@@ -278,7 +278,8 @@ def serving(record: RunRecord) -> Section:
 def spans(record: RunRecord) -> Section:
     """The output's spans, one row per run: drift against the span before, what was
     trained, the served and the new model's score on the span, the push; and this
-    run's drift distance per feature."""
+    run's distance per feature from the span before, and of the logged requests from
+    the training split (serving skew)."""
     history = record.spans
     metric = history[-1]["metric"] if history else ""
     chart = plots.span_scores(
@@ -286,11 +287,6 @@ def spans(record: RunRecord) -> Section:
         [entry["served"] for entry in history],
         [entry["new"] for entry in history],
         metric,
-    )
-    drift = record.summary.get("drift") or {}
-    features = sorted(
-        (drift.get("features") or {}).items(),
-        key=lambda item: -item[1]["value"] / item[1]["threshold"],
     )
     measures = {
         "jensen_shannon_divergence": "Jensen-Shannon divergence",
@@ -302,8 +298,8 @@ def spans(record: RunRecord) -> Section:
         history=history,
         metric=metric,
         chart=chart,
-        drift=drift,
-        features=features,
+        drift=record.summary.get("drift"),
+        skew=record.summary.get("skew"),
         measures=measures,
     )
 

@@ -11,7 +11,9 @@ requests of at most `batch_size` rows; the outputs come back concatenated in ord
 Each attempt waits at most `timeout_s` for an answer to begin and `timeout_s` in all for
 its body; `deadline_s`, when given, bounds a whole `predict` call, every batch and retry
 included. An answer larger than `max_response_bytes` is refused (REST: from its
-Content-Length, or as it arrives; gRPC: the channel's receive limit).
+Content-Length, or as it arrives; gRPC: the channel's receive limit). With a
+`request_log` (serving/request_log.py), a sample of the examples answered is kept for
+the serving-skew check.
 
 What is retried (up to `retries` more times, waiting `backoff_s`, then twice as long
 each time, give or take half, or as long as a `Retry-After` header asks, capped at 30 s
@@ -77,6 +79,7 @@ from aet.serving.errors import (
     error_for_grpc_code,
     error_for_http_status,
 )
+from aet.serving.request_log import RequestLog
 
 DEFAULT_SIGNATURE = "serving_default"
 MAX_BACKOFF_S = 30.0
@@ -481,6 +484,7 @@ class ServingClient:
         root_certificates: bytes | None = None,
         private_key: bytes | None = None,
         certificate_chain: bytes | None = None,
+        request_log: RequestLog | None = None,
     ) -> None:
         if version is not None and version_label:
             raise ValueError("give a version or a version label, not both")
@@ -505,6 +509,7 @@ class ServingClient:
         self.retry_budget = retry_budget or RetryBudget()
         self._transport = make_transport(server, self.spec, tls, max_response_bytes)
         self._random = random.Random()
+        self.request_log = request_log
 
     @property
     def transport(self) -> str:
@@ -538,8 +543,12 @@ class ServingClient:
     def predict_examples(
         self, examples: Sequence[bytes] | np.ndarray, signature_name: str = DEFAULT_SIGNATURE
     ) -> Outputs:
-        """`serving_default` of every domain: serialized tf.Examples (serving/requests.py)."""
-        return self.predict({"examples": np.asarray(examples, dtype=object)}, signature_name)
+        """`serving_default` of every domain: serialized tf.Examples (serving/requests.py);
+        those answered go to the request log, if the client keeps one."""
+        outputs = self.predict({"examples": np.asarray(examples, dtype=object)}, signature_name)
+        if self.request_log is not None:
+            self.request_log.record(list(examples))
+        return outputs
 
     def _backoff(self, retry: int) -> float:
         return min(MAX_BACKOFF_S, self.backoff_s * 2 ** (retry - 1)) * self._random.uniform(
@@ -611,6 +620,8 @@ class ServingClient:
 
     def close(self) -> None:
         self._transport.close()
+        if self.request_log is not None:
+            self.request_log.close()
 
     def __enter__(self) -> ServingClient:
         return self

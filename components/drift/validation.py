@@ -5,7 +5,9 @@ DistributionValidator compares two ExampleStatistics per feature with TFDV's
 comparators (Jensen-Shannon divergence for numbers, L-infinity distance for
 categories) and writes an Anomalies proto per split pair: the measured distance of
 every compared feature (`drift_skew_info`) and a reason for each one over its
-threshold. The new span's training split is compared with the previous span's.
+threshold. The new span's training split is compared with the previous span's, and
+the requests a client logged (serving/request_log.py) with the training split: the
+serving-skew check, with the same thresholds, on the features a request carries.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from tfx.proto import distribution_validator_pb2
 from aet.config import DomainConfig
 
 COMPARED_SPLITS = ("train", "train")  # (the new span's split, the previous span's)
+SERVING_SPLIT = "serving"  # the logged requests' one split, compared with training's
+SKEW_SPLITS = (SERVING_SPLIT, "train")
 ANOMALIES_FILE = "SchemaDiff.pb"
 SPLIT_PAIR_FOLDER = "SplitPair-{}_{}"
 MEASURES = {
@@ -47,11 +51,12 @@ def validator_config(
     return validator
 
 
-def read_drift(anomalies_uri: str) -> dict | None:
+def read_drift(anomalies_uri: str, splits: tuple[str, str] = COMPARED_SPLITS) -> dict | None:
     """Per feature, the distance measured, its threshold and whether it drifted, and
     one readable line per drifted feature; None when nothing was compared (the first
-    span has no span before it)."""
-    path = os.path.join(anomalies_uri, SPLIT_PAIR_FOLDER.format(*COMPARED_SPLITS), ANOMALIES_FILE)
+    span has no span before it). `splits`: the pair compared (SKEW_SPLITS for the
+    serving-skew check)."""
+    path = os.path.join(anomalies_uri, SPLIT_PAIR_FOLDER.format(*splits), ANOMALIES_FILE)
     if not tf.io.gfile.exists(path):
         return None
     anomalies = anomalies_pb2.Anomalies()

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import tensorflow_model_analysis as tfma
     import tensorflow_transform as tft
 
+    from aet.components.warm_start import EmbeddingRows
     from aet.config import DomainConfig
     from aet.report.run_record import RunRecord
     from aet.report.sections import Section
@@ -41,8 +42,6 @@ EXPLAINED = {"because", "contributions"}  # `explain`: the history items behind 
 
 class InteractionsKind(IngestedBeforeThePipeline, DataKind):
     name = "interactions"
-    # Item ids follow each run's vocabulary: an earlier model's rows would not line up.
-    warm_starts = False
     description = "a log of (user, item, rating, time), .inter/.tsv or .csv"
     architectures = ("sasrec",)
     ingesting = "building per-user histories from the interaction log"
@@ -64,12 +63,6 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
         if config.data.label_rules:
             raise KindConfigError(
                 "data.label_rules", "name image classes; an interaction log has no label"
-            )
-        if config.training.warm_start == "always":
-            raise KindConfigError(
-                "training.warm_start",
-                "is not supported for recommenders yet: item ids follow each run's "
-                "vocabulary, so an earlier model's item embeddings would not line up",
             )
 
     def describe(self, config: DomainConfig) -> str:
@@ -127,8 +120,27 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
             cutoff=config.evaluation.cutoff,
             exclude_seen=config.evaluation.exclude_seen,
         )
-        model.compile(optimizer=adamw(config))
+        self.compile(model, config, adamw(config))
         return model
+
+    def compile(
+        self, model: tf.keras.Model, config: DomainConfig, optimizer: tf.keras.optimizers.Optimizer
+    ) -> None:
+        """The sequential recommender computes its own loss and ranking metrics."""
+        model.compile(optimizer=optimizer)
+
+    def embedding_vocabularies(
+        self, config: DomainConfig, tf_transform_output: tft.TFTransformOutput
+    ) -> dict[str, EmbeddingRows]:
+        """The item embedding: row 0 is padding, then the items in vocabulary order (the
+        out-of-vocabulary row last), so a known item keeps its trained row across runs
+        whose vocabularies differ, and a new item starts fresh."""
+        from aet.components.models.sasrec import ITEM_EMBEDDING
+        from aet.components.warm_start import EmbeddingRows
+        from aet.kinds.interactions.transform import ITEM_VOCABULARY
+
+        vocabulary = tf_transform_output.vocabulary_file_by_name(ITEM_VOCABULARY)
+        return {ITEM_EMBEDDING: EmbeddingRows(vocabulary, leading=1)}
 
     def training_pairs(self, dataset: tf.data.Dataset, config: DomainConfig) -> tf.data.Dataset:
         """Every position learns the item after it."""

@@ -186,10 +186,15 @@ def test_coverage_never_counts_masked_ids():
     assert _result(metric, [3, 3, 3, 3], scores) == pytest.approx(1 / 4)
 
 
-def test_coverage_rejects_scores_of_another_width():
-    metric = CatalogueCoverage(num_scores=6, num_items=4)
-    with pytest.raises(ValueError, match=r"7 ids but num_scores is 6"):
-        metric.update_state([1], np.zeros((1, 7), np.float32))
+def test_coverage_of_a_model_with_another_catalogue_counts_the_ids_the_new_one_has():
+    # The served model of an earlier span: 5 ids (3 items) against the new catalogue's 6.
+    smaller = np.array([[MASKED_SCORE, 0.9, 0.8, 0.7, MASKED_SCORE]], np.float32)
+    metric = CatalogueCoverage(num_scores=6, num_items=4, cutoff=3)
+    assert _result(metric, [1], smaller) == pytest.approx(3 / 4)
+    # A larger one: its ids from 6 on are not counted.
+    larger = np.array([[MASKED_SCORE, 0.1, 0.2, 0.3, 0.4, 0.5, 0.9, MASKED_SCORE]], np.float32)
+    metric = CatalogueCoverage(num_scores=6, num_items=4, cutoff=2)
+    assert _result(metric, [1], larger) == pytest.approx(1 / 4)  # ids 6 (dropped) and 5
 
 
 # --- merging and serialization ----------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Warm start from a blessed model: weights carried over by layer name, embeddings
-remapped through the two vocabularies, changed layers started fresh and reported."""
+"""Warm start from a served or blessed model: weights carried over by layer name,
+embeddings remapped through the two vocabularies (a category's, a recommender's items),
+changed layers started fresh and reported."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from aet.components.warm_start import remap_rows, warm_start
+from aet.components.models.sasrec import ITEM_EMBEDDING, build_sasrec
+from aet.components.warm_start import EmbeddingRows, remap_rows, warm_start
+from aet.config import ModelConfig
 
 
 def _model(vocabulary_size: int, width: int = 3) -> tf.keras.Model:
@@ -49,7 +52,7 @@ def test_weights_are_copied_by_name_and_embeddings_remapped(tmp_path: Path) -> N
     vocabulary = _vocabulary(tmp_path, ["green", "red", "pink", "blue"])
     fresh_embedding_before = fresh.get_layer("colour_emb").get_weights()[0].copy()
 
-    report = warm_start(fresh, base_dir, {"colour_emb": vocabulary})
+    report = warm_start(fresh, base_dir, {"colour_emb": EmbeddingRows(vocabulary)})
 
     for name in ("hidden", "head"):
         for copied, original in zip(
@@ -72,7 +75,7 @@ def test_a_layer_whose_shape_changed_starts_fresh_and_is_reported(tmp_path: Path
     base_dir = _saved(tmp_path, _model(4, width=3), ["red", "green", "blue"])
     fresh = _model(4, width=5)  # the config widened the hidden layer
     vocabulary = _vocabulary(tmp_path, ["red", "green", "blue"])
-    report = warm_start(fresh, base_dir, {"colour_emb": vocabulary})
+    report = warm_start(fresh, base_dir, {"colour_emb": EmbeddingRows(vocabulary)})
     assert report.fresh == ["hidden", "head"]
     assert "2 started fresh: hidden, head" in report.describe()
 
@@ -83,5 +86,39 @@ def test_an_embedding_without_the_old_vocabulary_starts_fresh(tmp_path: Path) ->
     base.save(base_dir, save_format="tf")  # no vocabulary among its assets
     fresh = _model(4)
     vocabulary = _vocabulary(tmp_path, ["red", "green", "blue"])
-    report = warm_start(fresh, base_dir, {"colour_emb": vocabulary})
+    report = warm_start(fresh, base_dir, {"colour_emb": EmbeddingRows(vocabulary)})
     assert report.fresh == ["colour_emb"]
+
+
+def _recommender(items: int) -> tf.keras.Model:
+    """SASRec over `items` known items: ids 0 (padding), 1..items, then the OOV id."""
+    config = ModelConfig(embedding_dim=8, num_layers=1, num_heads=2)
+    return build_sasrec(config, num_item_ids=items + 2, max_length=4, input_name="history")
+
+
+def test_a_recommender_keeps_its_known_items_rows_across_vocabularies(tmp_path: Path) -> None:
+    base = _recommender(3)
+    base_dir = tmp_path / "base"
+    base.save(base_dir, save_format="tf")
+    (base_dir / "assets").mkdir(exist_ok=True)
+    (base_dir / "assets" / "items").write_text("m1\nm2\nm3\n")
+    fresh = _recommender(4)  # a later span: m3 now most frequent, m9 new, m2 gone
+    vocabulary = tmp_path / "new" / "items"
+    vocabulary.parent.mkdir()
+    vocabulary.write_text("m3\nm1\nm9\nm4\n")
+    before = fresh.get_layer(ITEM_EMBEDDING).get_weights()[0].copy()
+
+    report = warm_start(
+        fresh, str(base_dir), {ITEM_EMBEDDING: EmbeddingRows(str(vocabulary), leading=1)}
+    )
+
+    old = base.get_layer(ITEM_EMBEDDING).get_weights()[0]
+    new = fresh.get_layer(ITEM_EMBEDDING).get_weights()[0]
+    np.testing.assert_array_equal(new[0], old[0])  # padding
+    np.testing.assert_array_equal(new[1], old[3])  # m3
+    np.testing.assert_array_equal(new[2], old[1])  # m1
+    np.testing.assert_array_equal(new[3], before[3])  # m9: new, starts fresh
+    np.testing.assert_array_equal(new[4], before[4])  # m4: new
+    np.testing.assert_array_equal(new[5], old[4])  # the out-of-vocabulary id
+    assert report.remapped == {ITEM_EMBEDDING: 4}  # padding, m3, m1 and the OOV row
+    assert "transformer_0" in report.copied and report.fresh == []

@@ -52,10 +52,6 @@ def _too_few_interactions(raw: dict) -> None:
     raw["data"]["min_interactions"] = 2
 
 
-def _warm_start(raw: dict) -> None:
-    raw["training"]["warm_start"] = True
-
-
 def _one_item_history(raw: dict) -> None:
     raw["features"]["sequence"]["max_length"] = 1
 
@@ -88,7 +84,6 @@ BAD_RECOMMENDATION_CONFIGS: dict[str, tuple[Callable[[dict], None], str, str]] =
     ),
     "fewer than 3 interactions": (_too_few_interactions, "data.min_interactions", "3"),
     "a one-item history": (_one_item_history, "features.sequence.max_length", "2"),
-    "warm start": (_warm_start, "training.warm_start", "not supported for recommenders"),
 }
 
 

@@ -59,27 +59,24 @@ def movielens_run(tmp_path_factory) -> CliRun:
     return run
 
 
-def _walk_log(path: Path, users: int = 80) -> None:
+def _walk_log(path: Path, users: int = 80, seed: int = 0, new_item: str | None = None) -> None:
     """Users who each watch items c0, c1, ... in a cycle from a random start: the next
     item follows from the last one, which a sequence model can learn and popularity
-    cannot. Columns named differently from MovieLens, and comma-separated."""
-    rng = random.Random(0)
+    cannot. Columns named differently from MovieLens, and comma-separated. With
+    `new_item`, every user (new ones: a later span) starts with an item not seen before."""
+    rng = random.Random(seed)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["customer", "product", "stars", "when"])
         for user in range(users):
             start = rng.randrange(CYCLE)
-            for step in range(rng.randrange(6, 12)):
-                writer.writerow([f"u{user}", f"c{(start + step) % CYCLE}", 4, 1000 + step])
+            items = [f"c{(start + step) % CYCLE}" for step in range(rng.randrange(6, 12))]
+            for step, item in enumerate([new_item] * bool(new_item) + items):
+                writer.writerow([f"u{seed}-{user}", item, 4, 1000 + step])
 
 
-@pytest.fixture(scope="module")
-def walk_run(tmp_path_factory) -> CliRun:
-    folder = tmp_path_factory.mktemp("walk")
-    log = folder / "walks.csv"
-    _walk_log(log)
-    run = run_aet(
-        "run", "recommendation", "--data", str(log),
+WALK_SETTINGS = (
+        "--set", "data.columns={user: customer, item: product, rating: stars, timestamp: when}",
         "--set", "data.columns={user: customer, item: product, rating: stars, timestamp: when}",
         "--set", "features.sequence.max_length=12",
         "--set", "model.embedding_dim=16",
@@ -94,8 +91,17 @@ def walk_run(tmp_path_factory) -> CliRun:
         "--set", "training.elastic.attention_monitor.probe_examples=8",
         "--set", "evaluation.thresholds={ndcg: {lower: 0.3}}",
         "--set", "evaluation.sampled_negatives=5",
-        output=folder / "run",
-    )  # fmt: skip
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def walk_run(tmp_path_factory) -> CliRun:
+    folder = tmp_path_factory.mktemp("walk")
+    log = folder / "walks.csv"
+    _walk_log(log)
+    run = run_aet(
+        "run", "recommendation", "--data", str(log), *WALK_SETTINGS, output=folder / "run"
+    )
     assert_succeeded(run)
     return run
 
@@ -247,6 +253,33 @@ def test_a_sequence_model_beats_popularity_on_a_log_of_another_shape(walk_run: C
     weights = explained["contributions"].numpy()[0][0]
     assert because[0] != b"" and set(because) <= {b"c3", b"c4", b"c5", b""}
     assert np.all(np.diff(weights) <= 0) and np.all(weights[because != b""] > 0)
+
+
+@pytest.fixture(scope="module")
+def walk_second_span(walk_run: CliRun) -> CliRun:
+    """A later span of walks into the same output (after the walk test read the first
+    run's summary): new users, and one item the first span never had."""
+    log = walk_run.output.parent / "walks-later.csv"
+    _walk_log(log, users=60, seed=1, new_item="n0")
+    later = run_aet(
+        "run", "recommendation", "--data", str(log), *WALK_SETTINGS, output=walk_run.output
+    )
+    assert_succeeded(later)
+    return later
+
+
+def test_a_recommender_warm_starts_on_a_new_span_with_its_items_remapped(
+    walk_second_span: CliRun,
+) -> None:
+    summary = walk_second_span.summary
+    assert summary["span"] == 2
+    warm = [e for e in summary["training"]["events"] if e["callback"] == "WarmStart"]
+    assert len(warm) == 1 and "served_baseline" in warm[0]["to"]
+    # Padding, the CYCLE walk items and the out-of-vocabulary row carry over; n0 is new.
+    assert f"item_embedding ({CYCLE + 2} rows)" in warm[0]["why"]
+    # Judged against the served model on the new span's held-out histories.
+    assert summary["baseline_metrics"]["ndcg"] > 0
+    assert summary["metrics"]["overall"]["ndcg"] >= 0.3
 
 
 def test_a_malformed_log_fails_before_the_pipeline_naming_the_line(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ than the served model.
   served model's score on span 2 beside the new one's;
 - span 3 drifted in the features that moved and stops before training: nothing pushed;
 - span 4 (`--data`, the default policy: retrain) is flagged against span 3 and trained,
-  and its worse model is not pushed over the served one.
+  and its worse model is not pushed over the served one; the requests a client logged,
+  of applicants whose mix moved, raise the serving-skew alarm.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from aet.config.kinds import kind_of
+from aet.serving.request_log import RequestLog
 from tests.e2e.conftest import (
     SMALL_TRAINING,
     CliRun,
@@ -128,14 +131,27 @@ def test_a_drifted_span_stops_before_training_and_pushes_nothing(span_run: CliRu
     )
 
 
+def _logged(config, rows: list[dict[str, str]], folder: Path) -> Path:
+    """`rows` as a client that keeps a request log sent them."""
+    encode = kind_of(config).request_encoder(config)
+    with RequestLog(folder) as log:
+        log.record([encode(row) for row in rows])
+    return folder
+
+
 @pytest.fixture(scope="module")
-def worse_span_run(span_run: CliRun, german_credit_rows, tmp_path_factory) -> tuple[CliRun, list]:
-    """Span 4 given with --data into the same output, trained two steps from scratch:
-    (the run, the versions served before it)."""
+def worse_span_run(
+    span_run: CliRun, german_credit_rows, finance_config, tmp_path_factory
+) -> tuple[CliRun, list]:
+    """Span 4 given with --data into the same output, trained two steps from scratch,
+    with the requests of applicants whose mix moved: (the run, the versions served
+    before it)."""
     before = span_run.pushed_versions("finance_risk")
-    data = _write(tmp_path_factory.mktemp("span-4") / "applicants.csv", german_credit_rows[100:500])
+    folder = tmp_path_factory.mktemp("span-4")
+    data = _write(folder / "applicants.csv", german_credit_rows[100:500])
+    requests = _logged(finance_config, _moved(german_credit_rows[500:800]), folder / "requests")
     worse = run_aet(
-        "run", "finance_risk", "--data", str(data),
+        "run", "finance_risk", "--data", str(data), "--serving-requests", str(requests),
         "--set", "training.train_steps=2", "--set", "training.steps_per_epoch=1",
         "--set", "evaluation.thresholds.auc.lower=0.55", "--set", "drift.categorical=0.15",
         "--set", "training.warm_start=never", "--set", "data.window=2",
@@ -154,6 +170,14 @@ def test_new_data_given_to_the_same_output_is_its_next_span(worse_span_run) -> N
     assert summary["drift"]["against_span"] == 3
     assert "credit_amount" in summary["drift"]["drifted"]
     assert "DriftGate" not in summary["components"]
+
+
+def test_logged_requests_that_moved_from_training_raise_the_skew_alarm(worse_span_run) -> None:
+    worse, _ = worse_span_run
+    skew = worse.summary["skew"]
+    assert {"credit_amount", "purpose"} <= set(skew["drifted"])
+    assert "creditability" not in skew["features"]  # a request carries no label
+    assert f"serving skew: {', '.join(skew['drifted'])}" in worse.stdout
 
 
 def test_a_worse_model_on_the_new_span_is_not_pushed(worse_span_run) -> None:

@@ -162,6 +162,8 @@ def test_a_run_on_a_folder_another_run_is_using_stops_at_once_naming_it(
         (["--data", "{tmp}/absent.csv"], "--data: no such file or folder: {tmp}/absent.csv"),
         (["--beam-preset", "flink"], "--beam-option flink_master="),
         (["--beam-option", "direct_num_workers"], "expected NAME=VALUE"),
+        (["--spans", "newest"], "--data (the default) is not a folder of span-NN folders"),
+        (["--serving-requests", "{tmp}"], "no requests-*.tfrecord files there"),
         (["--set", "training.bach_size=3"], "'training.bach_size'"),
         (
             ["--tune", "--set", "tuning.search_space={depth: {choices: [1, 2]}}"],

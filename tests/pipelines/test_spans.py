@@ -80,6 +80,7 @@ def _summary(**changes) -> dict:
         "run_id": "r3",
         "status": "succeeded",
         "components": {"Trainer": "complete"},
+        "component_seconds": {"Trainer": 4.2},
         "trained_on_spans": [3, 2],
         "training": {"events": [{"callback": "WarmStart"}]},
         "drift": {
@@ -102,7 +103,9 @@ def _summary(**changes) -> dict:
 
 def test_a_span_line_says_drift_training_scores_and_push(finance_config) -> None:
     assert judged_metric(finance_config) == "auc"  # finance_risk's change threshold
-    line = span_line(span_entry(finance_config, _summary()))
+    entry = span_entry(finance_config, _summary())
+    assert entry["trainer_s"] == 4.2
+    line = span_line(entry)
     assert line == (
         "span 3: no drift from span 2 (closest: job 0.060 of 0.1); trained on span(s) 3, 2 "
         "(warm-started); auc served 0.7100 -> new 0.7800 on this span; "

@@ -5,6 +5,7 @@ German Credit samples: an unchanged sample, and one whose applicant mix has move
 
 from __future__ import annotations
 
+import json
 import os
 
 import pandas as pd
@@ -15,9 +16,16 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics
 
 from aet.components.drift.gate import DataDriftError, DriftGate
-from aet.components.drift.validation import COMPARED_SPLITS, read_drift, validator_config
+from aet.components.drift.validation import (
+    COMPARED_SPLITS,
+    SERVING_SPLIT,
+    SKEW_SPLITS,
+    read_drift,
+    validator_config,
+)
 from aet.config import DomainConfig
 from aet.config.kinds import kind_of
+from aet.serving.request_log import RequestLog
 
 SPLIT = COMPARED_SPLITS[0]
 
@@ -28,14 +36,18 @@ def _config(finance_config: DomainConfig, **drift) -> DomainConfig:
     return DomainConfig.parse_obj(raw)
 
 
-def _statistics(frame: pd.DataFrame, root) -> ExampleStatistics:
-    """An ExampleStatistics artifact laid out as StatisticsGen writes it."""
+def _statistics(
+    frame: pd.DataFrame, root, split: str = SPLIT, statistics=None
+) -> ExampleStatistics:
+    """An ExampleStatistics artifact laid out as StatisticsGen writes it, of `frame`
+    (or of the given `statistics`)."""
     artifact = ExampleStatistics()
     artifact.uri = os.fspath(root)
-    artifact.split_names = artifact_utils.encode_split_names([SPLIT])
-    folder = artifact_utils.get_split_uri([artifact], SPLIT)
+    artifact.split_names = artifact_utils.encode_split_names([split])
+    folder = artifact_utils.get_split_uri([artifact], split)
     os.makedirs(folder)
-    statistics = tfdv.generate_statistics_from_dataframe(frame)
+    if statistics is None:
+        statistics = tfdv.generate_statistics_from_dataframe(frame)
     with open(os.path.join(folder, "FeatureStats.pb"), "wb") as handle:
         handle.write(statistics.SerializeToString())
     return artifact
@@ -58,7 +70,7 @@ def _validate(config: DomainConfig, new: pd.DataFrame, previous: pd.DataFrame, r
             standard_component_specs.DISTRIBUTION_VALIDATOR_CONFIG_KEY: validator_config(
                 config, kind_of(config).drift_features(config)
             ),
-            standard_component_specs.INCLUDE_SPLIT_PAIRS_KEY: f'[["{SPLIT}", "{SPLIT}"]]',
+            standard_component_specs.INCLUDE_SPLIT_PAIRS_KEY: json.dumps([COMPARED_SPLITS]),
         },
     )
     return anomalies.uri
@@ -134,3 +146,57 @@ def test_the_gate_stops_a_drifted_span_and_passes_an_unchanged_one(
     with pytest.raises(DataDriftError, match=r"span 3 drifted .* in 2 features") as raised:
         DriftGate.test_call(anomalies=drifted, span=3)
     assert "credit_amount: The approximate Jensen-Shannon divergence" in str(raised.value)
+
+
+def _logged_requests(config: DomainConfig, frame: pd.DataFrame, folder) -> ExampleStatistics:
+    """`frame`'s rows as a client sends them (no label), kept by a RequestLog, and the
+    statistics TFDV computes of the log."""
+    encode = kind_of(config).request_encoder(config)
+    with RequestLog(folder / "log") as log:
+        log.record([encode(row) for row in frame.astype(str).to_dict("records")])
+    statistics = tfdv.generate_statistics_from_tfrecord(str(log.path))
+    return _statistics(None, folder / "requests", SERVING_SPLIT, statistics)
+
+
+def _skew(config: DomainConfig, requests: ExampleStatistics, training: pd.DataFrame, root):
+    anomalies = ExampleAnomalies()
+    anomalies.uri = os.fspath(root / "skew")
+    os.makedirs(anomalies.uri)
+    features = kind_of(config).drift_features(config)
+    features.pop(config.features.label.name)
+    Executor().Do(
+        {
+            standard_component_specs.STATISTICS_KEY: [requests],
+            standard_component_specs.BASELINE_STATISTICS_KEY: [
+                _statistics(training, root / "training")
+            ],
+        },
+        {standard_component_specs.ANOMALIES_KEY: [anomalies]},
+        {
+            standard_component_specs.DISTRIBUTION_VALIDATOR_CONFIG_KEY: validator_config(
+                config, features
+            ),
+            standard_component_specs.INCLUDE_SPLIT_PAIRS_KEY: json.dumps([SKEW_SPLITS]),
+        },
+    )
+    return read_drift(anomalies.uri, SKEW_SPLITS)
+
+
+def test_logged_requests_like_the_training_data_raise_no_skew(
+    finance_config, halves, tmp_path
+) -> None:
+    config = _config(finance_config, thresholds={"number_of_existing_credits_at_this_bank": 0.5})
+    new, training = halves
+    skew = _skew(config, _logged_requests(config, new, tmp_path), training, tmp_path)
+    assert skew["drifted"] == []
+    assert set(skew["features"]) == set(config.features.input_names)  # the label: none
+
+
+def test_logged_requests_that_moved_from_training_raise_the_skew_alarm(
+    finance_config, halves, tmp_path
+) -> None:
+    config = _config(finance_config, thresholds={"number_of_existing_credits_at_this_bank": 0.5})
+    new, training = halves
+    requests = _logged_requests(config, _drifted(new), tmp_path)
+    skew = _skew(config, requests, training, tmp_path)
+    assert skew["drifted"] == ["credit_amount", "purpose"]
