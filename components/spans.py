@@ -30,17 +30,21 @@ class SpanInput:
     number: int
 
 
-def span_example_input(
-    span: SpanInput, split_patterns: dict[str, str]
-) -> tuple[example_gen_pb2.Input, range_config_pb2.RangeConfig]:
-    """ExampleGen's input config and range config for `span`: each split's pattern
-    (relative to the span's folder) under the span spec, and a range of this span alone."""
+def example_input(
+    split_patterns: dict[str, str], span: SpanInput | None = None
+) -> tuple[example_gen_pb2.Input, range_config_pb2.RangeConfig | None]:
+    """ExampleGen's input config over each split's pattern, and its range config: for a
+    `span`, each pattern is relative to the span's folder, under the span spec, and the
+    range is that span alone; without one, the patterns as they are and no range."""
+    prefix = f"{SPAN_SPEC}/" if span is not None else ""
     input_config = example_gen_pb2.Input(
         splits=[
-            example_gen_pb2.Input.Split(name=name, pattern=f"{SPAN_SPEC}/{pattern}")
+            example_gen_pb2.Input.Split(name=name, pattern=prefix + pattern)
             for name, pattern in split_patterns.items()
         ]
     )
+    if span is None:
+        return input_config, None
     return input_config, static_range(span.number, span.number)
 
 

@@ -76,22 +76,13 @@ def ingested_example_gen(
     """ImportExampleGen over the ingestion's splits (already split, nothing hashed); with
     `span`, over that span's folder (a link to its ingestion)."""
     from tfx.components import ImportExampleGen
-    from tfx.proto import example_gen_pb2
 
-    from aet.components.spans import span_example_input
+    from aet.components.spans import example_input
 
     patterns = {name: f"{SPLIT_FOLDER.format(name)}/*" for name in config.data.splits}
-    if span is not None:
-        input_config, range_config = span_example_input(span, patterns)
-        return ImportExampleGen(
-            input_base=span.root, input_config=input_config, range_config=range_config
-        )
+    input_config, range_config = example_input(patterns, span)
     return ImportExampleGen(
-        input_base=examples_dir,
-        input_config=example_gen_pb2.Input(
-            splits=[
-                example_gen_pb2.Input.Split(name=name, pattern=pattern)
-                for name, pattern in patterns.items()
-            ]
-        ),
+        input_base=span.root if span is not None else examples_dir,
+        input_config=input_config,
+        range_config=range_config,
     )

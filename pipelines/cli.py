@@ -208,9 +208,10 @@ def _spans_to_run(
     """(span number, data path) for each pipeline run: the spans of a folder of spans
     (those not run in `output` yet, or only the newest, or all), else the one data path
     (None: the config's default data), numbered when it is staged."""
+    from aet.components.files import is_remote
     from aet.pipelines.spans import SpanError, span_history, user_spans
 
-    found = user_spans(Path(data)) if data and "://" not in data else []
+    found = user_spans(Path(data)) if data and not is_remote(data) else []
     if not found:
         if which != "new":
             raise SpanError(
@@ -239,6 +240,7 @@ def _run_span(
 ) -> tuple[int, dict | None]:
     """One pipeline run on one span: the exit code, and the span's entry in the output's
     span history (None for data read in place, or refused before any run)."""
+    from aet.components.files import is_remote
     from aet.pipelines.data_sources import DataSourceError, resolve_data_path
     from aet.pipelines.spans import SpanError, span_history, stage_span
 
@@ -249,7 +251,7 @@ def _run_span(
             config, data_path, output, beam_args
         )
         span = None
-        if "://" not in pipeline_input:
+        if not is_remote(pipeline_input):
             span = stage_span(output, data_path, pipeline_input, number)
     except (DataSourceError, SpanError, ValueError) as exc:
         return _fail(str(exc), EXIT_BAD_INPUT), None

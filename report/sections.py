@@ -281,7 +281,7 @@ def spans(record: RunRecord) -> Section:
     run's distance per feature from the span before, and of the logged requests from
     the training split (serving skew)."""
     history = record.spans
-    metric = history[-1]["metric"] if history else ""
+    metric = history[-1]["metric"]
     chart = plots.span_scores(
         [entry["span"] for entry in history],
         [entry["served"] for entry in history],

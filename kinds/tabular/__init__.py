@@ -78,33 +78,26 @@ class TabularKind(ClassifierKind):
         from tfx.components import CsvExampleGen
         from tfx.proto import example_gen_pb2
 
-        from aet.components.spans import span_example_input
+        from aet.components.spans import example_input
 
         buckets = [
             example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=round(share * 100))
             for name, share in config.data.splits.items()
         ]
-        output_config = example_gen_pb2.Output(
-            split_config=example_gen_pb2.SplitConfig(splits=buckets)
-        )
         if span is not None:
-            input_config, range_config = span_example_input(span, {"all": "*.csv"})
-            return CsvExampleGen(
-                input_base=span.root,
-                input_config=input_config,
-                output_config=output_config,
-                range_config=range_config,
-            )
-        if data_path.endswith(".csv"):
+            input_base, pattern = span.root, "*.csv"
+        elif data_path.endswith(".csv"):
             input_base, pattern = os.path.dirname(data_path), os.path.basename(data_path)
         else:
             input_base, pattern = data_path, "*.csv"
+        input_config, range_config = example_input({"all": pattern}, span)
         return CsvExampleGen(
             input_base=input_base,
-            input_config=example_gen_pb2.Input(
-                splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)]
+            input_config=input_config,
+            output_config=example_gen_pb2.Output(
+                split_config=example_gen_pb2.SplitConfig(splits=buckets)
             ),
-            output_config=output_config,
+            range_config=range_config,
         )
 
     def drift_features(self, config: DomainConfig) -> dict[str, str]:

@@ -8,7 +8,7 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2
 from tfx.types.standard_artifacts import Examples, ExampleStatistics
 
-from aet.components.spans import SPAN_FOLDER, SpanInput, SpanStrategy, span_example_input
+from aet.components.spans import SPAN_FOLDER, SpanInput, SpanStrategy, example_input
 
 
 @pytest.fixture()
@@ -55,11 +55,13 @@ def _statistics_of(store: mlmd.MetadataStore, examples: Examples) -> ExampleStat
 
 
 def test_a_span_is_read_through_tfx_span_spec_and_a_range_of_itself() -> None:
-    input_config, range_config = span_example_input(SpanInput("/out/spans", 7), {"all": "*.csv"})
+    input_config, range_config = example_input({"all": "*.csv"}, SpanInput("/out/spans", 7))
     assert [split.pattern for split in input_config.splits] == ["span-{SPAN:4}/*.csv"]
     assert range_config.static_range.start_span_number == 7
     assert range_config.static_range.end_span_number == 7
     assert SPAN_FOLDER.format(7) == "span-0007"  # what {SPAN:4} matches for span 7
+    plain, no_range = example_input({"all": "data.csv"})
+    assert [split.pattern for split in plain.splits] == ["data.csv"] and no_range is None
 
 
 def test_the_window_keeps_the_newest_artifact_of_each_span_newest_first(store) -> None:
