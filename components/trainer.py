@@ -263,6 +263,18 @@ def run_fn(fn_args: FnArgs) -> None:
 
     steps = steps_per_epoch(config, fn_args.train_files)
     epochs = training_epochs(config, steps)
+    shortened = max(1, round(epochs * training.warm_start_share))
+    if base_model and shortened < epochs:  # it starts from a trained model
+        events.record(
+            epoch=0,
+            step=0,
+            callback="WarmStart",
+            what="epochs",
+            from_value=epochs,
+            to_value=shortened,
+            why=f"warm-started: training.warm_start_share is {training.warm_start_share}",
+        )
+        epochs = shortened
     logging.info("training %d epochs of %d steps", epochs, steps)
     monitor = training.elastic.attention_monitor
     probe = next(iter(evaluation.unbatch().batch(monitor.probe_examples)))[0] if monitor else None

@@ -456,6 +456,13 @@ class TrainingConfig(_Strict):
         "span after an output's first (new_span); the served, else the last blessed, "
         "one's on every run (always, or true); or never (false)",
     )
+    warm_start_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="a warm-started run trains this share of the epochs: it starts from "
+        "a trained model, not from nothing",
+    )
     elastic: ElasticConfig = ElasticConfig()
 
     @validator("warm_start", pre=True)

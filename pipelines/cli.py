@@ -242,7 +242,7 @@ def _run_span(
     span history (None for data read in place, or refused before any run)."""
     from aet.components.files import is_remote
     from aet.pipelines.data_sources import DataSourceError, resolve_data_path
-    from aet.pipelines.spans import SpanError, span_history, stage_span
+    from aet.pipelines.spans import SpanError, served_span, span_history, stage_span
 
     try:
         data_path = resolve_data_path(config, data)
@@ -262,12 +262,18 @@ def _run_span(
         print(f"  {line}")
     if span is not None:
         print(f"  span {span.number} (window: {config.data.window})")
+    from aet.pipelines.frozen_schema import freeze_schema, frozen_schema
+
+    schema = frozen_schema(output, config)
+    if schema:
+        print(f"  schema: {schema} (frozen from the first pushed run)")
     note = config.data.default_note if data is None else ""
     if note:
         print(f"  note: {note}")
     print(f"  output: {output}  (log: {log_file})")
     # A new span comes after the spans this output ran; the first span starts afresh.
-    newest_run = max((entry["span"] for entry in span_history(output)), default=None)
+    history = span_history(output)
+    newest_run = max((entry["span"] for entry in history), default=None)
     layout = run_layout(output, config, _serving_root(args.serving_dir))
     pipeline = create_pipeline(
         config,
@@ -277,7 +283,9 @@ def _run_span(
         default_data=data is None,
         span=span,
         new_span=span is not None and newest_run is not None and span.number > newest_run,
+        served_span=served_span(history),
         serving_requests=serving_requests,
+        schema_path=schema,
         **layout,
     )
     progress = ProgressPrinter(total=len(pipeline.components))
@@ -316,6 +324,10 @@ def _run_span(
 
         entry = span_entry(config, summary)
         record_span_run(output, entry)
+        if summary["pushed_model_dir"]:
+            frozen = freeze_schema(output, config, summary.get("schema_dir"), span.number)
+            if frozen:
+                print(f"  schema frozen for later spans: {frozen}")
     _print_summary(summary, summary_path)
     _report(output)
     if error:
@@ -474,13 +486,23 @@ def distribution_lines(summary: dict) -> list[str]:
     """Drift of the span from the one before it, and skew of the logged requests from
     the training data: the features past their thresholds, or none."""
     lines = []
-    for key, what in (("drift", "drift from span {against_span}"), ("skew", "serving skew")):
+    for key, what in (
+        ("drift", "drift from span {against_span}"),
+        ("drift_from_training", "drift from span {against_span} (the served model's data)"),
+        ("skew", "serving skew"),
+    ):
         found = summary.get(key)
         if found is None:
             continue
         name = what.format(**found)
         moved = ", ".join(found["drifted"]) or "none"
-        lines.append(f"{name}: {moved} ({len(found['features'])} features compared)")
+        compared = f"{len(found['features'])} features compared"
+        if "rows" in found:
+            compared += (
+                f", {found['rows'][0]} and {found['rows'][1]} rows: no threshold below "
+                f"{found['sampling_floor']:.3f}"
+            )
+        lines.append(f"{name}: {moved} ({compared})")
     return lines
 
 
@@ -533,11 +555,13 @@ def training_lines(training: dict | None) -> list[str]:
     counts = Counter(f"{event['callback']}.{event['what']}" for event in training["events"])
     changes = ", ".join(f"{name} x{count}" for name, count in sorted(counts.items()))
     lines = [f"training: {training['epochs_run']} epochs; events: {changes or 'none'}"]
-    lines += [
-        f"warm-started from {event['to']}: {event['why']}"
-        for event in training["events"]
-        if event["callback"] == "WarmStart"
-    ]
+    for event in training["events"]:
+        if event["callback"] != "WarmStart":
+            continue
+        if event["what"] == "epochs":
+            lines.append(f"warm start: {event['to']} of {event['from']} epochs ({event['why']})")
+        else:
+            lines.append(f"warm-started from {event['to']}: {event['why']}")
     if training.get("resumed_from"):
         lines.append(f"resumed from checkpoint {training['resumed_from']}")
     return lines

@@ -1,12 +1,12 @@
 """The one pipeline factory: every domain and every runner builds its pipeline here.
 
 ExampleGen (one span) -> StatisticsGen -> SchemaGen | ImportSchemaGen ->
-ExampleValidator -> AnomaliesGate -> [DistributionValidator against the previous
-span -> DriftGate] -> Transform (over the window of spans) -> [Tuner] -> Trainer
-(warm-started from the served model on a new span) -> Evaluator (the new span's test
-split, against the served version, else the latest blessed model) -> ServingCheck
-(loads and answers as TF Serving would) -> Pusher -> ServerConfigWriter (models.config,
-batching file).
+ExampleValidator -> AnomaliesGate -> [DriftValidator against the previous span (and
+the served model's training span, where older) -> DriftGate] -> Transform (over the
+window of spans) -> [Tuner] -> Trainer (warm-started from the served model on a new
+span) -> Evaluator (the new span's test split, against the served version, else the
+latest blessed model) -> ServingCheck (loads and answers as TF Serving would) ->
+Pusher -> ServerConfigWriter (models.config, batching file).
 
 The domain's data kind (kinds/) gives what differs: its ExampleGen (CsvExampleGen over
 CSV files, ImportExampleGen over the splits ingested before the pipeline), its
@@ -23,7 +23,6 @@ from pathlib import Path
 
 # Not `tfx.v1`, which imports every TFX extension (AI Platform, Kubeflow) at each start.
 from tfx.components import (
-    DistributionValidator,
     Evaluator,
     ExampleValidator,
     ImportExampleGen,
@@ -48,12 +47,15 @@ from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2, transform_pb2
 from tfx.types import Channel, standard_artifacts
 
 from aet.components.anomalies_gate.component import AnomaliesGate
+from aet.components.drift.component import DriftValidator
 from aet.components.drift.gate import DriftGate
 from aet.components.drift.validation import (
     COMPARED_SPLITS,
+    DRIFT_REFERENCES,
     SERVING_SPLIT,
     SKEW_SPLITS,
     validator_config,
+    validator_id,
 )
 from aet.components.evaluation import build_eval_config, custom_eval_shared_model
 from aet.components.features import to_custom_config
@@ -150,38 +152,56 @@ def _training_examples(
 
 
 def _drift_check(
-    config: DomainConfig, statistics_gen: BaseComponent, span: SpanInput | None
+    config: DomainConfig,
+    statistics_gen: BaseComponent,
+    span: SpanInput | None,
+    served_span: int | None,
 ) -> list[BaseComponent]:
-    """The new span's statistics against the previous span's (DistributionValidator), and
-    with `drift.policy: stop` the gate that stops a drifted run before Transform. None
-    for the first span, or for a kind with no drift features."""
+    """The new span's statistics against the previous span's, and against the newest
+    span the served model trained on (`served_span`) where that is older (the span
+    before was stopped or not pushed): DriftValidator, TFX's DistributionValidator. With
+    `drift.policy: stop`, the gate that stops a drifted run before Transform. None for
+    the first span, or for a kind with no drift features."""
     features = kind_of(config).drift_features(config)
     if span is None or span.number <= 1 or not features:
         return []
-    previous = Resolver(
-        strategy_class=SpanStrategy,
-        config={"first": 0, "last": span.number - 1, "most": 1},
-        statistics=Channel(
-            type=standard_artifacts.ExampleStatistics, producer_component_id=statistics_gen.id
-        ),
-    ).with_id("previous_span_statistics_resolver")
-    validator = DistributionValidator(
-        statistics=statistics_gen.outputs["statistics"],
-        baseline_statistics=previous.outputs["statistics"],
-        config=validator_config(config, features),
-        include_split_pairs=[COMPARED_SPLITS],
-    )
-    if config.drift.policy == "retrain":
-        return [previous, validator]
-    gate = DriftGate(anomalies=validator.outputs["anomalies"], span=span.number)
-    return [previous, validator, gate]
+    previous, served = DRIFT_REFERENCES
+    references = {previous: (0, span.number - 1)}
+    if served_span is not None and served_span < span.number - 1:
+        references[served] = (served_span, served_span)
+    components, anomalies = [], {}
+    for reference, (first, last) in references.items():
+        statistics = Resolver(
+            strategy_class=SpanStrategy,
+            config={"first": first, "last": last, "most": 1},
+            statistics=Channel(
+                type=standard_artifacts.ExampleStatistics,
+                producer_component_id=statistics_gen.id,
+            ),
+        ).with_id(f"{reference}_statistics_resolver")
+        validator = DriftValidator(
+            statistics=statistics_gen.outputs["statistics"],
+            baseline_statistics=statistics.outputs["statistics"],
+            config=validator_config(config, features),
+            include_split_pairs=[COMPARED_SPLITS],
+        ).with_id(validator_id(reference))
+        components += [statistics, validator]
+        anomalies[reference] = validator.outputs["anomalies"]
+    if config.drift.policy == "stop":
+        gate = DriftGate(
+            anomalies=anomalies[previous],
+            training_anomalies=anomalies.get(served),
+            span=span.number,
+        )
+        components.append(gate)
+    return components
 
 
 def _skew_check(
     config: DomainConfig, statistics_gen: BaseComponent, serving_requests: str | None
 ) -> list[BaseComponent]:
     """The requests a client logged (`serving_requests`, serving/request_log.py) read
-    by ImportExampleGen, their statistics, and DistributionValidator comparing them
+    by ImportExampleGen, their statistics, and DriftValidator comparing them
     with the training split's: the serving-skew check. The label is not compared: a
     request has none."""
     features = kind_of(config).drift_features(config)
@@ -204,7 +224,7 @@ def _skew_check(
     statistics = StatisticsGen(examples=requests.outputs["examples"]).with_id(
         "serving_requests_statistics_gen"
     )
-    validator = DistributionValidator(
+    validator = DriftValidator(
         statistics=statistics.outputs["statistics"],
         baseline_statistics=statistics_gen.outputs["statistics"],
         config=validator_config(config, features),
@@ -245,6 +265,7 @@ def create_pipeline(
     default_data: bool = False,
     span: SpanInput | None = None,
     new_span: bool = False,
+    served_span: int | None = None,
     serving_requests: str | None = None,
 ) -> Pipeline:
     """The full TFX pipeline for one domain.
@@ -252,8 +273,9 @@ def create_pipeline(
     `data_path` is a CSV file or folder, or for an image or interaction-log domain the
     folder of ingested examples (the kind's `prepare_input`, e.g. kinds/image/input.py).
 
-    `schema_path` overrides where the config's curated schema is read from (inside a
-    container image, say); `metadata_path` is the MLMD SQLite file (None where the
+    `schema_path` overrides where the schema is read from: the config's curated one
+    inside a container image, say, or an output's frozen schema
+    (pipelines/frozen_schema.py); `metadata_path` is the MLMD SQLite file (None where the
     orchestrator provides MLMD, as Kubeflow does); `serving_dir` receives `<version>/`
     SavedModels from the Pusher; `baseline_from_serving_dir` is False for a pipeline
     compiled to run later, which does not read it now (`_baseline_model`);
@@ -262,7 +284,8 @@ def create_pipeline(
     `span` reads the data as that span of the output's spans (pipelines/spans.py): the
     run trains on the window of spans ending at it and checks it for drift against the
     span before; a `new_span` (newer than every span the output ran before, after the
-    first) warm-starts from the served model where the config says so.
+    first) warm-starts from the served model where the config says so. `served_span`
+    is the newest span the served model trained on, a second drift reference.
     `serving_requests` is a folder of requests a client logged, compared with the
     training data for serving skew.
     """
@@ -280,7 +303,7 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
     anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
-    drift_check = _drift_check(config, statistics_gen, span)
+    drift_check = _drift_check(config, statistics_gen, span, served_span)
     skew_check = _skew_check(config, statistics_gen, serving_requests)
     window, training_examples = _training_examples(config, example_gen, span)
     custom_config = to_custom_config(config)

@@ -174,7 +174,6 @@ def span_entry(config: DomainConfig, summary: dict) -> dict:
         status = summary["status"]
     metric = judged_metric(config)
     events = (summary.get("training") or {}).get("events", [])
-    drift = summary.get("drift")
     return {
         "span": summary["span"],
         "source": summary["data"],
@@ -182,13 +181,9 @@ def span_entry(config: DomainConfig, summary: dict) -> dict:
         "status": status,
         "trained_on": summary.get("trained_on_spans", []) if status == "succeeded" else [],
         "warm_started": any(event["callback"] == "WarmStart" for event in events),
-        "drift": None
-        if drift is None
-        else {
-            "against_span": drift["against_span"],
-            "drifted": drift["drifted"],
-            "largest": largest_drift(drift),
-        },
+        "epochs": (summary.get("training") or {}).get("epochs_run"),
+        "drift": _drift_entry(summary.get("drift")),
+        "drift_from_training": _drift_entry(summary.get("drift_from_training")),
         "metric": metric,
         "served": (summary.get("baseline_metrics") or {}).get(metric),
         "new": summary["metrics"].get("overall", {}).get(metric),
@@ -196,6 +191,22 @@ def span_entry(config: DomainConfig, summary: dict) -> dict:
         "pushed": summary["pushed_model_dir"],
         "trainer_s": summary["component_seconds"].get("Trainer"),
     }
+
+
+def _drift_entry(drift: dict | None) -> dict | None:
+    if drift is None:
+        return None
+    return {
+        "against_span": drift["against_span"],
+        "drifted": drift["drifted"],
+        "largest": largest_drift(drift),
+    }
+
+
+def served_span(history: list[dict]) -> int | None:
+    """The newest span the served model trained on: of the last span run that pushed."""
+    pushed = [entry for entry in history if entry.get("pushed") and entry.get("trained_on")]
+    return max(pushed[-1]["trained_on"]) if pushed else None
 
 
 def largest_drift(drift: dict) -> dict | None:
@@ -223,6 +234,12 @@ def span_line(entry: dict) -> str:
             else ""
         )
         parts.append(f"no drift from span {drift['against_span']}{closest};")
+    served = entry.get("drift_from_training")
+    if served and served["drifted"]:
+        parts.append(
+            f"drifted from span {served['against_span']} (the served model's data) in "
+            f"{', '.join(served['drifted'])};"
+        )
     if entry["status"] == DRIFT_STOPPED:
         parts.append("stopped by drift.policy stop, nothing trained")
         return " ".join(parts)

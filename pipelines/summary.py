@@ -15,7 +15,12 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
-from aet.components.drift.validation import SKEW_SPLITS, read_drift
+from aet.components.drift.validation import (
+    DRIFT_REFERENCES,
+    SKEW_SPLITS,
+    read_drift,
+    validator_id,
+)
 from aet.components.evaluation_results import (
     BASELINE,
     failed_thresholds,
@@ -63,6 +68,8 @@ def _node_id(store: metadata_store.MetadataStore, execution_id: int) -> str:
     return "unknown"
 
 
+# The drift validators' nodes, and the summary key of each one's drift.
+_DRIFT_NODES = {validator_id(reference): key for reference, key in DRIFT_REFERENCES.items()}
 _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 
@@ -179,12 +186,15 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
             summary["trained_on_spans"] = _spans(store, inputs.get("examples", []))
         elif node == "serving_skew_validator" and outputs.get("anomalies"):
             summary["skew"] = read_drift(outputs["anomalies"][0].uri, SKEW_SPLITS)
-        elif node == "DistributionValidator" and outputs.get("anomalies"):
+        elif node in _DRIFT_NODES and outputs.get("anomalies"):
             drift = read_drift(outputs["anomalies"][0].uri)
             if drift is not None:
                 inputs = _artifacts(store, execution.id, _INPUT_EVENTS)
-                previous = _spans(store, inputs.get("baseline_statistics", []))
-                summary["drift"] = {"against_span": previous[0] if previous else None, **drift}
+                against = _spans(store, inputs.get("baseline_statistics", []))
+                summary[_DRIFT_NODES[node]] = {
+                    "against_span": against[0] if against else None,
+                    **drift,
+                }
         elif node == "served_baseline" and outputs.get("baseline"):
             served = outputs["baseline"][0].custom_properties[SERVED_VERSION].string_value
             summary["baseline"] = {"source": "served", "path": served}

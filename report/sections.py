@@ -278,7 +278,8 @@ def serving(record: RunRecord) -> Section:
 def spans(record: RunRecord) -> Section:
     """The output's spans, one row per run: drift against the span before, what was
     trained, the served and the new model's score on the span, the push; and this
-    run's distance per feature from the span before, and of the logged requests from
+    run's distance per feature from the span before (and from the served model's
+    training span, where that is older), and of the logged requests from
     the training split (serving skew)."""
     history = record.spans
     metric = history[-1]["metric"]
@@ -299,6 +300,7 @@ def spans(record: RunRecord) -> Section:
         metric=metric,
         chart=chart,
         drift=record.summary.get("drift"),
+        drift_from_training=record.summary.get("drift_from_training"),
         skew=record.summary.get("skew"),
         measures=measures,
     )

@@ -16,11 +16,27 @@ class DataDriftError(RuntimeError):
 
 
 @component
-def DriftGate(anomalies: InputArtifact[ExampleAnomalies], span: Parameter[int]) -> None:
-    drift = read_drift(anomalies.uri)
-    if drift and drift["drifted"]:
+def DriftGate(
+    anomalies: InputArtifact[ExampleAnomalies],
+    span: Parameter[int],
+    training_anomalies: InputArtifact[ExampleAnomalies] = None,
+) -> None:
+    """`anomalies`: the new span against the span before it; `training_anomalies`:
+    against the served model's training span, where that is an older span."""
+    found = [
+        (what, drift)
+        for what, artifact in (
+            ("the span before it", anomalies),
+            ("the served model's training data", training_anomalies),
+        )
+        if artifact is not None and (drift := read_drift(artifact.uri)) and drift["drifted"]
+    ]
+    if found:
+        lines = [
+            f"from {what} in {', '.join(drift['drifted'])}:\n    " + "\n    ".join(drift["reasons"])
+            for what, drift in found
+        ]
         raise DataDriftError(
-            f"span {span} drifted from the span before it in {len(drift['drifted'])} "
-            "features; drift.policy is stop, so nothing was trained:\n  "
-            + "\n  ".join(drift["reasons"])
+            f"span {span} drifted; drift.policy is stop, so nothing was trained:\n  "
+            + "\n  ".join(lines)
         )

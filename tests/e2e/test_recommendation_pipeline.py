@@ -273,10 +273,12 @@ def test_a_recommender_warm_starts_on_a_new_span_with_its_items_remapped(
 ) -> None:
     summary = walk_second_span.summary
     assert summary["span"] == 2
-    warm = [e for e in summary["training"]["events"] if e["callback"] == "WarmStart"]
-    assert len(warm) == 1 and "served_baseline" in warm[0]["to"]
+    warm = {e["what"]: e for e in summary["training"]["events"] if e["callback"] == "WarmStart"}
+    assert set(warm) == {"weights", "epochs"}
+    assert "served_baseline" in warm["weights"]["to"]
+    assert warm["epochs"]["to"] == max(1, round(warm["epochs"]["from"] / 2))
     # Padding, the CYCLE walk items and the out-of-vocabulary row carry over; n0 is new.
-    assert f"item_embedding ({CYCLE + 2} rows)" in warm[0]["why"]
+    assert f"item_embedding ({CYCLE + 2} rows)" in warm["weights"]["why"]
     # Judged against the served model on the new span's held-out histories.
     assert summary["baseline_metrics"]["ndcg"] > 0
     assert summary["metrics"]["overall"]["ndcg"] >= 0.3

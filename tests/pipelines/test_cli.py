@@ -345,3 +345,51 @@ def test_tuning_lines_list_each_trial_and_what_the_trainer_used() -> None:
         "hyperparameters (last tuned): embedding_dim=16, learning_rate=0.000561"
     ]
     assert tuning_lines(None, {"hyperparameters": {}}) == []
+
+
+def test_an_inferred_schema_is_frozen_on_the_first_push_and_holds_the_next_span(
+    capsys, tmp_path: Path, monkeypatch, isolated_logging, penguins_config_path, penguins_csv
+) -> None:
+    import pandas as pd
+    import tensorflow_data_validation as tfdv
+
+    import aet.pipelines.runners
+    import aet.pipelines.summary
+
+    output = tmp_path / "run"
+    schema_dir = tmp_path / "SchemaGen"
+    schema_dir.mkdir()
+    inferred = tfdv.infer_schema(tfdv.generate_statistics_from_csv(str(penguins_csv)))
+    tfdv.write_schema_text(inferred, str(schema_dir / "schema.pbtxt"))
+    schema_gens = []
+
+    def runs(pipeline) -> None:
+        ids = {component.id: component for component in pipeline.components}
+        schema_gens.append(ids.get("ImportSchemaGen") or ids["SchemaGen"])
+
+    def pushed(config, metadata_path: str) -> dict:
+        summary = {"domain": config.name, "blessed": True, "metrics": {}, "components": {}}
+        return {
+            **summary,
+            "pushed_model_dir": str(output / "serving" / "penguins" / "1"),
+            "schema_dir": str(schema_dir),
+            "component_seconds": {},
+        }
+
+    monkeypatch.setattr(aet.pipelines.runners, "run_local", runs)
+    monkeypatch.setattr(aet.pipelines.summary, "collect_summary", pushed)
+    later = tmp_path / "later.csv"
+    pd.read_csv(penguins_csv).iloc[:100].to_csv(later, index=False)
+    for data in (penguins_csv, later):
+        code = main(
+            ["run", str(penguins_config_path), "--data", str(data), "--output", str(output)]
+        )
+        assert code == EXIT_OK
+    frozen = output / "schema" / "frozen.pbtxt"
+    first, second = schema_gens
+    assert first.id == "SchemaGen"
+    assert second.id == "ImportSchemaGen"
+    assert second.exec_properties["schema_file"] == str(frozen)
+    printed = capsys.readouterr().out
+    assert f"schema frozen for later spans: {frozen}" in printed
+    assert f"schema: {frozen} (frozen from the first pushed run)" in printed

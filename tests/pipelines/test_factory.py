@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from aet.components.drift.component import DriftValidator
 from aet.components.spans import SpanInput
 from aet.pipelines import factory
 from aet.pipelines.domains import load_domain
@@ -140,13 +141,31 @@ def test_the_window_of_spans_feeds_transform_and_the_new_span_the_evaluator(tmp_
 
 def test_a_later_span_is_checked_for_drift_and_the_stop_policy_gates_transform(tmp_path) -> None:
     first, _ = _pipeline(tmp_path / "run", span=SpanInput(str(tmp_path / "spans"), 1))
-    assert "DistributionValidator" not in first  # no span before it
+    assert not [node for node in first if "drift" in node]  # no span before it
     later = SpanInput(str(tmp_path / "spans"), 4)
-    retrain, _ = _pipeline(tmp_path / "run", span=later)
+    retrain, _ = _pipeline(tmp_path / "run", span=later, served_span=3)
     previous = retrain["previous_span_statistics_resolver"]
     assert previous._config == {"first": 0, "last": 3, "most": 1}
-    validator = retrain["DistributionValidator"].inputs
-    assert validator["baseline_statistics"].producer_component_id == previous.id
+    validator = retrain["previous_span_drift_validator"]
+    assert isinstance(validator, DriftValidator)
+    assert validator.inputs["baseline_statistics"].producer_component_id == previous.id
+    assert "served_training_drift_validator" not in retrain  # span 3 is the span before
     assert "DriftGate" not in retrain
     stop, _ = _pipeline(tmp_path / "run", None, "drift.policy=stop", span=later)
     assert stop["DriftGate"] in stop["Transform"].upstream_nodes
+
+
+def test_a_span_after_an_unpushed_one_is_also_checked_against_the_served_models_data(
+    tmp_path,
+) -> None:
+    later = SpanInput(str(tmp_path / "spans"), 4)
+    components, _ = _pipeline(
+        tmp_path / "run", None, "drift.policy=stop", span=later, served_span=2
+    )
+    served = components["served_training_statistics_resolver"]
+    assert served._config == {"first": 2, "last": 2, "most": 1}
+    validator = components["served_training_drift_validator"]
+    assert validator.inputs["baseline_statistics"].producer_component_id == served.id
+    gate = components["DriftGate"].inputs
+    assert gate["training_anomalies"].producer_component_id == validator.id
+    assert gate["anomalies"].producer_component_id == "previous_span_drift_validator"

@@ -11,6 +11,7 @@ from aet.pipelines.spans import (
     DRIFT_STOPPED,
     SpanError,
     judged_metric,
+    served_span,
     span_entry,
     span_line,
     spans_root,
@@ -132,3 +133,29 @@ def test_a_span_the_drift_policy_stopped_says_so(finance_config) -> None:
     assert span_line(entry) == (
         "span 3: drifted from span 2 in job; stopped by drift.policy stop, nothing trained"
     )
+
+
+def test_a_span_after_a_stopped_one_also_says_its_drift_from_the_served_models_data(
+    finance_config,
+) -> None:
+    previous = _summary()["drift"]
+    from_training = previous | {"against_span": 1, "drifted": ["job"]}
+    entry = span_entry(finance_config, _summary(drift_from_training=from_training))
+    assert entry["drift_from_training"]["against_span"] == 1
+    assert span_line(entry).startswith(
+        "span 3: no drift from span 2 (closest: job 0.060 of 0.1); drifted from span 1 "
+        "(the served model's data) in job; trained on"
+    )
+    assert span_entry(finance_config, _summary())["drift_from_training"] is None
+
+
+def test_the_served_span_is_the_newest_the_last_pushed_model_trained_on() -> None:
+    history = [
+        {"span": 1, "pushed": "/s/1", "trained_on": [1]},
+        {"span": 2, "pushed": "/s/2", "trained_on": [2, 1]},
+        {"span": 3, "pushed": None, "trained_on": []},  # stopped by drift
+        {"span": 4, "pushed": None, "trained_on": [4, 3]},  # not better
+    ]
+    assert served_span(history) == 2
+    assert served_span(history[:1]) == 1
+    assert served_span([]) is None

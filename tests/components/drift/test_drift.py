@@ -1,7 +1,8 @@
 """`components.drift`: what DistributionValidator is asked, what it found, the gate.
 
-The comparisons are TFX's own DistributionValidator executor on TFDV statistics of
-German Credit samples: an unchanged sample, and one whose applicant mix has moved."""
+The comparisons are DriftValidator's executor (TFX's DistributionValidator with the
+sampling floor) on TFDV statistics of German Credit samples: unchanged samples, large
+and small, and ones whose applicant mix has moved."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ import os
 import pandas as pd
 import pytest
 import tensorflow_data_validation as tfdv
-from tfx.components.distribution_validator.executor import Executor
+from tfx.components.distribution_validator import executor as tfx_executor
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics
 
+from aet.components.drift.executor import Executor
 from aet.components.drift.gate import DataDriftError, DriftGate
 from aet.components.drift.validation import (
     COMPARED_SPLITS,
     SERVING_SPLIT,
     SKEW_SPLITS,
     read_drift,
+    sampling_floor,
     validator_config,
 )
 from aet.config import DomainConfig
@@ -53,12 +56,15 @@ def _statistics(
     return artifact
 
 
-def _validate(config: DomainConfig, new: pd.DataFrame, previous: pd.DataFrame, root) -> str:
-    """TFX's DistributionValidator on `new` against `previous`: its anomalies' folder."""
+def _validate(
+    config: DomainConfig, new: pd.DataFrame, previous: pd.DataFrame, root, executor=Executor
+) -> str:
+    """DriftValidator (or another `executor`) on `new` against `previous`: its
+    anomalies' folder."""
     anomalies = ExampleAnomalies()
     anomalies.uri = os.fspath(root / "anomalies")
     os.makedirs(anomalies.uri)
-    Executor().Do(
+    executor().Do(
         {
             standard_component_specs.STATISTICS_KEY: [_statistics(new, root / "new")],
             standard_component_specs.BASELINE_STATISTICS_KEY: [
@@ -129,6 +135,40 @@ def test_a_moved_applicant_mix_drifts_in_the_features_that_moved(
     assert any("purpose" in reason and "car (new)" in reason for reason in drift["reasons"])
 
 
+def test_small_unchanged_samples_are_not_called_drifted_for_their_chance_differences(
+    finance_config, german_credit_csv, tmp_path
+) -> None:
+    config = _config(finance_config, thresholds={"number_of_existing_credits_at_this_bank": 0.5})
+    credit = pd.read_csv(german_credit_csv)
+    pairs = []  # eight draws of two disjoint samples of 175 applicants
+    for seed in range(8):
+        frame = credit.sample(frac=1.0, random_state=seed)
+        pairs.append((frame.iloc[:175], frame.iloc[175:350]))
+    bare, floored = [], []
+    for seed, (new, previous) in enumerate(pairs):
+        root = tmp_path / str(seed)
+        bare += read_drift(_validate(config, new, previous, root / "bare", tfx_executor.Executor))[
+            "drifted"
+        ]
+        drift = read_drift(_validate(config, new, previous, root / "floored"))
+        floored += drift["drifted"]
+    assert len(bare) >= 2  # at the bare thresholds, chance alone passes some features
+    assert floored == []
+    assert drift["rows"] == [175, 175]
+    assert drift["sampling_floor"] == pytest.approx(sampling_floor(175, 175), abs=1e-6)
+    assert drift["features"]["purpose"]["threshold"] == pytest.approx(drift["sampling_floor"])
+    existing = drift["features"]["number_of_existing_credits_at_this_bank"]
+    assert existing["threshold"] == pytest.approx(0.5)  # above the floor: as configured
+    moved = read_drift(_validate(config, _drifted(new), previous, tmp_path / "moved"))
+    assert moved["drifted"] == ["credit_amount", "purpose"]
+
+
+def test_the_sampling_floor_shrinks_as_the_samples_grow() -> None:
+    assert sampling_floor(175, 175) > 0.2 > sampling_floor(500, 500) > 0.1
+    assert sampling_floor(10_000, 10_000) < 0.03
+    assert sampling_floor(50, 10_000) > sampling_floor(10_000, 10_000) * 10
+
+
 def test_nothing_compared_reads_as_no_drift_check(tmp_path) -> None:
     assert read_drift(os.fspath(tmp_path)) is None
 
@@ -143,9 +183,15 @@ def test_the_gate_stops_a_drifted_span_and_passes_an_unchanged_one(
     assert DriftGate.test_call(anomalies=clean, span=2) is None
     drifted = ExampleAnomalies()
     drifted.uri = _validate(config, _drifted(new), previous, tmp_path / "drifted")
-    with pytest.raises(DataDriftError, match=r"span 3 drifted .* in 2 features") as raised:
+    with pytest.raises(
+        DataDriftError,
+        match=r"span 3 drifted; .*\n  from the span before it in credit_amount, purpose",
+    ) as raised:
         DriftGate.test_call(anomalies=drifted, span=3)
     assert "credit_amount: The approximate Jensen-Shannon divergence" in str(raised.value)
+    assert "served model" not in str(raised.value)
+    with pytest.raises(DataDriftError, match=r"from the served model's training data in credit"):
+        DriftGate.test_call(anomalies=clean, training_anomalies=drifted, span=4)
 
 
 def _logged_requests(config: DomainConfig, frame: pd.DataFrame, folder) -> ExampleStatistics:
