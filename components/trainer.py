@@ -10,6 +10,7 @@ import logging
 import math
 import os
 import tempfile
+import time
 
 import keras_tuner as kt
 import numpy as np
@@ -187,9 +188,11 @@ def write_history(
     replicas: int = 1,
     hyperparameters: dict | None = None,
     steps_per_epoch: int | None = None,
+    fit_seconds: float | None = None,
 ) -> str:
     """history.json: the per-epoch metrics (of every epoch, those before a resume
-    included) and what the elastic callbacks changed, for the run summary."""
+    included), what the elastic callbacks changed, and the seconds this Trainer spent
+    fitting (after a resume, its own part), for the run summary."""
     path = os.path.join(run_dir, HISTORY_FILE)
     with tf.io.gfile.GFile(path, "w") as out:
         json.dump(
@@ -202,6 +205,7 @@ def write_history(
                 "replicas": replicas,
                 "hyperparameters": hyperparameters or {},
                 "steps_per_epoch": steps_per_epoch,
+                "fit_seconds": None if fit_seconds is None else round(fit_seconds, 2),
             },
             out,
         )
@@ -285,6 +289,7 @@ def run_fn(fn_args: FnArgs) -> None:
     )
     resume = resume_checkpoint(training.elastic, resume_directory(fn_args), callbacks, events)
     initial_epoch, finished = resume.restore(model) if resume else (0, False)
+    fit_started = time.monotonic()
     if not finished:
         history = model.fit(
             train,
@@ -296,6 +301,7 @@ def run_fn(fn_args: FnArgs) -> None:
             callbacks=callbacks + ([resume] if resume else []),
             verbose=0,
         )
+    fit_seconds = time.monotonic() - fit_started
     merged = resume.history if resume else history.history
     # Every worker saves (saving is collective); only the chief's copy is the model.
     export_dir = fn_args.serving_model_dir if chief else tempfile.mkdtemp(prefix="aet-worker-")
@@ -316,6 +322,7 @@ def run_fn(fn_args: FnArgs) -> None:
         strategy.num_replicas_in_sync,
         tuned,
         steps,
+        fit_seconds,
     )
     if resume:
         resume.discard()

@@ -202,11 +202,11 @@ def _skew_check(
 ) -> list[BaseComponent]:
     """The requests a client logged (`serving_requests`, serving/request_log.py) read
     by ImportExampleGen, their statistics, and DriftValidator comparing them
-    with the training split's: the serving-skew check. The label is not compared: a
-    request has none."""
-    features = kind_of(config).drift_features(config)
-    label = config.features.label.name if config.features.label else None
-    features.pop(label, None)
+    with the training split's: the serving-skew check, on the drift features a request
+    carries: not the label, nor what ingestion measures (an image's brightness)."""
+    kind = kind_of(config)
+    carried = set(kind.model_inputs(config))
+    features = {n: k for n, k in kind.drift_features(config).items() if n in carried}
     if not serving_requests or not features:
         return []
     requests = ImportExampleGen(

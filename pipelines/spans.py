@@ -182,6 +182,7 @@ def span_entry(config: DomainConfig, summary: dict) -> dict:
         "trained_on": summary.get("trained_on_spans", []) if status == "succeeded" else [],
         "warm_started": any(event["callback"] == "WarmStart" for event in events),
         "epochs": (summary.get("training") or {}).get("epochs_run"),
+        "fit_s": (summary.get("training") or {}).get("fit_seconds"),
         "drift": _drift_entry(summary.get("drift")),
         "drift_from_training": _drift_entry(summary.get("drift_from_training")),
         "metric": metric,

@@ -138,6 +138,7 @@ def training_section(history: dict, history_file: str) -> dict:
     return {
         "epochs_run": history["epochs_run"],
         "steps_per_epoch": history.get("steps_per_epoch"),
+        "fit_seconds": history.get("fit_seconds"),
         "class_weights": history["class_weights"],
         "final": {k: round(v[-1], 6) for k, v in history["history"].items()},
         "events": history.get("events", []),

@@ -66,6 +66,16 @@ class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
 
         return ingest_images(config, data_path, str(output), beam_args)
 
+    def drift_features(self, config: DomainConfig) -> dict[str, str]:
+        """The images' brightness and contrast, which ingestion measures (a new scanner
+        or exposure moves them), and the label's mix of classes."""
+        from aet.kinds.image.ingestion import PIXEL_MEASURES
+
+        return {
+            **dict.fromkeys(PIXEL_MEASURES, "numeric"),
+            config.features.label.name: "categorical",
+        }
+
     # --- transform ----------------------------------------------------------------
     def model_inputs(self, config: DomainConfig) -> list[str]:
         return [config.features.image.name]

@@ -4,10 +4,12 @@ ImportExampleGen reads (`<output>/Split-<name>/*.tfrecord.gz`).
 
 Each example holds the encoded image bytes (`image`, PNG or JPEG as found; arrays from
 an `.npz` are PNG-encoded), the label (`label`, the class name), where it came from
-(`source`: a file path, or `file.npz:split:index`) and its original `height`, `width`
-and `channels`. Every image is decoded once here, so a file that is corrupt or not an
-image is reported with its name and reason and counted; the job fails only when the
-share of bad files exceeds `max_bad_share`, and then names them. Nothing is dropped
+(`source`: a file path, or `file.npz:split:index`), its original `height`, `width`
+and `channels`, and its grey levels' mean and spread (`brightness`, `contrast`: what a
+new span's drift check compares, so a change of scanner or exposure shows). Every
+image is decoded once here, so a file that is corrupt or not an image is reported with
+its name and reason and counted; the job fails only when the share of bad files
+exceeds `max_bad_share`, and then names them. Nothing is dropped
 silently: the report lists every bad file.
 
 Labels for a folder come from the first sub-folder under it (`normal/x.png`), or from
@@ -33,7 +35,9 @@ from PIL import Image
 from aet.components.split_records import split_records, write_splits
 from aet.config import ImageConfig
 from aet.config.contract import IMAGE_SUFFIXES
-from aet.kinds.image.limits import check_size_on_disk, decode_checked
+from aet.kinds.image.limits import DecodedImage, check_size_on_disk, decode_checked
+
+PIXEL_MEASURES = ("brightness", "contrast")  # float features of DecodedImage
 
 
 class IngestionError(ValueError):
@@ -140,32 +144,35 @@ def npz_images(
                 )
 
 
-def decode(image: ImageFile, limits: ImageConfig) -> tuple[int, int, int]:
-    """(height, width, channels) of a decodable PNG or JPEG within `limits` (checked
-    from its header first, so a bomb is never decoded); ValueError otherwise."""
+def decode(image: ImageFile, limits: ImageConfig) -> DecodedImage:
+    """A decodable PNG or JPEG within `limits` (checked from its header first, so a
+    bomb is never decoded); ValueError otherwise."""
     if not image.source.lower().endswith(IMAGE_SUFFIXES) and ".npz:" not in image.source:
         raise ValueError(f"not a PNG or JPEG file (suffix '{Path(image.source).suffix}')")
     check_size_on_disk(image.size, limits)
     return decode_checked(image.data, limits)
 
 
-def to_example(image: ImageFile, shape: tuple[int, int, int]) -> tf.train.Example:
+def to_example(image: ImageFile, decoded: DecodedImage) -> tf.train.Example:
     def bytes_feature(value: bytes) -> tf.train.Feature:
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
     def int_feature(value: int) -> tf.train.Feature:
         return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
-    height, width, channels = shape
+    def float_feature(value: float) -> tf.train.Feature:
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+
     return tf.train.Example(
         features=tf.train.Features(
             feature={
                 "image": bytes_feature(image.data),
                 "label": bytes_feature(image.label.encode()),
                 "source": bytes_feature(image.source.encode()),
-                "height": int_feature(height),
-                "width": int_feature(width),
-                "channels": int_feature(channels),
+                "height": int_feature(decoded.height),
+                "width": int_feature(decoded.width),
+                "channels": int_feature(decoded.channels),
+                **{name: float_feature(getattr(decoded, name)) for name in PIXEL_MEASURES},
             }
         )
     )
@@ -180,11 +187,11 @@ class _DecodeOrReport(beam.DoFn):
 
     def process(self, image: ImageFile) -> Iterable:
         try:
-            shape = decode(image, self.limits)
+            decoded = decode(image, self.limits)
         except ValueError as error:
             yield beam.pvalue.TaggedOutput("bad", (image.source, str(error)))
             return
-        yield image.split, to_example(image, shape).SerializeToString()
+        yield image.split, to_example(image, decoded).SerializeToString()
 
 
 def ingest(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aet.config import DomainConfig
 from aet.kinds.image.ingestion import (
+    PIXEL_MEASURES,
     IngestionError,
     IngestionReport,
     folder_images,
@@ -55,6 +56,7 @@ def ingest_images(
         "max_bad_share": config.data.max_bad_share,
         "max_pixels": config.features.image.max_pixels,
         "max_bytes": config.features.image.max_bytes,
+        "measures": list(PIXEL_MEASURES),  # an ingestion from before they were measured
     }
     target = ingestion_folder(output_root, source, settings)
     saved = completed_report(target)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import io
 import warnings
+from typing import NamedTuple
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from aet.config import ImageConfig
@@ -62,13 +64,31 @@ def check_image(data: bytes, image: ImageConfig) -> tuple[int, int]:
     return height, width
 
 
-def decode_checked(data: bytes, image: ImageConfig) -> tuple[int, int, int]:
-    """(height, width, channels) of `data`, decoded in full once `check_image` passes,
-    so a bomb is refused from its header and a cut-short file by its decoder."""
+class DecodedImage(NamedTuple):
+    """What decoding found: the size, and the grey levels' mean (`brightness`) and
+    standard deviation (`contrast`) in [0, 1], which a span's drift check compares."""
+
+    height: int
+    width: int
+    channels: int
+    brightness: float
+    contrast: float
+
+
+def decode_checked(data: bytes, image: ImageConfig) -> DecodedImage:
+    """`data` decoded in full once `check_image` passes, so a bomb is refused from its
+    header and a cut-short file by its decoder."""
     check_image(data, image)
     try:
         with Image.open(io.BytesIO(data)) as opened:
             opened.load()
-            return opened.height, opened.width, len(opened.getbands())
+            grey = np.asarray(opened.convert("L"), dtype=np.float32) / 255
+            return DecodedImage(
+                opened.height,
+                opened.width,
+                len(opened.getbands()),
+                float(grey.mean()),
+                float(grey.std()),
+            )
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(f"cannot be decoded ({error})") from error

@@ -70,13 +70,9 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
 
     # --- data ---------------------------------------------------------------------
     def check_data_path(self, config: DomainConfig, path: Path) -> None:
-        from aet.config.contract import LOG_SUFFIXES
+        from aet.kinds.interactions.input import log_file
 
-        if not path.is_file() or path.suffix not in LOG_SUFFIXES:
-            raise ValueError(
-                f"{path}: not an interaction log; give one {'/'.join(LOG_SUFFIXES)} file "
-                f"with the columns named in data.columns"
-            )
+        log_file(path)
 
     def ingest(self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]):
         from aet.kinds.interactions.input import ingest_histories

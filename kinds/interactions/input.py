@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from aet.config import DomainConfig
+from aet.config.contract import LOG_SUFFIXES
 from aet.kinds.ingested import completed_report, ingestion_folder, read_report, write_report
 from aet.kinds.interactions.histories import (
     HistoryReport,
@@ -43,11 +44,33 @@ def catalogue_size(examples_dir: str) -> int:
     return int(read_report(examples_dir)["catalogue"])
 
 
+def log_file(path: Path) -> Path:
+    """The interaction log at `path`: the file itself, or the one log a folder holds (a
+    span folder, `span-01/`); ValueError naming what is wrong otherwise."""
+    if path.is_file() and path.suffix in LOG_SUFFIXES:
+        return path
+    if path.is_dir():
+        logs = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in LOG_SUFFIXES)
+        if len(logs) == 1:
+            return logs[0]
+        found = f"{len(logs)} ({', '.join(p.name for p in logs)})" if logs else "none"
+        raise ValueError(
+            f"{path}: a folder of interactions holds one {'/'.join(LOG_SUFFIXES)} log; "
+            f"found {found}"
+        )
+    raise ValueError(
+        f"{path}: not an interaction log; give one {'/'.join(LOG_SUFFIXES)} file "
+        "with the columns named in data.columns"
+    )
+
+
 def ingest_histories(
     config: DomainConfig, data_path: str, output_root: str, beam_pipeline_args: Sequence[str] = ()
 ) -> IngestedHistories:
-    """Builds the history examples of the log at `data_path` under
-    `<output_root>/ingested/<key>`, or reuses a complete earlier ingestion."""
+    """Builds the history examples of the log at `data_path` (a file, or a folder that
+    holds one) under `<output_root>/ingested/<key>`, or reuses a complete earlier
+    ingestion."""
+    data_path = os.fspath(log_file(Path(data_path)))
     settings = {
         "columns": config.data.columns.dict(),
         "min_interactions": config.data.min_interactions,

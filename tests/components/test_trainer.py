@@ -242,7 +242,7 @@ def test_history_file_carries_the_metrics_and_the_elastic_events(tmp_path):
     )
     tuned = {"embedding_dim": 32, "learning_rate": 0.002}
     path = write_history(
-        str(tmp_path), history, {0: 0.5, 1: 2.0}, events, "ckpt/epoch-000001", 1, tuned, 11
+        str(tmp_path), history, {0: 0.5, 1: 2.0}, events, "ckpt/epoch-000001", 1, tuned, 11, 3.254
     )
     assert path == str(tmp_path / HISTORY_FILE)
     written = json.loads((tmp_path / HISTORY_FILE).read_text())
@@ -255,4 +255,5 @@ def test_history_file_carries_the_metrics_and_the_elastic_events(tmp_path):
         "replicas": 1,
         "hyperparameters": tuned,
         "steps_per_epoch": 11,
+        "fit_seconds": 3.25,
     }

@@ -24,10 +24,12 @@ def test_training_section_keeps_the_last_epoch_and_every_event():
         "resumed_from": "resume/abc/epoch-000001",
         "hyperparameters": {"embedding_dim": 32},
         "steps_per_epoch": 11,
+        "fit_seconds": 3.25,
     }
     assert training_section(history, "run/history.json") == {
         "epochs_run": 2,
         "steps_per_epoch": 11,
+        "fit_seconds": 3.25,
         "class_weights": {"0": 0.7, "1": 1.6},
         "final": {"loss": 0.512346, "learning_rate": 0.0005},
         "events": [EVENT],

@@ -6,12 +6,15 @@ and small, and ones whose applicant mix has moved."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 import tensorflow_data_validation as tfdv
+from PIL import Image
 from tfx.components.distribution_validator import executor as tfx_executor
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics
@@ -28,7 +31,9 @@ from aet.components.drift.validation import (
 )
 from aet.config import DomainConfig
 from aet.config.kinds import kind_of
+from aet.kinds.image.ingestion import ImageFile, ingest
 from aet.serving.request_log import RequestLog
+from tests.conftest import SHARED_DATASETS
 
 SPLIT = COMPARED_SPLITS[0]
 
@@ -61,15 +66,29 @@ def _validate(
 ) -> str:
     """DriftValidator (or another `executor`) on `new` against `previous`: its
     anomalies' folder."""
+    return _compare(
+        config,
+        _statistics(new, root / "new"),
+        _statistics(previous, root / "previous"),
+        root,
+        executor,
+    )
+
+
+def _compare(
+    config: DomainConfig,
+    new: ExampleStatistics,
+    previous: ExampleStatistics,
+    root,
+    executor=Executor,
+) -> str:
     anomalies = ExampleAnomalies()
     anomalies.uri = os.fspath(root / "anomalies")
     os.makedirs(anomalies.uri)
     executor().Do(
         {
-            standard_component_specs.STATISTICS_KEY: [_statistics(new, root / "new")],
-            standard_component_specs.BASELINE_STATISTICS_KEY: [
-                _statistics(previous, root / "previous")
-            ],
+            standard_component_specs.STATISTICS_KEY: [new],
+            standard_component_specs.BASELINE_STATISTICS_KEY: [previous],
         },
         {standard_component_specs.ANOMALIES_KEY: [anomalies]},
         {
@@ -246,3 +265,38 @@ def test_logged_requests_that_moved_from_training_raise_the_skew_alarm(
     requests = _logged_requests(config, _drifted(new), tmp_path)
     skew = _skew(config, requests, training, tmp_path)
     assert skew["drifted"] == ["credit_amount", "purpose"]
+
+
+def _ingested_statistics(images: np.ndarray, labels: np.ndarray, root) -> ExampleStatistics:
+    """28x28 grey X-rays ingested as a span's training split, and their statistics."""
+    classes = ("normal", "pneumonia")
+    files = []
+    for index, (pixels, label) in enumerate(zip(images, labels, strict=True)):
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="PNG")
+        files.append(ImageFile(f"x{index}.png", classes[label], SPLIT, buffer.getvalue(), 1))
+    ingest(files, os.fspath(root / "ingested"), [SPLIT])
+    statistics = tfdv.generate_statistics_from_tfrecord(
+        os.fspath(root / "ingested" / f"Split-{SPLIT}" / "*")
+    )
+    return _statistics(None, root / "statistics", statistics=statistics)
+
+
+def test_an_image_span_from_a_changed_scanner_drifts_in_brightness_and_contrast(
+    tmp_path,
+) -> None:
+    from aet.pipelines.domains import load_domain
+
+    config = load_domain("medical_imaging")
+    with np.load(SHARED_DATASETS / "pneumoniamnist" / "pneumoniamnist.npz") as data:
+        images, labels = data["train_images"][:600], data["train_labels"][:600, 0]
+    previous = _ingested_statistics(images[:300], labels[:300], tmp_path / "previous")
+    same = _ingested_statistics(images[300:], labels[300:], tmp_path / "same")
+    unchanged = read_drift(_compare(config, same, previous, tmp_path / "unchanged"))
+    assert set(unchanged["features"]) == {"brightness", "contrast", "label"}
+    assert unchanged["drifted"] == []
+    # A flatter, brighter exposure: half the contrast, lifted towards white.
+    exposed = (images[300:] * 0.5 + 110).astype(np.uint8)
+    changed = _ingested_statistics(exposed, labels[300:], tmp_path / "exposed")
+    drift = read_drift(_compare(config, changed, previous, tmp_path / "changed"))
+    assert drift["drifted"] == ["brightness", "contrast"]

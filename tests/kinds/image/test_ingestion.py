@@ -57,6 +57,9 @@ def _examples(output: Path, split: str) -> list[dict]:
                     feature[k].int64_list.value[0] for k in ("height", "width", "channels")
                 ),
                 "image": feature["image"].bytes_list.value[0],
+                "measures": tuple(
+                    feature[k].float_list.value[0] for k in ("brightness", "contrast")
+                ),
             }
         )
     return rows
@@ -77,6 +80,10 @@ def test_a_folder_becomes_labelled_examples_in_stable_splits(folder: Path, tmp_p
     assert by_name["a.png"]["shape"] == (30, 40, 1)  # height, width, channels
     assert by_name["b.jpg"]["shape"] == (48, 64, 3)
     assert by_name["a.png"]["image"] == (folder / "normal" / "a.png").read_bytes()
+    # Grey levels' mean and spread in [0, 1]: a flat grey of 128, a flat green.
+    assert by_name["a.png"]["measures"] == pytest.approx((128 / 255, 0.0), abs=1e-6)
+    green = (0.299 * 10 + 0.587 * 200 + 0.114 * 30) / 255  # Pillow's grey conversion
+    assert by_name["e.png"]["measures"] == pytest.approx((green, 0.0), abs=0.01)
     for split in SHARES:
         for row in _examples(output, split):
             relative = str(Path(row["source"]).relative_to(folder))

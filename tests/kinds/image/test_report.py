@@ -43,6 +43,7 @@ def _write_train_split(folder: Path, images: list[tuple[str, int, int]]) -> None
     import tensorflow as tf
 
     from aet.kinds.image.ingestion import ImageFile, to_example
+    from aet.kinds.image.limits import DecodedImage
 
     split = folder / "Split-train"
     split.mkdir(parents=True)
@@ -51,7 +52,9 @@ def _write_train_split(folder: Path, images: list[tuple[str, int, int]]) -> None
         for index, (label, width, height) in enumerate(images):
             data = _png(width, height, 40 * index % 255)
             image = ImageFile(f"{index}.png", label, "train", data, len(data))
-            writer.write(to_example(image, (height, width, 1)).SerializeToString())
+            writer.write(
+                to_example(image, DecodedImage(height, width, 1, 0.5, 0.1)).SerializeToString()
+            )
 
 
 def test_the_images_section_shows_a_few_of_each_class_and_their_sizes(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aet.kinds.interactions.histories import InteractionLogError
-from aet.kinds.interactions.input import catalogue_size, ingest_histories
+from aet.kinds.interactions.input import catalogue_size, ingest_histories, log_file
 from aet.pipelines.domains import load_domain
 
 
@@ -56,3 +56,23 @@ def test_a_bad_log_leaves_no_ingested_folder(tmp_path: Path) -> None:
     with pytest.raises(InteractionLogError, match=r"log\.csv:3: empty user or item id"):
         ingest_histories(config, str(log), str(tmp_path / "run"))
     assert not list((tmp_path / "run" / "ingested").glob("*"))
+
+
+def test_a_span_folder_holding_one_log_is_read_as_that_log(tmp_path: Path) -> None:
+    config = load_domain("recommendation")
+    span = tmp_path / "span-01"
+    span.mkdir()
+    log = _log(span / "ratings.csv")
+    (span / "README.txt").write_text("not a log")
+    assert log_file(span) == log
+    ingested = ingest_histories(config, str(span), str(tmp_path / "run"))
+    assert ingested.report.interactions == 20
+    _log(span / "more.csv")
+    with pytest.raises(
+        ValueError, match=r"span-01: .* holds one .* found 2 \(more.csv, ratings.csv\)"
+    ):
+        log_file(span)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match=r"empty: .* found none"):
+        log_file(empty)
