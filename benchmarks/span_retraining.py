@@ -97,8 +97,9 @@ def write_credit_spans(folder: Path, seed: int = 0) -> None:
 
 
 def write_xray_spans(folder: Path, seed: int = 0, size: int = 1200) -> None:
-    """Span folders of PneumoniaMNIST X-rays (`normal/`, `pneumonia/`), the later ones
-    from a flatter, brighter acquisition."""
+    """Span folders of PneumoniaMNIST X-rays (`normal/NORMAL-i.png`, named so that the
+    shipped config's label rules match), the later ones from a flatter, brighter
+    acquisition."""
     with np.load(NPZ) as data:
         images = np.concatenate([data[f"{s}_images"] for s in ("train", "val", "test")])
         labels = np.concatenate([data[f"{s}_labels"][:, 0] for s in ("train", "val", "test")])
@@ -110,7 +111,7 @@ def write_xray_spans(folder: Path, seed: int = 0, size: int = 1200) -> None:
             if span >= CHANGED_FROM:
                 pixels = (pixels * 0.5 + 110).astype(np.uint8)
             label = ("normal", "pneumonia")[labels[index]]
-            path = folder / f"span-{span:02d}" / label / f"{index}.png"
+            path = folder / f"span-{span:02d}" / label / f"{label.upper()}-{index}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             buffer = io.BytesIO()
             Image.fromarray(pixels).save(buffer, format="PNG")

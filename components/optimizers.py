@@ -110,7 +110,15 @@ def layerwise_optimizer(
     weight_decay: float,
     rate_decay: float,
 ) -> LayerwiseOptimizer:
-    """One AdamWVariableDecay per group, group d (0 = head) at learning_rate * rate_decay**d."""
+    """One AdamWVariableDecay per group, group d (0 = head) at learning_rate * rate_decay**d.
+    tensorflow-addons' MultiOptimizer tells variables by name, so names must be unique."""
+    names = [weight.name for group in groups for layer in group for weight in layer.weights]
+    shared = sorted({name for name in names if names.count(name) > 1})
+    if shared:
+        raise ValueError(
+            f"variables share a name ({', '.join(shared)}), so the layer groups' optimizers "
+            "cannot tell them apart: build each sub-layer in its own tf.name_scope"
+        )
     return LayerwiseOptimizer(
         [
             (

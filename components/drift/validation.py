@@ -5,9 +5,10 @@ DistributionValidator compares two ExampleStatistics per feature with TFDV's
 comparators (Jensen-Shannon divergence for numbers, L-infinity distance for
 categories) and writes an Anomalies proto per split pair: the measured distance of
 every compared feature (`drift_skew_info`) and a reason for each one over its
-threshold. The new span's training split is compared with the previous span's, and
-the requests a client logged (serving/request_log.py) with the training split: the
-serving-skew check, with the same thresholds, on the features a request carries.
+threshold. The new span's training split is compared with the previous span's (and
+with the served model's training span, where that is older), and the requests a client
+logged (serving/request_log.py) with the training split: the serving-skew check, with
+the same thresholds, on the features a request carries.
 
 Two samples of the same data differ by chance, the more so the smaller they are: a
 threshold below what chance gives two samples of these sizes would flag an unchanged

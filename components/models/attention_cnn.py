@@ -114,15 +114,21 @@ class ChannelSpatialAttention(tf.keras.layers.Layer):
     def build(self, input_shape: tf.TensorShape) -> None:
         channels = int(input_shape[-1])
         hidden = max(1, channels // self.reduction)
-        # Built here, with their shapes, so a reloaded model restores their weights.
+        # Built here, with their shapes, so a reloaded model restores their weights; each
+        # in its own name scope, so that no two variables share a name (tensorflow-addons'
+        # MultiOptimizer, which the unfreezing stages use, tells variables by name).
         self.squeeze = tf.keras.layers.Dense(hidden, activation="relu", name="squeeze")
-        self.squeeze.build((None, channels))
         self.excite = tf.keras.layers.Dense(channels, name="excite")
-        self.excite.build((None, hidden))
         self.spatial = tf.keras.layers.Conv2D(
             1, self.kernel_size, padding="same", activation="sigmoid", name="spatial"
         )
-        self.spatial.build((None, None, None, 2))
+        for layer, shape in (
+            (self.squeeze, (None, channels)),
+            (self.excite, (None, hidden)),
+            (self.spatial, (None, None, None, 2)),
+        ):
+            with tf.name_scope(layer.name):
+                layer.build(shape)
         super().build(input_shape)
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:

@@ -175,3 +175,41 @@ def test_the_elastic_learning_rate_moves_every_group_in_proportion() -> None:
     callback.on_epoch_end(1, {"val_loss": 1.1})  # no improvement: cut
     rates = [float(s["optimizer"].learning_rate.numpy()) for s in model.optimizer.optimizer_specs]
     assert rates == pytest.approx([0.005, 0.0025, 0.00125, 0.000625])
+
+
+def test_an_image_model_with_attention_gates_trains_in_layer_groups() -> None:
+    from aet.components.models.attention_cnn import ChannelSpatialAttention
+
+    images = tf.keras.Input((8, 8, 4))
+    x = ChannelSpatialAttention(name="stem_0_attention")(images)
+    x = ChannelSpatialAttention(name="stem_1_attention")(x)
+    output = tf.keras.layers.Dense(1, name="head")(tf.keras.layers.Flatten()(x))
+    model = tf.keras.Model(images, output)
+    names = [weight.name for weight in model.weights]
+    assert len(set(names)) == len(names)  # each gate's three sub-layers, apart
+    model.compile(
+        optimizer=layerwise_optimizer(unfreezing_groups(model), 0.01, 0.0, 0.5), loss="mse"
+    )
+    build_optimizer(model)
+    before = _weights(model.get_layer("stem_0_attention"))
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(8, 8, 8, 4)), rng.normal(size=(8, 1)), epochs=1, verbose=0)
+    assert _moved(before, model.get_layer("stem_0_attention"))
+
+
+def test_variables_that_share_a_name_are_refused_with_the_names() -> None:
+    class Twins(tf.keras.layers.Layer):
+        def build(self, input_shape) -> None:
+            self.left, self.right = tf.keras.layers.Dense(2), tf.keras.layers.Dense(2)
+            self.left.build(input_shape)
+            self.right.build(input_shape)
+
+        def call(self, inputs):
+            return self.left(inputs) + self.right(inputs)
+
+    inputs = tf.keras.Input((2,))
+    model = tf.keras.Model(inputs, Twins(name="twins")(inputs))
+    with pytest.raises(
+        ValueError, match=r"variables share a name \(twins/bias:0, twins/kernel:0\)"
+    ):
+        layerwise_optimizer(unfreezing_groups(model), 0.01, 0.0, 0.5)
