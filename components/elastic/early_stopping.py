@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from aet.components.elastic.state import ResumableState
+from aet.components.elastic.weights import in_stable_order
 
 
 class ResumableEarlyStopping(ResumableState, tf.keras.callbacks.EarlyStopping):
@@ -26,3 +27,9 @@ class ResumableEarlyStopping(ResumableState, tf.keras.callbacks.EarlyStopping):
     def on_train_begin(self, logs: dict | None = None) -> None:
         if not self._restored:
             super().on_train_begin(logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Keras' own step, with the best weights taken and restored in one order
+        whichever unfreezing stage the model is in (components/elastic/weights.py)."""
+        with in_stable_order(self.model):
+            super().on_epoch_end(epoch, logs)

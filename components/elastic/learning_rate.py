@@ -15,6 +15,7 @@ import tensorflow as tf
 from aet.components.elastic.events import EventLog
 from aet.components.elastic.plateau import improves
 from aet.components.elastic.state import ResumableState
+from aet.components.elastic.weights import in_stable_order
 
 CALLBACK_NAME = "ElasticLearningRate"
 
@@ -119,7 +120,8 @@ class ElasticLearningRate(ResumableState, tf.keras.callbacks.Callback):
         if improves(current, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = current, epoch, 0
             if self.restore_best_on_cut:
-                self.best_weights = self.model.get_weights()
+                with in_stable_order(self.model):
+                    self.best_weights = self.model.get_weights()
         elif not in_cooldown:
             self.wait += 1
             if self.wait >= self.patience:
@@ -144,7 +146,8 @@ class ElasticLearningRate(ResumableState, tf.keras.callbacks.Callback):
         if self.warmup_done:
             self._set_rate(new_rate)
         if self.restore_best_on_cut and self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+            with in_stable_order(self.model):
+                self.model.set_weights(self.best_weights)
             self._record(
                 "weights",
                 self._epoch,
