@@ -242,7 +242,13 @@ def _run_span(
     span history (None for data read in place, or refused before any run)."""
     from aet.components.files import is_remote
     from aet.pipelines.data_sources import DataSourceError, resolve_data_path
-    from aet.pipelines.spans import SpanError, served_span, span_history, stage_span
+    from aet.pipelines.spans import (
+        SpanError,
+        newest_span_run,
+        served_span,
+        span_history,
+        stage_span,
+    )
 
     try:
         data_path = resolve_data_path(config, data)
@@ -273,7 +279,7 @@ def _run_span(
     print(f"  output: {output}  (log: {log_file})")
     # A new span comes after the spans this output ran; the first span starts afresh.
     history = span_history(output)
-    newest_run = max((entry["span"] for entry in history), default=None)
+    newest_run = newest_span_run(history)
     layout = run_layout(output, config, _serving_root(args.serving_dir))
     pipeline = create_pipeline(
         config,

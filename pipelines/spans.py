@@ -204,6 +204,12 @@ def _drift_entry(drift: dict | None) -> dict | None:
     }
 
 
+def newest_span_run(history: list[dict]) -> int | None:
+    """The newest span the output ran to the end (drift-stopped or not), so that a span
+    whose run failed is still new when it is run again (and warm-starts as one)."""
+    return max((entry["span"] for entry in history if entry["status"] != "failed"), default=None)
+
+
 def served_span(history: list[dict]) -> int | None:
     """The newest span the served model trained on: of the last span run that pushed."""
     pushed = [entry for entry in history if entry.get("pushed") and entry.get("trained_on")]

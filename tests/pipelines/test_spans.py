@@ -11,6 +11,7 @@ from aet.pipelines.spans import (
     DRIFT_STOPPED,
     SpanError,
     judged_metric,
+    newest_span_run,
     served_span,
     span_entry,
     span_line,
@@ -159,3 +160,13 @@ def test_the_served_span_is_the_newest_the_last_pushed_model_trained_on() -> Non
     assert served_span(history) == 2
     assert served_span(history[:1]) == 1
     assert served_span([]) is None
+
+
+def test_a_span_whose_run_failed_is_still_new_when_run_again() -> None:
+    history = [
+        {"span": 1, "status": "succeeded"},
+        {"span": 2, "status": DRIFT_STOPPED},
+        {"span": 3, "status": "failed"},
+    ]
+    assert newest_span_run(history) == 2  # span 3 > 2: it warm-starts when retried
+    assert newest_span_run(history[2:]) is None  # a failed first span is still the first
