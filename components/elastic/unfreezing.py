@@ -21,6 +21,8 @@ from aet.components.elastic.plateau import improves
 from aet.components.elastic.state import ResumableState
 
 CALLBACK_NAME = "ProgressiveUnfreezing"
+# The epoch-log entry holding the stage each epoch trained at (read by early stopping).
+STAGE_LOG = "unfreezing_stage"
 
 
 def unfreezing_groups(model: tf.keras.Model) -> list[list[tf.keras.layers.Layer]]:
@@ -82,7 +84,7 @@ class ProgressiveUnfreezing(ResumableState, tf.keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
-        logs["unfreezing_stage"] = self.stage
+        logs[STAGE_LOG] = self.stage
         self.epochs_in_stage += 1
         if self.stage == self.last_stage:
             return

@@ -321,7 +321,7 @@ def test_a_checkpoint_of_other_callbacks_is_not_restored(tmp_path):
 
 def test_resumed_early_stopping_keeps_its_patience_count(tmp_path):
     stopping = ResumableEarlyStopping(monitor="loss", patience=3)
-    stopping.set_state({"wait": 2, "best": 0.5, "best_epoch": 4, "stopped_epoch": 0})
+    stopping.set_state({"wait": 2, "best": 0.5, "best_epoch": 4, "stopped_epoch": 0, "stage": 1})
     stopping.set_model(_model())
     stopping.on_train_begin()
     assert (stopping.wait, stopping.best, stopping.best_epoch) == (2, 0.5, 4)
