@@ -100,9 +100,9 @@ class LogColumnsConfig(_Strict):
 class DataConfig(_Strict):
     format: str = Field(
         "csv",
-        description="the data kind (kinds/): csv: CSV files; images: an image folder or a "
-        "MedMNIST .npz; interactions: a log of (user, item, rating, time), .inter/.tsv or "
-        ".csv; or a kind another package registers",
+        description="the data kind (kinds/): csv: table rows in CSV or Parquet files; "
+        "images: an image folder or a MedMNIST .npz; interactions: a log of (user, item, "
+        "rating, time), .inter/.tsv or .csv; or a kind another package registers",
     )
     default: PackageData | str = Field(
         ..., description="package+file, or a path relative to the config file"

@@ -1,7 +1,9 @@
-"""Tabular rows in CSV files: numeric and categorical features and a label.
+"""Tabular rows in CSV or Parquet files: numeric and categorical features and a label.
 
 A new tabular domain is a config file and nothing else. Pre-flight checks every CSV
-row (preflight.py); CsvExampleGen reads and splits the files; Transform z-scores
+row, or every Parquet file's types and values (preflight.py); CsvExampleGen reads and
+splits CSV files, FileBasedExampleGen with a Parquet executor (parquet.py) Parquet
+files; Transform z-scores
 numbers and maps categories through vocabularies (transform.py); the model is an
 FT-Transformer or, as a plain baseline, logistic regression on the same transformed
 features; `predict_features` takes one named input per feature (signatures.py);
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
 class TabularKind(ClassifierKind):
     name = "csv"
-    description = "CSV files of numeric and categorical features and a label"
+    description = "CSV or Parquet files of numeric and categorical features and a label"
     architectures = ("ft_transformer", "logistic_regression")
 
     def check_config(self, config: DomainConfig) -> None:
@@ -57,48 +59,61 @@ class TabularKind(ClassifierKind):
 
     # --- data ---------------------------------------------------------------------
     def check_data_path(self, config: DomainConfig, path: Path) -> None:
-        if path.is_file() and path.suffix != ".csv":  # the pipeline would read it as a folder
-            raise ValueError(f"{path}: not a .csv file; give a .csv file or a folder of them")
-        if path.is_dir() and not any(path.glob("*.csv")):
-            raise ValueError(f"{path}: folder holds no .csv files")
+        from aet.kinds.tabular.preflight import TABLE_SUFFIXES, table_files
+
+        if path.is_file() and path.suffix not in TABLE_SUFFIXES:  # read as a folder otherwise
+            raise ValueError(
+                f"{path}: not a .csv or .parquet file; give such a file or a folder of them"
+            )
+        if path.is_dir():
+            table_files(str(path))
 
     def prepare_input(
         self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]
     ) -> PreparedInput:
         if "://" in data_path:
             return PreparedInput(["input: remote, not pre-checked"], data_path)
-        from aet.kinds.tabular.preflight import check_csv_input
+        from aet.kinds.tabular.preflight import check_table_input
 
-        rows = check_csv_input(data_path, config)
-        return PreparedInput([f"input checked: {rows} rows"], data_path)
+        suffix, rows = check_table_input(data_path, config)
+        return PreparedInput([f"input checked: {rows} rows ({suffix[1:]})"], data_path)
 
     def example_gen(
         self, config: DomainConfig, data_path: str, span: SpanInput | None = None
     ) -> BaseComponent:
-        from tfx.components import CsvExampleGen
+        from tfx.components import CsvExampleGen, FileBasedExampleGen
+        from tfx.dsl.components.base import executor_spec
         from tfx.proto import example_gen_pb2
 
         from aet.components.spans import example_input
+        from aet.kinds.tabular.parquet import SUFFIX, ParquetExecutor
+        from aet.kinds.tabular.preflight import table_suffix
 
         buckets = [
             example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=round(share * 100))
             for name, share in config.data.splits.items()
         ]
+        suffix = table_suffix(data_path)
         if span is not None:
-            input_base, pattern = span.root, "*.csv"
-        elif data_path.endswith(".csv"):
+            input_base, pattern = span.root, f"*{suffix}"
+        elif data_path.endswith(suffix):
             input_base, pattern = os.path.dirname(data_path), os.path.basename(data_path)
         else:
-            input_base, pattern = data_path, "*.csv"
+            input_base, pattern = data_path, f"*{suffix}"
         input_config, range_config = example_input({"all": pattern}, span)
-        return CsvExampleGen(
-            input_base=input_base,
-            input_config=input_config,
-            output_config=example_gen_pb2.Output(
+        arguments = {
+            "input_base": input_base,
+            "input_config": input_config,
+            "output_config": example_gen_pb2.Output(
                 split_config=example_gen_pb2.SplitConfig(splits=buckets)
             ),
-            range_config=range_config,
-        )
+            "range_config": range_config,
+        }
+        if suffix == SUFFIX:
+            return FileBasedExampleGen(
+                **arguments, custom_executor_spec=executor_spec.BeamExecutorSpec(ParquetExecutor)
+            ).with_id("ParquetExampleGen")
+        return CsvExampleGen(**arguments)
 
     def drift_features(self, config: DomainConfig) -> dict[str, str]:
         """Every input column, and the label: a new span's mix of classes is drift too."""

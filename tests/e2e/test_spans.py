@@ -1,7 +1,9 @@
 """finance_risk over spans of data, end to end: a folder of three spans, the third with a
 moved applicant mix, run with `drift.policy: stop` and a window of two spans; then one
 more span given with `--data` into the same output, trained too little to be better
-than the served model.
+than the served model. The spans are Parquet files, typed as a Parquet writer types
+German Credit (integers and strings), so the Parquet ExampleGen runs under the whole
+span flow; every other finance e2e reads CSV.
 
 - span 1 trains from scratch and is pushed; span 2 is compared with span 1 (no drift),
   trains on spans 2 and 1 warm-started from the served model, and the summary has the
@@ -16,10 +18,13 @@ than the served model.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 from pathlib import Path
 
+import pyarrow.csv
+import pyarrow.parquet as pq
 import pytest
 
 from aet.config.kinds import kind_of
@@ -44,11 +49,13 @@ SMALL_SPANS = (*SMALL_TRAINING, "--set", "evaluation.thresholds.auc.lower=0.55")
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    """`rows` as a Parquet file, each column typed as pyarrow reads the CSV."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    pq.write_table(pyarrow.csv.read_csv(io.BytesIO(text.getvalue().encode())), path)
     return path
 
 
@@ -77,7 +84,8 @@ def span_run(german_credit_rows, tmp_path_factory) -> CliRun:
     folder = tmp_path_factory.mktemp("spans") / "credit"
     for number, (start, end) in enumerate(SPAN_ROWS, 1):
         rows = german_credit_rows[start:end]
-        _write(folder / f"span-0{number}" / "applicants.csv", _moved(rows) if number == 3 else rows)
+        span = folder / f"span-0{number}" / "applicants.parquet"
+        _write(span, _moved(rows) if number == 3 else rows)
     return run_aet(
         "run", "finance_risk", "--data", str(folder), *SMALL_SPANS,
         "--set", "drift.policy=stop", "--set", "data.window=2",
@@ -147,7 +155,7 @@ def worse_span_run(
     before it)."""
     before = span_run.pushed_versions("finance_risk")
     folder = tmp_path_factory.mktemp("span-4")
-    data = _write(folder / "applicants.csv", german_credit_rows[100:500])
+    data = _write(folder / "applicants.parquet", german_credit_rows[100:500])
     requests = _logged(finance_config, _moved(german_credit_rows[500:800]), folder / "requests")
     worse = run_aet(
         "run", "finance_risk", "--data", str(data), "--serving-requests", str(requests),
@@ -169,6 +177,8 @@ def test_new_data_given_to_the_same_output_is_its_next_span(worse_span_run) -> N
     assert summary["drift"]["against_span"] == 3
     assert "credit_amount" in summary["drift"]["drifted"]
     assert "DriftGate" not in summary["components"]
+    assert "ParquetExampleGen" in summary["components"]
+    assert "input checked: 400 rows (parquet)" in worse.stdout
     # Span 3 was stopped, so the served model trained on span 2: span 4 is like it.
     from_training = summary["drift_from_training"]
     assert from_training["against_span"] == 2 and from_training["drifted"] == []

@@ -169,3 +169,25 @@ def test_a_span_after_an_unpushed_one_is_also_checked_against_the_served_models_
     gate = components["DriftGate"].inputs
     assert gate["training_anomalies"].producer_component_id == validator.id
     assert gate["anomalies"].producer_component_id == "previous_span_drift_validator"
+
+
+def test_parquet_data_is_read_by_file_based_example_gen_with_the_parquet_executor(tmp_path):
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    (folder / "part-0.parquet").write_bytes(b"")
+    config = load_domain("finance_risk")
+    layout = run_layout(tmp_path / "run", config, None)
+    for data, span, pattern in (
+        (folder, None, "*.parquet"),
+        (folder / "part-0.parquet", None, "part-0.parquet"),
+        (folder, SpanInput(str(tmp_path / "spans"), 2), "span-{SPAN:4}/*.parquet"),
+    ):
+        pipeline = create_pipeline(config, data_path=str(data), span=span, **layout)
+        components = {component.id: component for component in pipeline.components}
+        assert "CsvExampleGen" not in components
+        example_gen = components["ParquetExampleGen"]
+        assert example_gen.executor_spec.executor_class.__name__ == "ParquetExecutor"
+        assert f'"pattern": "{pattern}"' in example_gen.exec_properties["input_config"]
+        assert components["Transform"].inputs["examples"].producer_component_id == (
+            "ParquetExampleGen"
+        )

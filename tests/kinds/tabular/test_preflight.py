@@ -1,14 +1,26 @@
-"""The input check that runs before any component: the real German Credit CSV passes,
-and each kind of bad file (built from real rows) fails naming file, line and column."""
+"""The input check that runs before any component: the real German Credit CSV (and the
+same rows as Parquet) passes, and each kind of bad file (built from real rows) fails
+naming file, line (a Parquet file's row) and column."""
 
 from __future__ import annotations
 
 import csv
+import datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv
+import pyarrow.parquet as pq
 import pytest
 
-from aet.kinds.tabular.preflight import MAX_REPORTED, InputDataError, check_csv_input
+from aet.kinds.tabular.preflight import (
+    MAX_REPORTED,
+    InputDataError,
+    check_csv_input,
+    check_parquet_input,
+    check_table_input,
+    table_files,
+)
 
 GERMAN_CREDIT_ROWS = 1000  # Statlog German Credit: 1000 applicants
 
@@ -265,3 +277,106 @@ def test_folder_without_csv_files_has_no_data_rows(tmp_path: Path, finance_confi
     with pytest.raises(InputDataError, match="no data rows") as caught:
         check_csv_input(str(tmp_path / "data"), finance_config)
     assert str(tmp_path / "data") in str(caught.value)
+
+
+# --- Parquet -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def credit_table(german_credit_csv: Path) -> pa.Table:
+    """The real file as a Parquet writer would type it: integers, strings."""
+    return pyarrow.csv.read_csv(german_credit_csv)
+
+
+def _parquet(path: Path, table: pa.Table) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path
+
+
+def _replaced(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name, values)
+
+
+def test_real_german_credit_as_parquet_passes(tmp_path: Path, credit_table, finance_config):
+    path = _parquet(tmp_path / "credit.parquet", credit_table)
+    assert check_table_input(str(path), finance_config) == (".parquet", GERMAN_CREDIT_ROWS)
+    folder = tmp_path / "parts"
+    _parquet(folder / "a.parquet", credit_table.slice(0, 300))
+    _parquet(folder / "b.parquet", credit_table.slice(300))
+    assert check_table_input(str(folder), finance_config) == (".parquet", GERMAN_CREDIT_ROWS)
+
+
+def test_a_parquet_file_names_its_bad_column_and_row(tmp_path, credit_table, finance_config):
+    amounts = credit_table["credit_amount"].to_pylist()
+    amounts[7] = float("nan")
+    labels = credit_table["creditability"].to_pylist()
+    labels[3], labels[5] = None, "maybe"
+    table = _replaced(credit_table, "credit_amount", pa.array(amounts, pa.float64()))
+    table = _replaced(table, "creditability", pa.array(labels))
+    path = _parquet(tmp_path / "bad.parquet", table.drop(["purpose"]))
+
+    with pytest.raises(InputDataError) as caught:
+        check_parquet_input(str(path), finance_config)
+    (problem,) = _problems(caught)
+    assert problem.startswith(f"{path}: missing column(s) ['purpose']")
+
+    _parquet(path, table)
+    with pytest.raises(InputDataError) as caught:
+        check_parquet_input(str(path), finance_config)
+    assert _problems(caught) == [
+        f"{path}: row 7: column 'credit_amount': nan is not a finite number",
+        f"{path}: row 3: column 'creditability' is empty",
+        f"{path}: column 'creditability': ['maybe'] not among the configured classes "
+        "['bad', 'good']",
+    ]
+
+
+def test_parquet_types_must_fit_and_agree_across_files(tmp_path, credit_table, finance_config):
+    folder = tmp_path / "data"
+    _parquet(folder / "a.parquet", credit_table)
+    as_text = credit_table["age_in_years"].cast(pa.string())
+    other = _parquet(folder / "b.parquet", _replaced(credit_table, "age_in_years", as_text))
+    with pytest.raises(InputDataError) as caught:
+        check_parquet_input(str(folder), finance_config)
+    assert _problems(caught) == [f"{other}: column 'age_in_years' holds string, not numbers"]
+
+    stamps = pa.array([datetime.datetime(2026, 1, 1)] * credit_table.num_rows, pa.timestamp("us"))
+    _parquet(other, _replaced(credit_table, "telephone", stamps))
+    with pytest.raises(InputDataError) as caught:
+        check_parquet_input(str(folder), finance_config)
+    (problem,) = _problems(caught)
+    assert problem.startswith(f"{other}: column 'telephone' is timestamp[us], which a tf.Example")
+
+    as_float = credit_table["age_in_years"].cast(pa.float64())
+    _parquet(other, _replaced(credit_table, "age_in_years", as_float))
+    with pytest.raises(InputDataError) as caught:
+        check_parquet_input(str(folder), finance_config)
+    (problem,) = _problems(caught)
+    assert problem.startswith(f"{other}: column(s) ['age_in_years'] have other types than in ")
+    assert "age_in_years: double against int64" in problem
+
+
+def test_an_unread_column_of_any_type_is_allowed(tmp_path, credit_table, finance_config):
+    stamps = pa.array([datetime.datetime(2026, 1, 1)] * credit_table.num_rows, pa.timestamp("us"))
+    path = _parquet(tmp_path / "x.parquet", credit_table.append_column("seen", stamps))
+    assert check_parquet_input(str(path), finance_config) == GERMAN_CREDIT_ROWS
+
+
+def test_a_corrupt_parquet_file_is_named(tmp_path: Path, finance_config) -> None:
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"PAR1 not really")
+    with pytest.raises(InputDataError) as caught:
+        check_parquet_input(str(path), finance_config)
+    (problem,) = _problems(caught)
+    assert problem.startswith(f"{path}: not a readable Parquet file")
+
+
+def test_a_folder_holds_csv_or_parquet_files_not_both(tmp_path, credit_table, credit_rows):
+    _parquet(tmp_path / "data" / "a.parquet", credit_table)
+    _write(tmp_path / "data" / "b.csv", _sample(credit_rows))
+    with pytest.raises(ValueError, match=r"holds both \.csv and \.parquet files"):
+        table_files(str(tmp_path / "data"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"holds no \.csv or \.parquet files"):
+        table_files(str(tmp_path / "empty"))
