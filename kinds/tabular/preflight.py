@@ -46,6 +46,14 @@ def _check_file(
         if not header:
             problems.append(f"{path}: the file is empty (a header row is required)")
             return 0
+        literal = _header_line(path).split(",")
+        if literal != header:
+            problems.append(
+                f"{path}:1: CsvExampleGen splits the header line on commas as it is, so it "
+                f"would name the columns {literal[:2]}...; write the column names without "
+                "quotes or commas"
+            )
+            return 0
         first_path, first_header = next(iter(headers.items()), (path, header))
         headers.setdefault(path, header)
         if header != first_header:  # CsvExampleGen reads every file with the first's header
@@ -88,6 +96,12 @@ def _check_file(
     except DelimitedTextError as error:  # the rest of the file cannot be read reliably
         problems.append(str(error))
     return rows
+
+
+def _header_line(path: str) -> str:
+    """The first line as TFX reads a CSV's column names (io_utils.load_csv_column_names)."""
+    with tf.io.gfile.GFile(path) as handle:
+        return handle.readline().strip()
 
 
 def table_files(data_path: str) -> tuple[str, list[str]]:

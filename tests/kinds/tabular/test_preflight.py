@@ -380,3 +380,16 @@ def test_a_folder_holds_csv_or_parquet_files_not_both(tmp_path, credit_table, cr
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match=r"holds no \.csv or \.parquet files"):
         table_files(str(tmp_path / "empty"))
+
+
+def test_a_quoted_header_is_refused(tmp_path: Path, credit_rows, finance_config) -> None:
+    """TFX reads column names by splitting the first line on commas: quotes would stay."""
+    rows = _sample(credit_rows)
+    path = tmp_path / "quoted.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle, quoting=csv.QUOTE_ALL).writerows(rows)
+    with pytest.raises(InputDataError) as caught:
+        check_csv_input(str(path), finance_config)
+    (problem,) = _problems(caught)
+    assert problem.startswith(f"{path}:1: CsvExampleGen splits the header line on commas")
+    assert "'\"status_of_existing_checking_account\"'" in problem
