@@ -106,13 +106,15 @@ def test_folder_of_csvs_is_accepted(finance_config, german_credit_csv, tmp_path:
     assert resolve_data_path(finance_config, str(tmp_path)) == str(tmp_path)
 
 
-def test_folder_without_csvs_is_rejected(finance_config, tmp_path: Path) -> None:
+def test_folder_without_tables_is_rejected(finance_config, tmp_path: Path) -> None:
     (tmp_path / "credit.txt").write_text("not a csv")
 
     with pytest.raises(DataSourceError) as caught:
         resolve_data_path(finance_config, str(tmp_path))
 
-    assert str(caught.value) == f"{tmp_path}: folder holds no .csv files"
+    assert str(caught.value) == (
+        f"{tmp_path}: folder holds no .csv or .parquet files; give a folder of one or the other"
+    )
 
 
 def test_file_that_is_not_a_csv_is_rejected(finance_config, german_credit_csv, tmp_path) -> None:
