@@ -113,7 +113,7 @@ def table_files(data_path: str) -> tuple[str, list[str]]:
         return suffix, [data_path]
     if is_remote(data_path):  # not listed: a pipeline is compiled without reaching it
         return ".csv", [data_path]
-    found = {s: sorted(tf.io.gfile.glob(f"{data_path.rstrip('/')}/*{s}")) for s in TABLE_SUFFIXES}
+    found = {s: _files(data_path, s) for s in TABLE_SUFFIXES}
     held = [s for s, files in found.items() if files]
     if len(held) != 1:
         what = "both .csv and .parquet files" if held else "no .csv or .parquet files"
