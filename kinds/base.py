@@ -120,6 +120,11 @@ class DataKind:
         """Pre-flight checks or ingestion before any component runs."""
         raise NotImplementedError
 
+    def ingestion_lines(self, report: dict) -> list[str]:
+        """What `aet run` prints of the ingestion report an ExampleGen of this kind wrote
+        into its Examples (none by default)."""
+        return []
+
     def example_gen(
         self, config: DomainConfig, data_path: str, span: SpanInput | None = None
     ) -> BaseComponent:

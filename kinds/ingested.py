@@ -63,6 +63,12 @@ def read_report(folder: str) -> dict:
         return json.load(report)
 
 
+def report_if_any(folder: str) -> dict | None:
+    """The ingestion report in an Examples folder (an ExampleGen that ingests, such as
+    ImageExampleGen, writes one beside its splits), or None."""
+    return read_report(folder) if tf.io.gfile.exists(f"{folder}/{REPORT_FILE}") else None
+
+
 def write_report(folder: Path, report: dict) -> None:
     """Written last and in one step: a folder with a report is a finished ingestion."""
     from aet.components.files import write_atomically

@@ -314,12 +314,13 @@ def _run_span(
         runner=args.runner,
         data=data_path,
         data_note=note or None,
-        ingestion=ingestion,
         wall_time_s=round(time.monotonic() - started, 1),
         status="failed" if error else "succeeded",
         error=error,
         log_file=str(log_file),
     )
+    if ingestion is not None:  # ingested before the pipeline (an ImageExampleGen reports its own)
+        summary["ingestion"] = ingestion
     if span is not None:
         summary["span"] = span.number
     publish_heat_maps(summary, str(output))
@@ -334,6 +335,11 @@ def _run_span(
             frozen = freeze_schema(output, config, summary.get("schema_dir"), span.number)
             if frozen:
                 print(f"  schema frozen for later spans: {frozen}")
+    if ingestion is None and summary.get("ingestion"):  # ingested by the pipeline
+        from aet.config.kinds import kind_of
+
+        for line in kind_of(config).ingestion_lines(summary["ingestion"]):
+            print(line)
     _print_summary(summary, summary_path)
     _report(output)
     if error:

@@ -40,6 +40,7 @@ from aet.components.spans import span_of
 from aet.components.trainer import HISTORY_FILE
 from aet.config import DomainConfig, tunable_values
 from aet.config.metrics import keras_mode
+from aet.kinds.ingested import report_if_any
 from aet.report.run_record import SUMMARY_FILE
 
 _STATES = {
@@ -175,6 +176,9 @@ def collect_summary(config: DomainConfig, metadata_path: str) -> dict:
         outputs = _outputs(store, execution.id)
         if node.endswith("ExampleGen") and outputs.get("examples"):
             summary["examples_dir"] = outputs["examples"][0].uri
+            ingestion = report_if_any(summary["examples_dir"])
+            if ingestion is not None:
+                summary["ingestion"] = ingestion
         elif node == "StatisticsGen" and outputs.get("statistics"):
             summary["statistics_dir"] = outputs["statistics"][0].uri
         elif node.endswith("SchemaGen") and outputs.get("schema"):

@@ -1,11 +1,12 @@
 """Images: an image folder (classes from sub-folders or file-name rules) or a MedMNIST
 `.npz`, one class label per image.
 
-Every file is decoded once while it is ingested (ingestion.py, a Beam job before the
-pipeline, reused while the files are unchanged: input.py); ImportExampleGen reads the
-ingested splits; Transform decodes, resizes and z-scores the pixels (transform.py); the
-model is an attention CNN; `predict_image` takes the encoded file; the HeatMaps component
-draws Grad-CAM overlays of test images; clients send image files (requests.py).
+ImageExampleGen (example_gen.py) ingests them inside the pipeline: its Beam workers
+read and decode every file once (ingestion.py) and write tf.Examples; `aet run` only
+lists the files first, so a badly laid-out folder is refused before any component
+runs. Transform decodes, resizes and z-scores the pixels (transform.py); the model is an
+attention CNN; `predict_image` takes the encoded file; the HeatMaps component draws
+Grad-CAM overlays of test images; clients send image files (requests.py).
 """
 
 from __future__ import annotations
@@ -15,25 +16,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aet.config.kinds import register_kind
-from aet.kinds.base import Encoder, IngestedBeforeThePipeline, KindConfigError, PipelineParts
+from aet.kinds.base import Encoder, KindConfigError, PipelineParts, PreparedInput
 from aet.kinds.classifier import ClassifierKind
 
 if TYPE_CHECKING:
     import numpy as np
     import tensorflow as tf
     import tensorflow_transform as tft
+    from tfx.dsl.components.base.base_component import BaseComponent
 
+    from aet.components.spans import SpanInput
     from aet.config import DomainConfig
     from aet.report.run_record import RunRecord
     from aet.report.sections import Section
     from aet.serving.requests import PredictionInput
 
 
-class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
+class ImageKind(ClassifierKind):
     name = "images"
     description = "an image folder or a MedMNIST .npz, one class per image"
     architectures = ("attention_cnn",)
-    ingesting = "ingesting images (decoding every file once)"
 
     def check_config(self, config: DomainConfig) -> None:
         super().check_config(config)
@@ -61,10 +63,49 @@ class ImageKind(IngestedBeforeThePipeline, ClassifierKind):
                 f"{path}: not a .npz file; give a MedMNIST-style .npz or a folder of images"
             )
 
-    def ingest(self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]):
-        from aet.kinds.image.input import ingest_images
+    def prepare_input(
+        self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]
+    ) -> PreparedInput:
+        """Lists the images by name (ImageExampleGen reads them), so a file the layout
+        cannot label, or an `.npz` without the configured splits, is named now."""
+        from aet.kinds.image.example_gen import NPZ_SPLITS
+        from aet.kinds.image.ingestion import IngestionError, listed_images, npz_splits
 
-        return ingest_images(config, data_path, str(output), beam_args)
+        if "://" in data_path:
+            return PreparedInput(["input: remote, not pre-checked"], data_path)
+        if data_path.endswith(".npz"):
+            held = npz_splits(data_path)
+            wanted = [NPZ_SPLITS.get(split, split) for split in config.data.splits]
+            missing = [split for split in wanted if split not in held]
+            if missing:
+                raise IngestionError(
+                    f"{data_path}: no arrays for the split(s) {missing} (it holds {held})"
+                )
+            line = f"input checked: an .npz with the splits {', '.join(held)}"
+        else:
+            rules = [(rule.pattern, rule.label) for rule in config.data.label_rules] or None
+            listed = listed_images(data_path, config.data.splits, rules)
+            if not listed:
+                raise IngestionError(f"{data_path}: no images in it")
+            line = f"input checked: {len(listed)} files (ImageExampleGen decodes them)"
+        return PreparedInput([line], data_path)
+
+    def ingestion_lines(self, report: dict) -> list[str]:
+        lines = ["images ingested:"]
+        for split, count in report["examples"].items():
+            classes = ", ".join(f"{c} {n}" for c, n in report["labels"].get(split, {}).items())
+            lines.append(f"  {split} {count} ({classes})")
+        if report["bad"]:
+            lines.append(f"{len(report['bad'])} bad file(s) skipped, each named below:")
+            lines += [f"  {source}: {reason}" for source, reason in report["bad"]]
+        return lines
+
+    def example_gen(
+        self, config: DomainConfig, data_path: str, span: SpanInput | None = None
+    ) -> BaseComponent:
+        from aet.kinds.image.example_gen import image_example_gen
+
+        return image_example_gen(config, data_path, span)
 
     def drift_features(self, config: DomainConfig) -> dict[str, str]:
         """The images' brightness and contrast, which ingestion measures (a new scanner

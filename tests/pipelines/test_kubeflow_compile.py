@@ -170,32 +170,31 @@ def test_cli_compiles_without_running_anything(tmp_path: Path, capsys, isolated_
     assert not (tmp_path / "tfx").exists()
 
 
-def test_an_image_domain_compiles_on_ingested_examples_only(
+def test_an_image_domain_ingests_inside_the_compiled_pipeline(
     tmp_path: Path, capsys, isolated_logging
 ):
+    """No pre-ingested --data: ImageExampleGen reads the image folder in the pipeline."""
     from aet.pipelines.cli import main
 
     code = main(["run", "medical_imaging", "--runner", "kubeflow", "--output", str(tmp_path)])
-    assert code == 2
-    assert "pass --data with a folder of ingested examples" in capsys.readouterr().err
-
-    ingested = "gs://bucket/aet/ingested/0123456789abcdef"
-    code = main(
-        [
-            "run",
-            "medical_imaging",
-            "--runner",
-            "kubeflow",
-            "--data",
-            ingested,
-            "--output",
-            str(tmp_path),
-        ]
-    )
-    assert code == 0
-    tasks = _spec_tasks(json.loads((tmp_path / "aet-medical-imaging.json").read_text()))
-    assert _parameter(tasks["ImportExampleGen"], "input_base") == ingested
+    assert code == 0, capsys.readouterr().err
+    spec = json.loads((tmp_path / "aet-medical-imaging.json").read_text())
+    tasks = _spec_tasks(spec)
+    assert "ImportExampleGen" not in tasks
+    example_gen = tasks["ImageExampleGen"]
+    assert _parameter(example_gen, "input_base").startswith(IMAGE_SITE_PACKAGES)
+    assert "pneumonia-data/val" in _parameter(example_gen, "input_base")
+    executor = json.dumps(spec["pipelineSpec"]["deploymentSpec"]["executors"])
+    assert "aet.kinds.image.example_gen.ImageExecutor" in executor
     assert {"HeatMaps", "Explanations"} <= set(tasks)
+
+    bucket = "gs://bucket/xrays/pneumoniamnist.npz"
+    argv = ["run", "medical_imaging", "--runner", "kubeflow", "--data", bucket]
+    assert main([*argv, "--output", str(tmp_path / "npz")]) == 0
+    spec = json.loads((tmp_path / "npz" / "aet-medical-imaging.json").read_text())
+    example_gen = _spec_tasks(spec)["ImageExampleGen"]
+    assert _parameter(example_gen, "input_base") == "gs://bucket/xrays"
+    assert '"pattern": "pneumoniamnist.npz"' in _parameter(example_gen, "input_config")
 
 
 def test_a_recommendation_domain_compiles_on_its_ingested_histories(

@@ -13,6 +13,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from PIL import Image
 from tfx.components.distribution_validator import executor as tfx_executor
@@ -29,9 +30,9 @@ from aet.components.drift.validation import (
     sampling_floor,
     validator_config,
 )
-from aet.config import DomainConfig
+from aet.config import DomainConfig, ImageConfig
 from aet.config.kinds import kind_of
-from aet.kinds.image.ingestion import ImageFile, ingest
+from aet.kinds.image.ingestion import ImageFile, decode, to_example
 from aet.serving.request_log import RequestLog
 from tests.conftest import SHARED_DATASETS
 
@@ -275,10 +276,12 @@ def _ingested_statistics(images: np.ndarray, labels: np.ndarray, root) -> Exampl
         buffer = io.BytesIO()
         Image.fromarray(pixels).save(buffer, format="PNG")
         files.append(ImageFile(f"x{index}.png", classes[label], SPLIT, buffer.getvalue(), 1))
-    ingest(files, os.fspath(root / "ingested"), [SPLIT])
-    statistics = tfdv.generate_statistics_from_tfrecord(
-        os.fspath(root / "ingested" / f"Split-{SPLIT}" / "*")
-    )
+    root.mkdir(parents=True)
+    records = os.fspath(root / "ingested.tfrecord")
+    with tf.io.TFRecordWriter(records) as writer:
+        for image in files:
+            writer.write(to_example(image, decode(image, ImageConfig())).SerializeToString())
+    statistics = tfdv.generate_statistics_from_tfrecord(records)
     return _statistics(None, root / "statistics", statistics=statistics)
 
 

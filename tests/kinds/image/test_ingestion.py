@@ -1,28 +1,30 @@
-"""Image ingestion: folders (labels from sub-folders or file-name rules) and MedMNIST
-`.npz` files become per-split TFRecords of tf.Example; corrupt and wrong-type files are
-reported by name and fail the run only beyond the allowed share."""
+"""Image ingestion inside the pipeline: ImageExampleGen's executor turns folders
+(labels from sub-folders or file-name rules) and MedMNIST `.npz` files into per-split
+tf.Examples; corrupt and wrong-type files are reported by name and fail the component
+only beyond the allowed share, after writing nothing a later component reads."""
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from google.protobuf.message import Message
 from PIL import Image
+from tfx.types import standard_artifacts, standard_component_specs
+from tfx.utils import proto_utils
 
-from aet.config import ImageConfig
-from aet.kinds.image.ingestion import (
-    IngestionError,
-    folder_images,
-    ingest,
-    npz_images,
-    split_of,
-)
+from aet.kinds.image.example_gen import ImageExecutor, image_example_gen
+from aet.kinds.image.ingestion import IngestionError, listed_images, split_of
+from aet.kinds.ingested import REPORT_FILE
+from aet.pipelines.domains import load_domain
 from tests.image_bombs import png_declaring, real_png
 
 SHARES = {"train": 0.5, "eval": 0.5}
+SUB_FOLDERS = ["data.label_rules=[]", "data.splits={train: 0.5, eval: 0.5}"]
 
 
 def _image_bytes(size: tuple[int, int], mode: str, fmt: str) -> bytes:
@@ -42,6 +44,21 @@ def folder(tmp_path: Path) -> Path:
     # e.png hashes into the eval split, a.png to d.png into train: both splits get images.
     (root / "pneumonia" / "e.png").write_bytes(_image_bytes((33, 17), "RGB", "PNG"))
     return root
+
+
+def ingest(data: Path, output: Path, overrides: list[str] = SUB_FOLDERS) -> dict:
+    """ImageExampleGen's executor run on `data` as the component configures it for the
+    medical_imaging domain with `overrides`; the ingestion report it wrote."""
+    component = image_example_gen(load_domain("medical_imaging", overrides), str(data))
+    properties = {
+        name: proto_utils.proto_to_json(value) if isinstance(value, Message) else value
+        for name, value in component.exec_properties.items()
+        if value is not None
+    }
+    examples = standard_artifacts.Examples()
+    examples.uri = str(output)
+    ImageExecutor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, properties)
+    return json.loads((output / REPORT_FILE).read_text())
 
 
 def _examples(output: Path, split: str) -> list[dict]:
@@ -67,9 +84,9 @@ def _examples(output: Path, split: str) -> list[dict]:
 
 def test_a_folder_becomes_labelled_examples_in_stable_splits(folder: Path, tmp_path: Path) -> None:
     output = tmp_path / "examples"
-    report = ingest(folder_images(folder, SHARES), str(output), list(SHARES))
+    report = ingest(folder, output)
     rows = _examples(output, "train") + _examples(output, "eval")
-    assert sum(report.examples.values()) == len(rows) == 4 and report.bad == []
+    assert sum(report["examples"].values()) == len(rows) == 4 and report["bad"] == []
     by_name = {Path(row["source"]).name: row for row in rows}
     assert {name: row["label"] for name, row in by_name.items()} == {
         "a.png": "normal",
@@ -77,6 +94,7 @@ def test_a_folder_becomes_labelled_examples_in_stable_splits(folder: Path, tmp_p
         "c.jpeg": "pneumonia",
         "e.png": "pneumonia",
     }
+    assert report["labels"]["eval"] == {"pneumonia": 1}
     assert by_name["a.png"]["shape"] == (30, 40, 1)  # height, width, channels
     assert by_name["b.jpg"]["shape"] == (48, 64, 3)
     assert by_name["a.png"]["image"] == (folder / "normal" / "a.png").read_bytes()
@@ -96,21 +114,30 @@ def test_file_name_rules_label_a_flat_folder(tmp_path: Path) -> None:
     (root / "NORMAL2-IM-1.jpeg").write_bytes(_image_bytes((8, 8), "L", "JPEG"))
     (root / "person1_bacteria_2.jpeg").write_bytes(_image_bytes((8, 8), "L", "JPEG"))
     rules = [(r"^NORMAL", "normal"), (r"bacteria|virus", "pneumonia")]
-    labels = {Path(i.source).name: i.label for i in folder_images(root, SHARES, rules)}
+    labels = {Path(i.path).name: i.label for i in listed_images(str(root), SHARES, rules)}
     assert labels == {"NORMAL2-IM-1.jpeg": "normal", "person1_bacteria_2.jpeg": "pneumonia"}
     (root / "unknown.jpeg").write_bytes(_image_bytes((8, 8), "L", "JPEG"))
     with pytest.raises(IngestionError, match=r"unknown\.jpeg: cannot tell its class"):
-        list(folder_images(root, SHARES, rules))
+        listed_images(str(root), SHARES, rules)
+
+
+def test_a_file_the_layout_does_not_place_is_refused_by_name(folder: Path) -> None:
+    (folder / "stray.png").write_bytes(_image_bytes((8, 8), "L", "PNG"))
+    with pytest.raises(IngestionError, match=r"stray\.png: cannot tell its class"):
+        listed_images(str(folder), SHARES)
+    (folder / "stray.png").unlink()
+    (folder / "normal" / "old").mkdir()
+    (folder / "normal" / "old" / "f.png").write_bytes(_image_bytes((8, 8), "L", "PNG"))
+    with pytest.raises(IngestionError, match=r"old/f\.png: too deep"):
+        listed_images(str(folder), SHARES)
 
 
 def test_corrupt_and_wrong_type_files_are_named_and_counted(folder: Path, tmp_path: Path) -> None:
     (folder / "normal" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n but then nothing")
     (folder / "pneumonia" / "notes.txt").write_text("not an image")
-    report = ingest(
-        folder_images(folder, SHARES), str(tmp_path / "ok"), list(SHARES), max_bad_share=0.5
-    )
-    assert sum(report.examples.values()) == 4
-    bad = dict(report.bad)
+    report = ingest(folder, tmp_path / "ok", [*SUB_FOLDERS, "data.max_bad_share=0.5"])
+    assert sum(report["examples"].values()) == 4
+    bad = dict(report["bad"])
     assert set(bad) == {
         str(folder / "normal" / "broken.png"),
         str(folder / "pneumonia" / "notes.txt"),
@@ -119,11 +146,9 @@ def test_corrupt_and_wrong_type_files_are_named_and_counted(folder: Path, tmp_pa
     assert "not a PNG or JPEG" in bad[str(folder / "pneumonia" / "notes.txt")]
 
     with pytest.raises(IngestionError) as caught:
-        ingest(
-            folder_images(folder, SHARES), str(tmp_path / "strict"), list(SHARES), max_bad_share=0.2
-        )
+        ingest(folder, tmp_path / "strict", [*SUB_FOLDERS, "data.max_bad_share=0.2"])
     message = str(caught.value)
-    assert message.startswith("2 of 6 images are bad")
+    assert message.startswith(f"{folder}: 2 of 6 images are bad")
     assert "broken.png" in message and "notes.txt" in message
 
 
@@ -134,12 +159,9 @@ def test_image_bombs_are_named_with_their_limit_and_never_decoded(
     real_png(folder / "normal" / "huge.png", 12000, 12000)
     (folder / "pneumonia" / "empty.png").write_bytes(b"")
     (folder / "pneumonia" / "heavy.jpeg").write_bytes(b"\xff\xd8\xff" + b"\x00" * 250_000)
-    limits = ImageConfig(max_bytes=200_000)
-    files = {Path(i.source).name: i for i in folder_images(folder, SHARES, max_bytes=200_000)}
-    assert files["heavy.jpeg"].data == b"" and files["heavy.jpeg"].size == 250_003  # not read
 
     with pytest.raises(IngestionError) as caught:
-        ingest(files.values(), str(tmp_path / "out"), list(SHARES), limits=limits)
+        ingest(folder, tmp_path / "out", [*SUB_FOLDERS, "features.image.max_bytes=200000"])
 
     reasons = {
         "normal/bomb.png": "declares more pixels than Pillow will open",
@@ -148,40 +170,50 @@ def test_image_bombs_are_named_with_their_limit_and_never_decoded(
         "pneumonia/heavy.jpeg": "250003 bytes, over features.image.max_bytes",
     }
     message = str(caught.value)
-    assert message.startswith("4 of 8 images are bad")
+    assert "4 of 8 images are bad" in message
     for name, reason in reasons.items():
         assert f"{folder / name}: {reason}" in message
 
 
-def test_a_medmnist_npz_keeps_its_splits(tmp_path: Path) -> None:
+def _npz(path: Path, sizes: dict[str, int]) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
     arrays = {}
-    for split, count in (("train", 5), ("val", 2), ("test", 3)):
+    for split, count in sizes.items():
         arrays[f"{split}_images"] = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
-        arrays[f"{split}_labels"] = rng.integers(0, 2, size=(count, 1))
-    path = tmp_path / "tiny.npz"
+        arrays[f"{split}_labels"] = (np.arange(count) % 2).reshape(-1, 1)
     np.savez(path, **arrays)
+    return arrays
+
+
+def test_a_medmnist_npz_keeps_its_splits(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.npz"
+    arrays = _npz(path, {"train": 5, "val": 2, "test": 3})
     output = tmp_path / "examples"
-    report = ingest(
-        npz_images(path, ["normal", "pneumonia"]), str(output), ["train", "val", "test"]
-    )
-    assert report.examples == {"train": 5, "val": 2, "test": 3}
+    report = ingest(path, output, [])
+    assert report["examples"] == {"train": 5, "eval": 2, "test": 3}  # val -> eval
+    # Label index i is classes[i]; the labels alternate 0, 1, 0, ...
+    assert report["labels"]["train"] == {"normal": 3, "pneumonia": 2}
     first = next(row for row in _examples(output, "train") if row["source"] == f"{path}:train:0")
     decoded = np.array(Image.open(io.BytesIO(first["image"])))
     np.testing.assert_array_equal(decoded, arrays["train_images"][0])
-    assert first["label"] == ["normal", "pneumonia"][int(arrays["train_labels"][0, 0])]
+    assert first["label"] == "normal"
+
+
+def test_an_npz_without_a_configured_split_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "two.npz"
+    _npz(path, {"train": 2, "test": 2})
+    with pytest.raises(IngestionError, match=r"no 'val_images' array for the split 'eval'"):
+        ingest(path, tmp_path / "out", [])
 
 
 def test_an_npz_label_outside_the_classes_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bad.npz"
-    np.savez(path, train_images=np.zeros((2, 4, 4), np.uint8), train_labels=np.array([[0], [3]]))
-    with pytest.raises(IngestionError, match=r"train_labels\[1\] is 3"):
-        list(npz_images(path, ["normal", "pneumonia"]))
-
-
-def test_ingestion_refuses_a_folder_that_is_not_empty(folder: Path, tmp_path: Path) -> None:
-    output = tmp_path / "used"
-    output.mkdir()
-    (output / "old.tfrecord.gz").write_bytes(b"")
-    with pytest.raises(IngestionError, match="not empty"):
-        ingest(folder_images(folder, SHARES), str(output), list(SHARES))
+    np.savez(
+        path,
+        **{f"{split}_images": np.zeros((2, 4, 4), np.uint8) for split in ("train", "val", "test")},
+        train_labels=np.array([[0], [3]]),
+        val_labels=np.array([[0], [1]]),
+        test_labels=np.array([[0], [1]]),
+    )
+    with pytest.raises(Exception, match=r"train_labels\[1\] is 3"):
+        ingest(path, tmp_path / "out", [])
