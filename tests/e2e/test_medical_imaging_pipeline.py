@@ -253,7 +253,7 @@ def test_npz_run_keeps_its_splits_and_serves_png_bytes(npz_run) -> None:
     assert probability[labels == 1].mean() > probability[labels == 0].mean()
 
 
-def test_a_folder_with_bad_files_fails_before_the_pipeline_naming_them(tmp_path: Path) -> None:
+def test_a_folder_with_bad_files_fails_in_its_example_gen_naming_them(tmp_path: Path) -> None:
     folder = tmp_path / "xrays"
     folder.mkdir()
     for index in range(6):
@@ -265,8 +265,11 @@ def test_a_folder_with_bad_files_fails_before_the_pipeline_naming_them(tmp_path:
 
     run = run_aet("run", "medical_imaging", "--data", str(folder), output=tmp_path / "run")
 
-    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "input checked: 14 files" in run.stdout  # listed before the pipeline, by name
     assert "2 of 14 images are bad" in run.stderr
     assert "NORMAL-broken.png: cannot be decoded" in run.stderr
     assert "person9_bacteria_notes.txt: not a PNG or JPEG file" in run.stderr
-    assert not (tmp_path / "run" / "tfx").exists()  # no component ran
+    components = run.summary["components"]
+    assert components["ImageExampleGen"] == "failed"
+    assert "StatisticsGen" not in components and run.summary["pushed_model_dir"] is None
