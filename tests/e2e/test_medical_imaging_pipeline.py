@@ -94,7 +94,7 @@ def _example(image: bytes) -> bytes:
 def test_default_run_pushes_a_model_that_answers_raw_jpeg_bytes(default_run: CliRun) -> None:
     summary = default_run.summary
     assert summary["status"] == "succeeded" and summary["blessed"] is True
-    assert {"ImportExampleGen", "ImportSchemaGen", "Transform", "Trainer", "HeatMaps"} <= set(
+    assert {"ImageExampleGen", "ImportSchemaGen", "Transform", "Trainer", "HeatMaps"} <= set(
         summary["components"]
     )
     assert summary["ingestion"]["examples"] == {"train": 12, "eval": 2, "test": 2}
