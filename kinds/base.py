@@ -261,7 +261,7 @@ class DataKind:
 
 class IngestedBeforeThePipeline:
     """For a kind whose files are read into per-split TFRecords by a Beam job before the
-    pipeline (images, interaction logs): `aet run` ingests (or reuses an ingestion of
+    pipeline (interaction logs): `aet run` ingests (or reuses an ingestion of
     the same files and settings), and ImportExampleGen reads the result."""
 
     ingested: ClassVar[bool] = True

@@ -1,9 +1,10 @@
-"""What the ingested kinds (images, interaction logs) share: where a run's ingested
-examples live, when an earlier ingestion can be reused, and the ImportExampleGen that
-reads them.
+"""What the kinds ingested before the pipeline (interaction logs; a plug-in kind may be
+another) share: where a run's ingested examples live, when an earlier ingestion can be
+reused, the ImportExampleGen that reads them, and the ingestion report (which
+ImageExampleGen, ingesting inside the pipeline, also writes into its Examples).
 
-Image folders and interaction logs are turned into per-split TFRecords by a Beam job
-before the pipeline (kinds/image/input.py, kinds/interactions/input.py). The output
+Interaction logs are turned into per-split TFRecords by a Beam job before the pipeline
+(kinds/interactions/input.py). The output
 goes to `<output>/ingested/<key>`, keyed by the input files (names, sizes, modification
 times) and the settings that shape the examples, and is reused when nothing changed, so
 a re-run reads the same examples and TFX's cache holds for every component after it.

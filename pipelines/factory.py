@@ -9,7 +9,8 @@ latest blessed model) -> ServingCheck (loads and answers as TF Serving would) ->
 Pusher -> ServerConfigWriter (models.config, batching file).
 
 The domain's data kind (kinds/) gives what differs: its ExampleGen (CsvExampleGen over
-CSV files, ImportExampleGen over the splits ingested before the pipeline), its
+CSV files, ImageExampleGen reading image files, ImportExampleGen over interaction
+histories ingested before the pipeline), its
 Evaluator config (a recommender is scored beside its two baselines) and the components
 it adds beside the Evaluator (HeatMaps of Grad-CAM overlays for images). The latest
 blessed model is also the Trainer's base model when the config warm-starts.
