@@ -153,8 +153,10 @@ def listed_images(
 def read_image(image: ListedImage, max_bytes: int) -> ImageFile:
     """The file's bytes, unless it is over `max_bytes` (then left unread)."""
     size = tf.io.gfile.stat(image.path).length
-    data = tf.io.gfile.GFile(image.path, "rb").read() if size <= max_bytes else b""
-    return ImageFile(image.path, image.label, image.split, data, size)
+    if size > max_bytes:
+        return ImageFile(image.path, image.label, image.split, b"", size)
+    with tf.io.gfile.GFile(image.path, "rb") as handle:
+        return ImageFile(image.path, image.label, image.split, handle.read(), size)
 
 
 def npz_splits(path: str) -> list[str]:
