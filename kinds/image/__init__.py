@@ -69,7 +69,7 @@ class ImageKind(ClassifierKind):
         """Lists the images by name (ImageExampleGen reads them), so a file the layout
         cannot label, or an `.npz` without the configured splits, is named now."""
         from aet.kinds.image.example_gen import NPZ_SPLITS
-        from aet.kinds.image.ingestion import IngestionError, listed_images, npz_splits
+        from aet.kinds.image.ingestion import IngestionError, label_rules, listed_images, npz_splits
 
         if "://" in data_path:
             return PreparedInput(["input: remote, not pre-checked"], data_path)
@@ -83,7 +83,7 @@ class ImageKind(ClassifierKind):
                 )
             line = f"input checked: an .npz with the splits {', '.join(held)}"
         else:
-            rules = [(rule.pattern, rule.label) for rule in config.data.label_rules] or None
+            rules = label_rules(config)
             listed = listed_images(data_path, config.data.splits, rules)
             if not listed:
                 raise IngestionError(f"{data_path}: no images in it")

@@ -40,6 +40,7 @@ from aet.kinds.image.ingestion import (
     IngestionError,
     IngestionReport,
     folder_pattern,
+    label_rules,
     listed_images,
     npz_images,
     npz_splits,
@@ -70,7 +71,7 @@ def image_example_gen(
     from aet.components.spans import example_input
 
     is_npz = data_path.endswith(".npz")
-    rules = [(rule.pattern, rule.label) for rule in config.data.label_rules] or None
+    rules = label_rules(config)
     if span is not None:
         input_base, pattern = span.root, "*.npz" if is_npz else folder_pattern(rules)
     elif is_npz:

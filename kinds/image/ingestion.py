@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from aet.config import ImageConfig
+from aet.config import DomainConfig, ImageConfig
 from aet.config.contract import IMAGE_SUFFIXES
 from aet.kinds.image.limits import DecodedImage, check_size_on_disk, decode_checked
 
@@ -112,6 +112,11 @@ def label_of(relative: PurePosixPath, rules: Sequence[tuple[str, str]] | None) -
                 return label
         return None
     return relative.parts[0] if len(relative.parts) > 1 else None
+
+
+def label_rules(config: DomainConfig) -> list[tuple[str, str]] | None:
+    """The config's (pattern, class) rules, or None: labels from class sub-folders."""
+    return [(rule.pattern, rule.label) for rule in config.data.label_rules] or None
 
 
 def folder_pattern(rules: Sequence | None) -> str:
