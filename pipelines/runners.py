@@ -32,15 +32,23 @@ class BeamPreset:
 # Beam 2.74's DirectRunner first tries the Prism runner, which downloads its binary from
 # GitHub at run time. The local presets name FnApiRunner, the runner DirectRunner falls
 # back to, so nothing is fetched from the network.
+#
+# They also turn off Beam's construction-time type check. It checks the type hints of
+# TFX's, TFDV's, TFT's and TFMA's own transforms at each `apply`, never the data, and on
+# a finance run (1,000 rows, 2 cores) it took a fifth of Transform's time (34.0 s -> 26.6
+# s; the run 85.5 s -> 70.8 s) for statistics, vocabularies and metrics identical to the
+# digit. The cluster presets keep it: there the inferred types choose the coders of each
+# shuffle. (Beam has a flag to turn it off only, so a local run cannot turn it back on.)
+LOCAL_ARGS = ("--runner=FnApiRunner", "--no_pipeline_type_check")
 BEAM_PRESETS: dict[str, BeamPreset] = {
     "in-process": BeamPreset(
         "Beam's local FnApiRunner inside this process (fastest on small data)",
-        ("--runner=FnApiRunner", "--direct_running_mode=in_memory"),
+        (*LOCAL_ARGS, "--direct_running_mode=in_memory"),
         defaults=(("direct_num_workers", "1"),),
     ),
     "multi-processing": BeamPreset(
         "Beam's local FnApiRunner across N worker processes (--beam-option direct_num_workers=N)",
-        ("--runner=FnApiRunner", "--direct_running_mode=multi_processing"),
+        (*LOCAL_ARGS, "--direct_running_mode=multi_processing"),
         defaults=(("direct_num_workers", str(max(2, min(4, os.cpu_count() or 2)))),),
     ),
     "flink": BeamPreset(

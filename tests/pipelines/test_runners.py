@@ -9,6 +9,7 @@ from apache_beam.options.pipeline_options import (
     PipelineOptions,
     PortableOptions,
     StandardOptions,
+    TypeOptions,
 )
 
 from aet.pipelines.runners import BEAM_PRESETS, RunnerError, beam_pipeline_args
@@ -41,6 +42,17 @@ def test_multi_processing_preset_runs_several_local_workers() -> None:
 def test_local_presets_never_name_a_runner_that_downloads(preset: str) -> None:
     runners = [arg for arg in beam_pipeline_args(preset, {}) if arg.startswith("--runner=")]
     assert runners == ["--runner=FnApiRunner"]  # not DirectRunner: it would try Prism first
+
+
+@pytest.mark.parametrize("preset", ["in-process", "multi-processing"])
+def test_local_presets_skip_the_construction_time_type_check(preset: str) -> None:
+    assert not _options(beam_pipeline_args(preset, {})).view_as(TypeOptions).pipeline_type_check
+
+
+@pytest.mark.parametrize("preset", ["flink", "spark", "dataflow"])
+def test_cluster_presets_keep_the_type_check(preset: str) -> None:
+    options = {name: "x" for name in BEAM_PRESETS[preset].required}
+    assert _options(beam_pipeline_args(preset, options)).view_as(TypeOptions).pipeline_type_check
 
 
 def test_defaults_and_options_are_overridable() -> None:
