@@ -52,6 +52,14 @@ def test_model_spec_reads_the_serving_signature_and_transformed_label(eval_confi
     assert list(model_spec.preprocessing_function_names) == ["transform_features"]
 
 
+def test_every_model_is_declared_keras_so_tfma_never_loads_it_to_find_out(eval_config, tmp_path):
+    from tensorflow_model_analysis.utils import model_util
+
+    (model_spec,) = eval_config.model_specs
+    nothing_there = str(tmp_path / "no-model")
+    assert model_util.get_model_type(model_spec, nothing_there) == tfma.constants.TF_KERAS
+
+
 def test_only_the_configs_metrics_are_computed_not_the_models_compiled_ones(eval_config):
     """The config declares every metric reported; TFMA would load the model again for
     each combiner of its compiled metrics."""
