@@ -9,6 +9,12 @@ the examples; what is written here is only the column adapter the encoder needs:
 takes list columns of int64, float32 or bytes, so each value column becomes a list
 column of one value (a null: no value) in that type.
 
+Beam's Parquet source yields a whole row group as one table (a million rows for a file
+pyarrow wrote with its defaults), and what follows it is fused with the read: one worker
+would encode, hash and write the whole group. So the tables are cut into slices of
+SLICE_ROWS rows, sent on as Arrow IPC bytes (pickling a pyarrow 10 slice would carry its
+whole table's buffers) and reshuffled, and each worker encodes the slices it is given.
+
 Integers and booleans become int64 features, floating numbers float features (as
 tf.Example stores them), strings and bytes bytes features, lists of those multivalent
 features. Columns of other types (timestamps, decimals, structs) are left out of the
@@ -30,6 +36,8 @@ from tfx.types import standard_component_specs
 from tfx_bsl.coders import example_coder
 
 SUFFIX = ".parquet"
+# Rows a worker encodes at a time: a few MB of Arrow data for a table like German Credit.
+SLICE_ROWS = 10_000
 
 
 def example_type(arrow_type: pa.DataType) -> pa.DataType | None:
@@ -80,19 +88,30 @@ def record_batch_examples(batch: pa.RecordBatch) -> list[bytes]:
     return example_coder.RecordBatchToExamples(pa.RecordBatch.from_arrays(columns, names=names))
 
 
-def table_examples(table: pa.Table) -> Iterator[tf.train.Example]:
-    """The table's rows as tf.Example protos: ExampleGen hashes a proto's deterministic
-    serialization to pick its split, as it does CsvExampleGen's, so the same rows fall
-    in the same splits whether they were read from CSV or Parquet (the encoder's bytes
-    order the features otherwise)."""
-    for batch in table.to_batches():
+def table_slices(table: pa.Table) -> Iterator[bytes]:
+    """The table in slices of at most SLICE_ROWS rows, each as an Arrow IPC stream."""
+    for start in range(0, table.num_rows, SLICE_ROWS):
+        sink = pa.BufferOutputStream()
+        part = table.slice(start, SLICE_ROWS)
+        with pa.ipc.new_stream(sink, part.schema) as writer:
+            writer.write_table(part)
+        yield sink.getvalue().to_pybytes()
+
+
+def slice_examples(stream: bytes) -> Iterator[bytes]:
+    """A slice's rows as serialized tf.Examples in their deterministic form, which is
+    what ExampleGen hashes to pick a record's split: so the same rows fall in the same
+    splits whether they were read from CSV or Parquet (the encoder's own bytes order the
+    features otherwise), and ExampleGen neither serializes a proto to hash it nor once
+    more to write it."""
+    for batch in pa.ipc.open_stream(stream):
         for record in record_batch_examples(batch):
-            yield tf.train.Example.FromString(record)
+            yield tf.train.Example.FromString(record).SerializeToString(deterministic=True)
 
 
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(tf.train.Example)
+@beam.typehints.with_output_types(bytes)
 def _parquet_to_examples(
     pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str
 ) -> beam.PCollection:
@@ -100,7 +119,9 @@ def _parquet_to_examples(
     return (
         pipeline
         | "ReadParquet" >> beam.io.ReadFromParquetBatched(pattern)
-        | "ToExamples" >> beam.FlatMap(table_examples)
+        | "Slice" >> beam.FlatMap(table_slices)
+        | "SpreadSlices" >> beam.Reshuffle()
+        | "ToExamples" >> beam.FlatMap(slice_examples)
     )
 
 

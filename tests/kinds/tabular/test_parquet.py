@@ -17,7 +17,8 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
 from aet.components.split_records import split_records
-from aet.kinds.tabular.parquet import ParquetExecutor, record_batch_examples
+from aet.kinds.tabular import parquet
+from aet.kinds.tabular.parquet import ParquetExecutor, record_batch_examples, table_slices
 
 
 def _values(feature: tf.train.Feature) -> tuple[str, list]:
@@ -92,9 +93,20 @@ def _run(executor, input_base: Path, pattern: str, output: Path, splits: dict) -
     }
 
 
+def test_a_table_is_cut_into_slices_that_carry_only_their_own_rows(monkeypatch) -> None:
+    monkeypatch.setattr(parquet, "SLICE_ROWS", 4)
+    table = pa.table({"n": list(range(10)), "word": [str(i) * 500 for i in range(10)]})
+    slices = [pa.ipc.open_stream(stream).read_all() for stream in table_slices(table)]
+    assert [part.num_rows for part in slices] == [4, 4, 2]
+    assert pa.concat_tables(slices).equals(table)
+    # A slice carries its own rows, not its whole table's buffers (as pickling would).
+    assert len(next(table_slices(table))) < table.nbytes / 2
+
+
 def test_parquet_examples_and_splits_equal_csv_example_gens(
-    tmp_path: Path, german_credit_csv: Path, finance_config
+    tmp_path: Path, german_credit_csv: Path, finance_config, monkeypatch
 ) -> None:
+    monkeypatch.setattr(parquet, "SLICE_ROWS", 300)  # four slices, spread between stages
     table = pyarrow.csv.read_csv(german_credit_csv)
     folder = tmp_path / "parquet"
     folder.mkdir()
