@@ -1,9 +1,13 @@
-"""How a pipeline grows with its data: finance_risk on German Credit resampled with noise
-to each size (Parquet), run end to end as a user runs it, on each local Beam runner; per
-component the time and the peak memory of the whole process tree while it ran, and each
-component's growth exponent (the slope of log time against log rows).
+"""How a pipeline grows with its data: a domain's data grown to each size, run end to
+end as a user runs it, on each local Beam runner; per component the time and the peak
+memory of the whole process tree while it ran, and each component's growth exponent (the
+slope of log time against log size).
 
-    .venv/bin/python -m benchmarks.scale [--rows 10000 100000 1000000]
+Workloads: `finance` is finance_risk on German Credit resampled with noise (Parquet);
+`xrays` is medical_imaging on PneumoniaMNIST replicated, each split in its share (.npz);
+`interactions` is recommendation on MovieLens 100K's users repeated under new ids (CSV).
+
+    .venv/bin/python -m benchmarks.scale [--workload finance|xrays|interactions] [--sizes N ...]
         [--runners in-process multi-processing] [--work-dir DIR]
 """
 
@@ -17,18 +21,23 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import psutil
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv
 import pyarrow.parquet as pq
 
+from aet.pipelines.data_sources import default_data_path
+from aet.pipelines.domains import load_domain
+from benchmarks.medmnist_pneumonia import NPZ
 from benchmarks.reporting import REPO, command_line, machine, work_folder, write_results
-from benchmarks.table_input import SETTINGS, resampled_credit
+from benchmarks.table_input import SETTINGS, resampled_credit, write_csv
 
-RESULTS = REPO / "benchmarks" / "results" / "scale.md"
 RUNNERS = {
     "in-process": ["--runner", "local"],
     "multi-processing": [
@@ -36,10 +45,111 @@ RUNNERS = {
         "--beam-option", "direct_num_workers=2",
     ],
 }  # fmt: skip
-# The components whose work grows with the rows; the others take well under a second.
-MEASURED = ("ParquetExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
+# The components after ExampleGen whose work grows with the data; the others take well
+# under a second.
+GROWING = ("StatisticsGen", "Transform", "Trainer", "Evaluator")
 STARTED = re.compile(r"^\[\s*\d+/\d+\] (\S+)\s+running$")
 SAMPLE_S = 0.25
+
+
+def write_credit(rows: int, folder: Path) -> Path:
+    path = folder / f"credit-{rows}.parquet"
+    pq.write_table(resampled_credit(rows), path)
+    return path
+
+
+def write_xrays(images: int, folder: Path) -> Path:
+    """PneumoniaMNIST's images repeated in turn until the three splits hold `images` in
+    their original shares, as one .npz (ImageExampleGen keeps its splits)."""
+    with np.load(NPZ) as source:
+        arrays = {name: source[name] for name in source.files}
+    splits = ("train", "val", "test")
+    total = sum(len(arrays[f"{split}_images"]) for split in splits)
+    grown = {}
+    for split in splits:
+        count = len(arrays[f"{split}_images"])
+        order = np.resize(np.arange(count), round(count * images / total))
+        grown[f"{split}_images"] = arrays[f"{split}_images"][order]
+        grown[f"{split}_labels"] = arrays[f"{split}_labels"][order]
+    path = folder / f"xrays-{images}.npz"
+    np.savez(path, **grown)
+    return path
+
+
+def write_interactions(interactions: int, folder: Path) -> Path:
+    """MovieLens 100K's users repeated under new ids (`196`, `196-c1`, `196-c2`, ...),
+    each copy with its user's items, ratings and times, as one CSV log."""
+    log = pyarrow.csv.read_csv(
+        default_data_path(load_domain("recommendation")),
+        parse_options=pyarrow.csv.ParseOptions(delimiter="\t"),
+        convert_options=pyarrow.csv.ConvertOptions(column_types={"user_id:token": pa.string()}),
+    )
+    log = log.rename_columns([name.split(":", 1)[0] for name in log.column_names])
+    copies, rest = divmod(interactions, log.num_rows)
+    if rest or not copies:
+        raise SystemExit(f"--sizes: give multiples of {log.num_rows:,} interactions")
+    users = log.schema.get_field_index("user_id")
+    parts = [log] + [
+        log.set_column(
+            users, "user_id", pc.binary_join_element_wise(log["user_id"], f"c{copy}", "-")
+        )
+        for copy in range(1, copies)
+    ]
+    path = folder / f"interactions-{interactions}.csv"
+    write_csv(pa.concat_tables(parts), path)
+    return path
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A domain, the data it is grown on and the settings of its runs (training cut
+    short: this measures how the data flows, not how well a model fits)."""
+
+    domain: str
+    unit: str
+    sizes: tuple[int, ...]
+    example_gen: str
+    settings: tuple[str, ...]
+    write_data: Callable[[int, Path], Path]
+    data: str
+
+    @property
+    def measured(self) -> tuple[str, ...]:
+        return (self.example_gen, *GROWING)
+
+    @property
+    def results(self) -> Path:
+        return REPO / "benchmarks" / "results" / f"scale_{self.domain}.md"
+
+
+WORKLOADS = {
+    "finance": Workload(
+        "finance_risk", "rows", (10_000, 100_000, 1_000_000), "ParquetExampleGen",
+        SETTINGS, write_credit,
+        "German Credit resampled with noise (seed 0) and written as one Parquet file",
+    ),
+    "xrays": Workload(
+        "medical_imaging", "images", (5_000, 50_000), "ImageExampleGen",
+        (
+            "training.train_steps=20", "training.steps_per_epoch=10",
+            "training.eval_steps=2", "evaluation.confidence_intervals=none",
+        ),
+        write_xrays,
+        "PneumoniaMNIST (../shared/datasets) with its images repeated in turn to each "
+        "size, each split in its share, as one .npz",
+    ),
+    "interactions": Workload(
+        "recommendation", "interactions", (100_000, 1_000_000), "ImportExampleGen",
+        (
+            "training.train_steps=20", "training.steps_per_epoch=10",
+            "training.eval_steps=2", "evaluation.confidence_intervals=none",
+        ),
+        write_interactions,
+        "MovieLens 100K's users repeated under new ids, each copy with its user's items, "
+        "ratings and times, as one CSV log; the log is ingested into histories before "
+        "the pipeline, and that time is in the pipeline's seconds only",
+    ),
+}  # fmt: skip
 
 
 @dataclass
@@ -67,13 +177,15 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def run_measured(data: Path, output: Path, runner_args: Sequence[str]) -> Measured:
-    """`aet run finance_risk --data DATA`, following its progress lines to know which
+def run_measured(
+    workload: Workload, data: Path, output: Path, runner_args: Sequence[str]
+) -> Measured:
+    """`aet run DOMAIN --data DATA`, following its progress lines to know which
     component runs while the memory of its process tree is sampled."""
     command = [
-        sys.executable, "-m", "aet.pipelines.cli", "run", "finance_risk",
+        sys.executable, "-m", "aet.pipelines.cli", "run", workload.domain,
         "--data", str(data), "--output", str(output), *runner_args,
-        *(part for setting in SETTINGS for part in ("--set", setting)),
+        *(part for setting in workload.settings for part in ("--set", setting)),
     ]  # fmt: skip
     started = time.monotonic()
     child = subprocess.Popen(
@@ -112,34 +224,36 @@ def run_measured(data: Path, output: Path, runner_args: Sequence[str]) -> Measur
     )
 
 
-def growth_exponent(rows: Sequence[int], seconds: Sequence[float]) -> float | None:
-    """The least-squares slope of log(seconds) against log(rows): 1 is linear."""
-    if len(rows) < 2:
+def growth_exponent(sizes: Sequence[int], seconds: Sequence[float]) -> float | None:
+    """The least-squares slope of log(seconds) against log(size): 1 is linear."""
+    if len(sizes) < 2:
         return None
-    slope, _ = np.polyfit(np.log(rows), np.log(seconds), 1)
+    slope, _ = np.polyfit(np.log(sizes), np.log(seconds), 1)
     return float(slope)
 
 
-def _row(rows: int, runner: str, run: Measured) -> str:
-    cells = [f"{run.seconds.get(name, math.nan):.1f}" for name in MEASURED]
-    peaks = [f"{run.peak_gib.get(name, math.nan):.2f}" for name in MEASURED]
+def _row(measured: Sequence[str], size: int, runner: str, run: Measured) -> str:
+    cells = [f"{run.seconds.get(name, math.nan):.1f}" for name in measured]
+    peaks = [f"{run.peak_gib.get(name, math.nan):.2f}" for name in measured]
     return (
-        f"| {rows:,} | {runner} | {run.wall_s:.0f} | {' | '.join(cells)} "
+        f"| {size:,} | {runner} | {run.wall_s:.0f} | {' | '.join(cells)} "
         f"| {' | '.join(peaks)} | {run.overall_peak_gib:.2f} |"
     )
 
 
-def exponent_lines(results: dict[tuple[int, str], Measured], runners: Sequence[str]) -> list[str]:
+def exponent_lines(
+    measured: Sequence[str], results: dict[tuple[int, str], Measured], runners: Sequence[str]
+) -> list[str]:
     lines = []
     for runner in runners:
-        sizes = sorted(rows for rows, name in results if name == runner)
+        sizes = sorted(size for size, name in results if name == runner)
         cells = []
-        for name in (*MEASURED, "pipeline"):
+        for name in (*measured, "pipeline"):
             seconds = [
-                results[rows, runner].wall_s
+                results[size, runner].wall_s
                 if name == "pipeline"
-                else results[rows, runner].seconds[name]
-                for rows in sizes
+                else results[size, runner].seconds[name]
+                for size in sizes
             ]
             exponent = growth_exponent(sizes, seconds)
             cells.append("-" if exponent is None else f"{exponent:.2f}")
@@ -149,52 +263,56 @@ def exponent_lines(results: dict[tuple[int, str], Measured], runners: Sequence[s
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="finance")
+    parser.add_argument("--sizes", type=int, nargs="+", help="rows or images at each run")
     parser.add_argument("--runners", nargs="+", choices=sorted(RUNNERS), default=list(RUNNERS))
     parser.add_argument("--work-dir", type=Path, help="keep the data and runs here")
-    parser.add_argument("--output-md", type=Path, default=RESULTS)
+    parser.add_argument("--output-md", type=Path, help="default: results/scale_DOMAIN.md")
     args = parser.parse_args(argv)
+    workload = WORKLOADS[args.workload]
+    sizes = args.sizes or workload.sizes
+    measured = workload.measured
     day = time.strftime("%Y-%m-%d")
     results: dict[tuple[int, str], Measured] = {}
     lines = []
     with work_folder(args.work_dir, "aet-scale-") as work:
         work.mkdir(parents=True, exist_ok=True)
-        for rows in args.rows:
-            data = work / f"credit-{rows}.parquet"
-            pq.write_table(resampled_credit(rows), data)
+        for size in sizes:
+            data = workload.write_data(size, work)
             for runner in args.runners:
-                run = run_measured(data, work / f"run-{runner}-{rows}", RUNNERS[runner])
-                results[rows, runner] = run
-                lines.append(_row(rows, runner, run))
+                output = work / f"run-{runner}-{size}"
+                run = run_measured(workload, data, output, RUNNERS[runner])
+                results[size, runner] = run
+                lines.append(_row(measured, size, runner, run))
                 print(lines[-1], flush=True)
-    header = " | ".join(MEASURED)
-    timed = " | ".join(f"{name} s" for name in MEASURED)
-    peaked = " | ".join(f"{name} GiB" for name in MEASURED)
+    timed = " | ".join(f"{name} s" for name in measured)
+    peaked = " | ".join(f"{name} GiB" for name in measured)
     write_results(
-        args.output_md,
+        args.output_md or workload.results,
         "\n".join(
             [
-                f"# Scale: finance_risk at {', '.join(f'{rows:,}' for rows in args.rows)} rows",
+                f"# Scale: {workload.domain} at "
+                f"{', '.join(f'{size:,}' for size in sizes)} {workload.unit}",
                 "",
                 f"Measured {day} on {machine()}, one run per cell.",
-                f"Command: `{command_line()}`. finance_risk's shipped config with "
-                f"{', '.join(SETTINGS)}; German Credit resampled with noise (seed 0) and "
-                "written as one Parquet file. Runners: `in-process` is `aet run` (TFX's "
-                "LocalDagRunner, Beam's FnApiRunner in the process); `multi-processing` is "
-                "`--runner beam --beam-preset multi-processing --beam-option "
-                "direct_num_workers=2`. Seconds per component are ML Metadata's; peak GiB "
-                f"is the resident memory of the CLI and all its children, sampled every "
-                f"{SAMPLE_S} s while that component ran.",
+                f"Command: `{command_line()}`. {workload.domain}'s shipped config with "
+                f"{', '.join(workload.settings)}; {workload.data}. Runners: `in-process` is "
+                "`aet run` (TFX's LocalDagRunner, Beam's FnApiRunner in the process); "
+                "`multi-processing` is `--runner beam --beam-preset multi-processing "
+                "--beam-option direct_num_workers=2`. Seconds per component are ML "
+                "Metadata's; peak GiB is the resident memory of the CLI and all its "
+                f"children, sampled every {SAMPLE_S} s while that component ran.",
                 "",
-                f"| rows | runner | pipeline s | {timed} | {peaked} | peak GiB |",
-                "|---|---|---|" + "---|" * (2 * len(MEASURED)) + "---|",
+                f"| {workload.unit} | runner | pipeline s | {timed} | {peaked} | peak GiB |",
+                "|---|---|---|" + "---|" * (2 * len(measured)) + "---|",
                 *lines,
                 "",
-                "Growth exponents (slope of log seconds against log rows; 1.0 is linear):",
+                f"Growth exponents (slope of log seconds against log {workload.unit}; "
+                "1.0 is linear):",
                 "",
-                f"| runner | {header} | pipeline |",
-                "|---|" + "---|" * (len(MEASURED) + 1),
-                *exponent_lines(results, args.runners),
+                f"| runner | {' | '.join(measured)} | pipeline |",
+                "|---|" + "---|" * (len(measured) + 1),
+                *exponent_lines(measured, results, args.runners),
                 "",
             ]
         ),
