@@ -1,7 +1,9 @@
-"""How a pipeline grows with its data: a domain's data grown to each size, run end to
-end as a user runs it, on each local Beam runner; per component the time and the peak
-memory of the whole process tree while it ran, and each component's growth exponent (the
-slope of log time against log size).
+"""How a pipeline's time and memory grow with its data, per component and runner.
+
+A domain's data is grown to each size and run end to end as a user runs it, on each
+local Beam runner; per component the time and the peak memory of the whole process tree
+while it ran, and each component's growth exponent (the slope of log time against log
+size).
 
 Workloads: `finance` is finance_risk on German Credit resampled with noise (Parquet);
 `xrays` is medical_imaging on PneumoniaMNIST replicated, each split in its share (.npz);
@@ -264,7 +266,9 @@ def exponent_lines(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="finance")
-    parser.add_argument("--sizes", type=int, nargs="+", help="rows or images at each run")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", help="rows, images or interactions; one run each"
+    )
     parser.add_argument("--runners", nargs="+", choices=sorted(RUNNERS), default=list(RUNNERS))
     parser.add_argument("--work-dir", type=Path, help="keep the data and runs here")
     parser.add_argument("--output-md", type=Path, help="default: results/scale_DOMAIN.md")
