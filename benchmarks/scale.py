@@ -144,12 +144,13 @@ WORKLOADS = {
         "size, each split in its share, as one .npz",
     ),
     "interactions": Workload(
-        "recommendation", "interactions", (100_000, 1_000_000), "ImportExampleGen",
+        "recommendation", "interactions", (100_000, 1_000_000), "InteractionsExampleGen",
         SHORT_RUN,
         write_interactions,
         "MovieLens 100K's users repeated under new ids, each copy with its user's items, "
-        "ratings and times, as one CSV log; the log is ingested into histories before "
-        "the pipeline, and that time is in the pipeline's seconds only",
+        "ratings and times, as one CSV log; InteractionsExampleGen turns it into "
+        "histories, after `aet run` has read every row once to check it (in the "
+        "pipeline's seconds only)",
     ),
 }  # fmt: skip
 

@@ -30,13 +30,12 @@ from aet.config.kinds import kind_of
 from aet.config.metrics import METRICS, PER_CLASS_METRICS, EvaluationSettings, MetricClass
 
 
-def _settings(config: DomainConfig, catalogue: int | None) -> EvaluationSettings:
+def _settings(config: DomainConfig) -> EvaluationSettings:
     evaluation = config.evaluation
     return EvaluationSettings(
         decision_threshold=evaluation.decision_threshold,
         cutoff=evaluation.cutoff,
         sampled_negatives=evaluation.sampled_negatives,
-        catalogue=catalogue,
     )
 
 
@@ -53,7 +52,7 @@ def _metric_configs(classes: list[MetricClass]) -> list[tfma.MetricConfig]:
 def _per_class_metrics_spec(config: DomainConfig) -> tfma.MetricsSpec:
     """One-vs-rest AUC, precision and recall for every class: TFMA binarizes the label
     and the class's probability (predicted when >= evaluation.decision_threshold)."""
-    settings = _settings(config, None)
+    settings = _settings(config)
     classes = [
         spec for name in PER_CLASS_METRICS for spec in METRICS[name].evaluation["binary"](settings)
     ]
@@ -89,13 +88,11 @@ def _threshold(bound: Bound | None, change: ChangeThreshold | None) -> tfma.Metr
     return threshold
 
 
-def config_metrics(
-    config: DomainConfig, catalogue: int | None, gated: bool
-) -> list[tfma.MetricConfig]:
+def config_metrics(config: DomainConfig, gated: bool) -> list[tfma.MetricConfig]:
     """The config's metrics as their declarations build them for the model's task, each
     with its thresholds when `gated`."""
     evaluation = config.evaluation
-    settings = _settings(config, catalogue)
+    settings = _settings(config)
     metrics = [tfma.MetricConfig(class_name="ExampleCount")]
     for name in evaluation.metrics:
         classes = METRICS[name].evaluation[config.task](settings)
@@ -144,7 +141,7 @@ def classifier_eval_config(config: DomainConfig, label_key: str) -> tfma.EvalCon
         ],
         metrics_specs=[
             tfma.MetricsSpec(
-                metrics=config_metrics(config, None, gated=True)
+                metrics=config_metrics(config, gated=True)
                 + (CURVE_PLOTS if config.is_binary else [CONFUSION_MATRIX_PLOT])
             )
         ]
@@ -161,9 +158,10 @@ INTERVAL_METHODS = {
 }
 
 
-def build_eval_config(config: DomainConfig, data_path: str | None = None) -> tfma.EvalConfig:
-    """The Evaluator's config, as the domain's data kind builds it; `data_path` is what
-    the pipeline reads (a recommender's catalogue size is in its ingestion report).
+def build_eval_config(config: DomainConfig) -> tfma.EvalConfig:
+    """The Evaluator's config, as the domain's data kind builds it (a metric sized by the
+    data, a recommender's coverage, is completed when the Evaluator runs:
+    components/evaluator.py).
 
     The config declares every metric the Evaluator reports, so the model's own compiled
     metrics are left out: TFMA would load the model once more for each of their
@@ -171,7 +169,7 @@ def build_eval_config(config: DomainConfig, data_path: str | None = None) -> tfm
     Every aet model is a Keras model, and saying so spares TFMA's detection of the type,
     which loads the whole model once more in the driver (and once more for a baseline):
     a quarter of a small finance run's Evaluator."""
-    eval_config = kind_of(config).eval_config(config, data_path)
+    eval_config = kind_of(config).eval_config(config)
     eval_config.options.include_default_metrics.value = False
     for model_spec in eval_config.model_specs:
         model_spec.model_type = tfma.constants.TF_KERAS

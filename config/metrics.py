@@ -36,13 +36,13 @@ class MetricClass:
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """What a metric's evaluation classes may depend on: `evaluation.*` of the config,
-    and a recommender's catalogue size (known once the data is ingested)."""
+    """What a metric's evaluation classes may depend on: `evaluation.*` of the config
+    (a recommender's catalogue size is known only once its data is ingested: see
+    `sized_by_ingestion`)."""
 
     decision_threshold: float = 0.5
     cutoff: int = 10
     sampled_negatives: int = 100
-    catalogue: int | None = None
 
 
 EvaluationClasses = Callable[[EvaluationSettings], list[MetricClass]]
@@ -90,12 +90,27 @@ def _ranking(class_name: str, name: str, sampled: bool = False) -> EvaluationCla
     return classes
 
 
+COVERAGE_CLASS = "CatalogueCoverage"
+
+
 def _coverage(s: EvaluationSettings) -> list[MetricClass]:
-    if s.catalogue is None:
-        raise ValueError("a recommender's coverage needs the size of its catalogue")
-    # Scores cover the catalogue plus padding and out-of-vocabulary ids.
-    config = {"name": "coverage", "num_scores": s.catalogue + 2, "num_items": s.catalogue}
-    return [MetricClass("CatalogueCoverage", AET_RANKING, {**config, "cutoff": s.cutoff})]
+    """Coverage without its sizes: they come from the ingestion (`sized_by_ingestion`)."""
+    return [MetricClass(COVERAGE_CLASS, AET_RANKING, {"name": "coverage", "cutoff": s.cutoff})]
+
+
+def sized_by_ingestion(class_name: str, config: dict, report: dict | None) -> dict:
+    """A metric class's config completed with what only the ingestion of the evaluated
+    data knows: coverage's catalogue (distinct training items), whose scores cover it
+    plus padding and the out-of-vocabulary id. Other configs are returned as they are."""
+    if class_name != COVERAGE_CLASS or "num_items" in config:
+        return config
+    if report is None or "catalogue" not in report:
+        raise ValueError(
+            "coverage is sized by the catalogue in the ingestion report of the examples it "
+            "is evaluated on, and these examples have none"
+        )
+    catalogue = int(report["catalogue"])
+    return {**config, "num_scores": catalogue + 2, "num_items": catalogue}
 
 
 METRICS: dict[str, Metric] = {

@@ -55,7 +55,6 @@ __all__ = [
     "DataKind",
     "Encoder",
     "ExportContext",
-    "IngestedBeforeThePipeline",
     "KindConfigError",
     "PipelineParts",
     "PreparedInput",
@@ -100,7 +99,9 @@ class DataKind:
     name: ClassVar[str]
     description: ClassVar[str]
     architectures: ClassVar[tuple[str, ...]]
-    ingested: ClassVar[bool] = False  # `aet run` writes its examples before the pipeline
+    # A plug-in kind may write its examples before the pipeline (`prepare_input`) and
+    # read them with kinds/ingested.ingested_example_gen; none of the shipped kinds does.
+    ingested: ClassVar[bool] = False
 
     # --- config -------------------------------------------------------------------
     def check_config(self, config: DomainConfig) -> None:
@@ -190,7 +191,8 @@ class DataKind:
         raise NotImplementedError
 
     # --- evaluation ---------------------------------------------------------------
-    def eval_config(self, config: DomainConfig, data_path: str) -> tfma.EvalConfig:
+    def eval_config(self, config: DomainConfig) -> tfma.EvalConfig:
+        """The Evaluator's metrics, slices and thresholds for this kind's models."""
         raise NotImplementedError
 
     def extra_components(self, config: DomainConfig, parts: PipelineParts) -> list:
@@ -257,34 +259,3 @@ class DataKind:
         """One JSON-friendly record per request example of what the `explain` signature
         answered (`aet predict --explain`); files it draws go under `folder`."""
         raise NotImplementedError
-
-
-class IngestedBeforeThePipeline:
-    """For a kind whose files are read into per-split TFRecords by a Beam job before the
-    pipeline (interaction logs): `aet run` ingests (or reuses an ingestion of
-    the same files and settings), and ImportExampleGen reads the result."""
-
-    ingested: ClassVar[bool] = True
-    ingesting: ClassVar[str]  # what `aet run` prints while it ingests
-
-    def ingest(
-        self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]
-    ) -> Any:
-        """The ingestion: an object with `examples_dir`, `report` and `describe()`."""
-        raise NotImplementedError
-
-    def prepare_input(
-        self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]
-    ) -> PreparedInput:
-        from dataclasses import asdict
-
-        print(f"  {self.ingesting}...", flush=True)
-        ingested = self.ingest(config, data_path, output, beam_args)
-        return PreparedInput(ingested.describe(), ingested.examples_dir, asdict(ingested.report))
-
-    def example_gen(
-        self, config: DomainConfig, data_path: str, span: SpanInput | None = None
-    ) -> BaseComponent:
-        from aet.kinds.ingested import ingested_example_gen
-
-        return ingested_example_gen(config, data_path, span)

@@ -140,7 +140,7 @@ class ClassifierKind(DataKind):
         raise NotImplementedError
 
     # --- evaluation ---------------------------------------------------------------
-    def eval_config(self, config: DomainConfig, data_path: str) -> tfma.EvalConfig:
+    def eval_config(self, config: DomainConfig) -> tfma.EvalConfig:
         from aet.components.evaluation import classifier_eval_config
 
         return classifier_eval_config(config, self.label_key(config))

@@ -9,8 +9,8 @@ latest blessed model) -> ServingCheck (loads and answers as TF Serving would) ->
 Pusher -> ServerConfigWriter (models.config, batching file).
 
 The domain's data kind (kinds/) gives what differs: its ExampleGen (CsvExampleGen over
-CSV files, ImageExampleGen reading image files, ImportExampleGen over interaction
-histories ingested before the pipeline), its
+CSV files, ParquetExampleGen over Parquet, ImageExampleGen reading image files,
+InteractionsExampleGen turning an interaction log into per-user histories), its
 Evaluator config (a recommender is scored beside its two baselines) and the components
 it adds beside the Evaluator (HeatMaps of Grad-CAM overlays for images). The latest
 blessed model is also the Trainer's base model when the config warm-starts.
@@ -24,7 +24,6 @@ from pathlib import Path
 
 # Not `tfx.v1`, which imports every TFX extension (AI Platform, Kubeflow) at each start.
 from tfx.components import (
-    Evaluator,
     ExampleValidator,
     ImportExampleGen,
     Pusher,
@@ -59,6 +58,7 @@ from aet.components.drift.validation import (
     validator_id,
 )
 from aet.components.evaluation import build_eval_config, custom_eval_shared_model
+from aet.components.evaluator import Evaluator
 from aet.components.features import to_custom_config
 from aet.components.preprocessing import preprocessing_fn
 from aet.components.pusher import executor as pusher_executor
@@ -271,8 +271,9 @@ def create_pipeline(
 ) -> Pipeline:
     """The full TFX pipeline for one domain.
 
-    `data_path` is a CSV file or folder, or for an image or interaction-log domain the
-    folder of ingested examples (the kind's `prepare_input`, e.g. kinds/image/input.py).
+    `data_path` is what the kind's ExampleGen reads: a table file or folder, a folder of
+    images or an `.npz`, an interaction log (or a plug-in kind's folder of examples,
+    ingested by its `prepare_input`).
 
     `schema_path` overrides where the schema is read from: the config's curated one
     inside a container image, say, or an output's frozen schema
@@ -351,7 +352,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline,
-        eval_config=build_eval_config(config, data_path),
+        eval_config=build_eval_config(config),
         example_splits=[evaluation_split(config)],
         module_path=custom_eval_shared_model.__module__,
     )

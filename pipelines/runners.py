@@ -176,10 +176,9 @@ def kubeflow_pipeline(
 
     if kind_of(config).ingested and not data_path:
         raise RunnerError(
-            f"'{config.name}' reads {config.data.format}, which `aet run` ingests before the "
-            "pipeline: for Kubeflow, pass --data with a folder of ingested examples the "
-            "cluster can reach (Split-<name>/*.tfrecord.gz and ingestion_report.json, as "
-            "written under <output>/ingested/)"
+            f"'{config.name}' reads {config.data.format}, which its kind ingests before the "
+            "pipeline: for Kubeflow, pass --data with the folder of ingested examples "
+            "(Split-<name>/...) the cluster can reach"
         )
 
     return create_pipeline(

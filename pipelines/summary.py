@@ -33,6 +33,7 @@ from aet.components.explanations.component import read_global_explanation
 from aet.components.export.server_config import BATCHING_FILE, MODELS_CONFIG
 from aet.components.files import write_atomically
 from aet.components.heat_maps.component import INDEX_FILE as HEAT_MAPS_INDEX
+from aet.components.ingestion_report import report_if_any
 from aet.components.pusher.executor import BASELINE_MODEL_KEY, NOT_PUSHED_BECAUSE
 from aet.components.served_baseline.component import SERVED_VERSION
 from aet.components.serving_check.check import read_report as read_serving_check
@@ -40,7 +41,6 @@ from aet.components.spans import span_of
 from aet.components.trainer import HISTORY_FILE
 from aet.config import DomainConfig, tunable_values
 from aet.config.metrics import keras_mode
-from aet.kinds.ingested import report_if_any
 from aet.report.run_record import SUMMARY_FILE
 
 _STATES = {

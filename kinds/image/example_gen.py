@@ -21,17 +21,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import apache_beam as beam
 import tensorflow as tf
-from google.protobuf import any_pb2, struct_pb2
 from tfx.components.example_gen import utils
-from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils, standard_component_specs
+from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
 from aet.config import DomainConfig, ImageConfig
@@ -46,7 +42,13 @@ from aet.kinds.image.ingestion import (
     npz_splits,
     read_image,
 )
-from aet.kinds.ingested import REPORT_FILE
+from aet.kinds.ingested import (
+    REPORT_DIR,
+    IngestingExecutor,
+    ingestion_settings,
+    json_lines,
+    settings_config,
+)
 
 if TYPE_CHECKING:
     from tfx.dsl.components.base.base_component import BaseComponent
@@ -56,7 +58,6 @@ if TYPE_CHECKING:
 COMPONENT_ID = "ImageExampleGen"
 NPZ_SPLITS = {"train": "train", "eval": "val", "test": "test"}  # pipeline's -> MedMNIST's
 _FOLDER_SPLIT = "images"  # the one input split of an image folder
-_REPORT_DIR = "_aet_report_dir"  # exec property the executor adds for its Beam job
 
 
 def image_example_gen(
@@ -102,56 +103,23 @@ def image_example_gen(
         input_config=input_config,
         output_config=output_config,
         range_config=range_config,
-        custom_config=_custom_config(settings),
+        custom_config=settings_config(settings),
         custom_executor_spec=executor_spec.BeamExecutorSpec(ImageExecutor),
     ).with_id(COMPONENT_ID)
 
 
-def _custom_config(settings: Mapping[str, Any]) -> example_gen_pb2.CustomConfig:
-    """The settings as ExampleGen's custom config: JSON in a Struct in an Any."""
-    packed = any_pb2.Any()
-    packed.Pack(
-        struct_pb2.Struct(fields={"json": struct_pb2.Value(string_value=json.dumps(settings))})
-    )
-    return example_gen_pb2.CustomConfig(custom_config=packed)
-
-
-def _settings(exec_properties: Mapping[str, Any]) -> dict:
-    config = proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY], example_gen_pb2.CustomConfig()
-    )
-    struct = struct_pb2.Struct()
-    config.custom_config.Unpack(struct)
-    return json.loads(struct.fields["json"].string_value)
-
-
-class ImageExecutor(BaseExampleGenExecutor):
+class ImageExecutor(IngestingExecutor):
     """Lists the images, has the workers read and decode them, splits them (a folder by
     each file's path, an `.npz` by its arrays), and reports what it wrote."""
 
-    def Do(
-        self,
-        input_dict: dict[str, list],
-        output_dict: dict[str, list],
-        exec_properties: dict[str, Any],
-    ) -> None:
-        examples = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.EXAMPLES_KEY]
-        )
-        report_dir = os.path.join(examples.uri, ".ingestion")
-        exec_properties[_REPORT_DIR] = report_dir
-        super().Do(input_dict, output_dict, exec_properties)
-        report = _collected_report(
-            report_dir, artifact_utils.decode_split_names(examples.split_names)
-        )
-        tf.io.gfile.rmtree(report_dir)
-        with tf.io.gfile.GFile(os.path.join(examples.uri, REPORT_FILE), "w") as handle:
-            handle.write(json.dumps(asdict(report)))
-        problems = report.problems(_settings(exec_properties)["max_bad_share"])
-        if problems:
-            raise IngestionError(
-                f"{exec_properties[standard_component_specs.INPUT_BASE_KEY]}: {problems}"
-            )
+    def collect(self, report_dir: str, splits: list[str], settings: dict) -> IngestionReport:
+        return _collected_report(report_dir, splits)
+
+    def problems(self, report: IngestionReport, settings: dict) -> str | None:
+        return report.problems(settings["max_bad_share"])
+
+    def error(self, message: str) -> Exception:
+        return IngestionError(message)
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         """Not used: TFX's per-split reading hashes whole examples into splits, and an
@@ -161,7 +129,7 @@ class ImageExecutor(BaseExampleGenExecutor):
     def GenerateExamplesByBeam(
         self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]
     ) -> dict[str, beam.PCollection]:
-        settings = _settings(exec_properties)
+        settings = ingestion_settings(exec_properties)
         input_config = proto_utils.json_to_proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], example_gen_pb2.Input()
         )
@@ -180,7 +148,7 @@ class ImageExecutor(BaseExampleGenExecutor):
         decoded = images | "Decode" >> beam.ParDo(DecodeOrReport(limits)).with_outputs(
             "bad", main="good"
         )
-        report_dir = exec_properties[_REPORT_DIR]
+        report_dir = exec_properties[REPORT_DIR]
         _ = (
             decoded.good
             | "SplitAndLabel" >> beam.Map(lambda good: (good[0], good[1]))
@@ -268,16 +236,9 @@ def _collected_report(report_dir: str, splits: list[str]) -> IngestionReport:
     report = IngestionReport(
         examples=dict.fromkeys(splits, 0), labels={split: {} for split in splits}
     )
-    for split, label, count in _json_lines(f"{report_dir}/counts"):
+    for split, label, count in json_lines(f"{report_dir}/counts"):
         report.examples[split] += count
         report.labels[split][label] = count
     report.labels = {split: dict(sorted(labels.items())) for split, labels in report.labels.items()}
-    report.bad = sorted(tuple(bad) for bad in _json_lines(f"{report_dir}/bad"))
+    report.bad = sorted(tuple(bad) for bad in json_lines(f"{report_dir}/bad"))
     return report
-
-
-def _json_lines(path: str) -> list:
-    if not tf.io.gfile.exists(path):
-        return []
-    with tf.io.gfile.GFile(path) as lines:
-        return [json.loads(line) for line in lines if line.strip()]

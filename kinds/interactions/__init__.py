@@ -1,9 +1,9 @@
 """Interaction logs: (user, item, rating, time) rows, turned into each user's item
 history and the item that followed it; the model recommends the next item.
 
-The log is read once into per-user, leave-last-out history examples (histories.py, a
-Beam job before the pipeline, reused while the log is unchanged: input.py);
-ImportExampleGen reads the ingested splits; Transform maps items through a vocabulary of
+The log is checked row by row before the pipeline (input.py), then turned into
+per-user, leave-last-out history examples inside it by InteractionsExampleGen
+(example_gen.py, over histories.py's Beam transforms); Transform maps items through a vocabulary of
 the training split (transform.py); the model is SASRec, scored by the Evaluator beside
 two baselines fitted in the Trainer (baselines.py, evaluation.py); `recommend` takes
 padded item-id lists (signatures.py); clients send JSON lines of histories (requests.py).
@@ -16,20 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aet.config.kinds import register_kind
-from aet.kinds.base import (
-    DataKind,
-    Encoder,
-    ExportContext,
-    IngestedBeforeThePipeline,
-    KindConfigError,
-)
+from aet.kinds.base import DataKind, Encoder, ExportContext, KindConfigError, PreparedInput
 
 if TYPE_CHECKING:
     import numpy as np
     import tensorflow as tf
     import tensorflow_model_analysis as tfma
     import tensorflow_transform as tft
+    from tfx.dsl.components.base.base_component import BaseComponent
 
+    from aet.components.spans import SpanInput
     from aet.components.warm_start import EmbeddingRows
     from aet.config import DomainConfig
     from aet.report.run_record import RunRecord
@@ -40,11 +36,10 @@ RANKING_OUTPUTS = {"items", "scores", "unknown_items", "fallback"}
 EXPLAINED = {"because", "contributions"}  # `explain`: the history items behind each item
 
 
-class InteractionsKind(IngestedBeforeThePipeline, DataKind):
+class InteractionsKind(DataKind):
     name = "interactions"
     description = "a log of (user, item, rating, time), .inter/.tsv or .csv"
     architectures = ("sasrec",)
-    ingesting = "building per-user histories from the interaction log"
     uses_class_weights = False
     serves_classify = False
 
@@ -74,10 +69,32 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
 
         log_file(path)
 
-    def ingest(self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]):
-        from aet.kinds.interactions.input import ingest_histories
+    def prepare_input(
+        self, config: DomainConfig, data_path: str, output: Path, beam_args: Sequence[str]
+    ) -> PreparedInput:
+        """Reads every row once (a bad one is named now, not inside Beam); the pipeline
+        reads the log file itself, also when given the folder holding it."""
+        from aet.kinds.interactions.input import check_log
 
-        return ingest_histories(config, data_path, str(output), beam_args)
+        if "://" in data_path:
+            return PreparedInput(["input: remote, not pre-checked"], data_path)
+        log, rows = check_log(config, Path(data_path))
+        return PreparedInput([f"input checked: {rows} interactions ({log.name})"], str(log))
+
+    def ingestion_lines(self, report: dict) -> list[str]:
+        return [
+            "histories:",
+            f"  {report['interactions']} interactions, {report['catalogue']} items in training",
+            "  users per split: " + ", ".join(f"{s} {n}" for s, n in report["users"].items()),
+            f"  {report['skipped_users']} user(s) skipped: fewer interactions than the minimum",
+        ]
+
+    def example_gen(
+        self, config: DomainConfig, data_path: str, span: SpanInput | None = None
+    ) -> BaseComponent:
+        from aet.kinds.interactions.example_gen import interactions_example_gen
+
+        return interactions_example_gen(config, data_path, span)
 
     # --- transform ----------------------------------------------------------------
     def model_inputs(self, config: DomainConfig) -> list[str]:
@@ -162,11 +179,10 @@ class InteractionsKind(IngestedBeforeThePipeline, DataKind):
         return make_ranking_signatures(model, tf_transform_output, config, baselines)
 
     # --- evaluation ---------------------------------------------------------------
-    def eval_config(self, config: DomainConfig, data_path: str) -> tfma.EvalConfig:
+    def eval_config(self, config: DomainConfig) -> tfma.EvalConfig:
         from aet.kinds.interactions.evaluation import ranking_eval_config
-        from aet.kinds.interactions.input import catalogue_size
 
-        return ranking_eval_config(config, self.label_key(config), catalogue_size(data_path))
+        return ranking_eval_config(config, self.label_key(config))
 
     # --- serving ------------------------------------------------------------------
     def expected_outputs(self, config: DomainConfig, signature: str) -> set[str]:

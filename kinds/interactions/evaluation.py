@@ -11,7 +11,7 @@ from aet.config.contract import RECOMMENDER_OUTPUT
 from aet.kinds.interactions.baselines import BASELINE_OUTPUTS
 
 
-def ranking_eval_config(config: DomainConfig, label_key: str, catalogue: int) -> tfma.EvalConfig:
+def ranking_eval_config(config: DomainConfig, label_key: str) -> tfma.EvalConfig:
     """The recommender and its two baselines are outputs of one signature, scored by the
     same metrics on the same examples; only the recommender's output is gated."""
     outputs = [RECOMMENDER_OUTPUT, *BASELINE_OUTPUTS]
@@ -25,11 +25,11 @@ def ranking_eval_config(config: DomainConfig, label_key: str, catalogue: int) ->
         ],
         metrics_specs=[
             tfma.MetricsSpec(
-                metrics=config_metrics(config, catalogue, gated=True),
+                metrics=config_metrics(config, gated=True),
                 output_names=[RECOMMENDER_OUTPUT],
             ),
             tfma.MetricsSpec(
-                metrics=config_metrics(config, catalogue, gated=False),
+                metrics=config_metrics(config, gated=False),
                 output_names=list(BASELINE_OUTPUTS),
             ),
         ],

@@ -1,6 +1,6 @@
-"""Interaction logs to per-user histories: a Beam job that turns
-rows of (user, item, rating, time) into one tf.Example per user and split, in the
-layout TFX's ImportExampleGen reads (`<output>/Split-<name>/*.tfrecord.gz`).
+"""Interaction logs to per-user histories: the Beam transforms InteractionsExampleGen
+runs (example_gen.py) to turn rows of (user, item, rating, time) into one tf.Example
+per user and split. The workers read the log, group it by user and split each user.
 
 Each user's interactions are ordered by time (ties keep the log's order) and split
 leave-last-out, the protocol of SASRec and most sequential-recommendation papers:
@@ -10,19 +10,17 @@ leave-last-out, the protocol of SASRec and most sequential-recommendation papers
   next item at every position of it), and its own last item as the target.
 A user with fewer than `min_interactions` interactions (at least 3, so that every
 split has a target) is counted and skipped, never dropped silently; a malformed row
-stops the job with its file and line.
+stops the ingestion with its file and line.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import apache_beam as beam
 import tensorflow as tf
 
-from aet.components.split_records import split_records, write_splits
 from aet.config import LogColumnsConfig
 from aet.config.contract import HISTORY_ITEMS, TAB_SEPARATED_SUFFIXES, TARGET_ITEM, USER_ID
 from aet.kinds.delimited import DelimitedTextError, finite_number, read_rows
@@ -49,6 +47,19 @@ class HistoryReport:
     skipped_users: int = 0  # fewer interactions than the minimum
     interactions: int = 0
     catalogue: int = 0  # distinct items in the training split: the model's vocabulary
+    bad: list[str] = field(default_factory=list)  # malformed rows, by file and line
+
+    def problems(self, min_interactions: int) -> str | None:
+        """Why this ingestion fails the run, or None: a malformed row, or no user with
+        enough interactions for every split."""
+        if self.bad:
+            return "a malformed row stops the ingestion: " + "; ".join(self.bad)
+        if not self.users.get("train"):
+            return (
+                f"no user has {min_interactions} or more interactions "
+                f"({self.skipped_users} users skipped): lower data.min_interactions"
+            )
+        return None
 
 
 def read_interactions(path: str, columns: LogColumnsConfig | None = None) -> Iterator[Interaction]:
@@ -123,67 +134,62 @@ def _example(user: str, history: Sequence[Interaction], target: Interaction) -> 
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
 
-def leave_last_out(
-    user: str, interactions: Iterable[Interaction], min_interactions: int
-) -> Iterator[tuple[str, bytes]]:
-    """(split, serialized example) for one user, or a ('skipped', b'') marker."""
-    ordered = sorted(interactions, key=lambda i: (i.timestamp, i.position))
-    if len(ordered) < min_interactions:
-        yield "skipped", b""
-        return
-    yield "train", _example(user, ordered[:-3], ordered[-3])
-    yield "eval", _example(user, ordered[:-2], ordered[-2])
-    yield "test", _example(user, ordered[:-1], ordered[-1])
+class ReadLog(beam.DoFn):
+    """A log's interactions, read where the worker runs; a malformed row ends the read
+    and goes to the 'bad' output as its message (file, line, field), so the ingestion
+    fails naming it instead of inside Beam's traceback."""
+
+    def __init__(self, columns: LogColumnsConfig) -> None:
+        self.columns = columns
+
+    def process(self, path: str) -> Iterator:
+        try:
+            yield from read_interactions(path, self.columns)
+        except InteractionLogError as error:
+            yield beam.pvalue.TaggedOutput("bad", str(error))
 
 
-def build_histories(
-    interactions: Iterable[Interaction],
-    output_dir: str,
-    min_interactions: int = 5,
-    beam_pipeline_args: Sequence[str] = (),
-) -> HistoryReport:
-    """Groups `interactions` by user and writes the leave-last-out splits under
-    `output_dir`; returns how many users went to each split and how many were skipped."""
-    if min_interactions < 3:
-        raise ValueError("min_interactions must be at least 3: one target for each split")
-    if tf.io.gfile.exists(output_dir) and tf.io.gfile.listdir(output_dir):
-        raise InteractionLogError(f"{output_dir}: not empty; histories go into a new folder")
-    interactions = list(interactions)
-    if not interactions:
-        raise InteractionLogError("the interaction log has no rows")
-    options = beam.options.pipeline_options.PipelineOptions(list(beam_pipeline_args))
-    with beam.Pipeline(options=options) as pipeline:
-        per_split = (
-            pipeline
-            | "Interactions" >> beam.Create(interactions)
-            | "ByUser" >> beam.Map(lambda i: (i.user, i))
-            | "Group" >> beam.GroupByKey()
-            | "Split" >> beam.FlatMap(lambda kv: leave_last_out(kv[0], kv[1], min_interactions))
+class LeaveLastOut(beam.DoFn):
+    """One user's interactions -> (split, serialized example) for each split; also the
+    items the training split holds ('items': the catalogue) or a user skipped for having
+    fewer than `min_interactions` ('skipped')."""
+
+    def __init__(self, min_interactions: int) -> None:
+        if min_interactions < 3:
+            raise ValueError("min_interactions must be at least 3: one target for each split")
+        self.min_interactions = min_interactions
+
+    def process(self, keyed: tuple[str, Iterable[Interaction]]) -> Iterator:
+        user, interactions = keyed
+        ordered = sorted(interactions, key=lambda i: (i.timestamp, i.position))
+        if len(ordered) < self.min_interactions:
+            yield beam.pvalue.TaggedOutput("skipped", user)
+            return
+        yield "train", _example(user, ordered[:-3], ordered[-3])
+        yield "eval", _example(user, ordered[:-2], ordered[-2])
+        yield "test", _example(user, ordered[:-1], ordered[-1])
+        for interaction in ordered[:-2]:  # the training history and its target
+            yield beam.pvalue.TaggedOutput("items", interaction.item)
+
+
+def histories(logs: beam.PCollection, columns: LogColumnsConfig, min_interactions: int) -> dict:
+    """The leave-last-out histories of the logs' users, as Beam collections: 'examples'
+    of (split, serialized example), 'interactions' read, 'items' of the training
+    split, 'skipped' users and 'bad' rows."""
+    read = logs | "Read" >> beam.ParDo(ReadLog(columns)).with_outputs("bad", main="interactions")
+    split = (
+        read.interactions
+        | "ByUser" >> beam.Map(lambda i: (i.user, i))
+        | "Group" >> beam.GroupByKey()
+        | "Split"
+        >> beam.ParDo(LeaveLastOut(min_interactions)).with_outputs(
+            "items", "skipped", main="examples"
         )
-        write_splits(per_split, output_dir, SPLITS, "histories")
-        _ = (
-            per_split
-            | "Skipped" >> beam.Filter(lambda kv: kv[0] == "skipped")
-            | "CountSkipped" >> beam.combiners.Count.Globally()
-            | "WriteSkipped"
-            >> beam.io.WriteToText(os.path.join(output_dir, ".skipped"), shard_name_template="")
-        )
-    report = HistoryReport(interactions=len(interactions))
-    training_items = set()
-    for split in SPLITS:
-        report.users[split] = 0
-        for record in split_records(output_dir, split).as_numpy_iterator():
-            report.users[split] += 1
-            if split == "train":  # one pass: count the users and collect the catalogue
-                features = tf.train.Example.FromString(record).features.feature
-                training_items.update(features[HISTORY_ITEMS].bytes_list.value)
-                training_items.update(features[TARGET_ITEM].bytes_list.value)
-    report.catalogue = len(training_items)
-    with tf.io.gfile.GFile(os.path.join(output_dir, ".skipped")) as skipped:
-        report.skipped_users = int(skipped.read().strip() or 0)
-    if not report.users["train"]:
-        raise InteractionLogError(
-            f"no user has {min_interactions} or more interactions "
-            f"({report.skipped_users} users skipped): lower data.min_interactions"
-        )
-    return report
+    )
+    return {
+        "examples": split.examples,
+        "interactions": read.interactions,
+        "items": split.items,
+        "skipped": split.skipped,
+        "bad": read.bad,
+    }

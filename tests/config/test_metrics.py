@@ -31,7 +31,7 @@ def _resolves(spec: MetricClass) -> bool:
 @pytest.mark.parametrize("name", sorted(METRICS))
 def test_every_declared_class_exists(name: str) -> None:
     metric = METRICS[name]
-    settings = EvaluationSettings(catalogue=100)
+    settings = EvaluationSettings()
     for task, classes in metric.evaluation.items():
         for spec in classes(settings):
             assert _resolves(spec), (name, task, spec)

@@ -197,32 +197,36 @@ def test_an_image_domain_ingests_inside_the_compiled_pipeline(
     assert '"pattern": "pneumoniamnist.npz"' in _parameter(example_gen, "input_config")
 
 
-def test_a_recommendation_domain_compiles_on_its_ingested_histories(
-    tmp_path: Path, capsys, isolated_logging
+def test_a_recommendation_domain_ingests_its_log_inside_the_compiled_pipeline(
+    tmp_path: Path, isolated_logging
 ):
-    from aet.kinds.ingested import write_report
     from aet.pipelines.cli import main
 
-    code = main(["run", "recommendation", "--runner", "kubeflow", "--output", str(tmp_path)])
-    assert code == 2
-    assert "reads interactions" in capsys.readouterr().err
-
-    ingested = tmp_path / "ingested" / "0123456789abcdef"
-    ingested.mkdir(parents=True)
-    write_report(ingested, {"users": {}, "skipped_users": 0, "interactions": 9, "catalogue": 42})
-    argv = ["run", "recommendation", "--runner", "kubeflow", "--data", str(ingested)]
-    assert main([*argv, "--output", str(tmp_path / "spec")]) == 0
-    spec = json.loads((tmp_path / "spec" / "aet-recommendation.json").read_text())
+    assert main(["run", "recommendation", "--runner", "kubeflow", "--output", str(tmp_path)]) == 0
+    spec = json.loads((tmp_path / "aet-recommendation.json").read_text())
     tasks = _spec_tasks(spec)
-    assert _parameter(tasks["ImportExampleGen"], "input_base") == str(ingested)
-    # The Evaluator's coverage metric is sized by the ingestion's catalogue: 42 items.
+    assert "ImportExampleGen" not in tasks
+    example_gen = tasks["InteractionsExampleGen"]
+    assert _parameter(example_gen, "input_base").startswith(IMAGE_SITE_PACKAGES)
+    assert '"pattern": "ml-100k.inter"' in _parameter(example_gen, "input_config")
+    executors = json.dumps(spec["pipelineSpec"]["deploymentSpec"]["executors"])
+    assert "aet.kinds.interactions.example_gen.HistoriesExecutor" in executors
+    # Coverage is sized by the catalogue when the Evaluator runs, by aet's executor.
+    assert "aet.components.evaluator.Executor" in executors
     eval_config = json.loads(_parameter(tasks["Evaluator"], "eval_config"))
     (coverage,) = [
         json.loads(metric["config"])
         for metric in eval_config["metrics_specs"][0]["metrics"]
         if metric["class_name"] == "CatalogueCoverage"
     ]
-    assert coverage["num_items"] == 42 and coverage["num_scores"] == 44
+    assert "num_items" not in coverage
+
+    argv = ["run", "recommendation", "--runner", "kubeflow", "--data", "gs://bucket/logs"]
+    assert main([*argv, "--output", str(tmp_path / "folder")]) == 0
+    spec = json.loads((tmp_path / "folder" / "aet-recommendation.json").read_text())
+    example_gen = _spec_tasks(spec)["InteractionsExampleGen"]
+    assert _parameter(example_gen, "input_base") == "gs://bucket/logs"
+    assert '"pattern": "*"' in _parameter(example_gen, "input_config")
 
 
 @pytest.mark.parametrize(

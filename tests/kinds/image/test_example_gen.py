@@ -9,18 +9,16 @@ from pathlib import Path
 
 import pytest
 from ml_metadata.metadata_store import metadata_store
-from ml_metadata.proto import metadata_store_pb2
 from PIL import Image
 from tfx.orchestration import metadata
-from tfx.orchestration import pipeline as tfx_pipeline
-from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
+from aet.components.ingestion_report import report_if_any
 from aet.components.spans import SpanInput
 from aet.kinds.image.example_gen import COMPONENT_ID, image_example_gen
 from aet.kinds.image.ingestion import split_of
-from aet.kinds.ingested import report_if_any
 from aet.pipelines.domains import load_domain
 from aet.pipelines.spans import stage_span
+from tests.kinds.ingesting import run_alone
 
 SHARES = {"train": 0.5, "eval": 0.5}
 CONFIG = ["data.splits={train: 0.5, eval: 0.5}"]  # the domain's file-name rules label them
@@ -43,32 +41,9 @@ def xrays(tmp_path: Path) -> Path:
 
 
 def _run(root: Path, data: Path, span: SpanInput | None = None) -> tuple[str, str]:
-    """Runs a pipeline of ImageExampleGen alone; its last execution's state, and the
-    URI of the Examples it wrote or reused."""
-    component = image_example_gen(load_domain("medical_imaging", CONFIG), str(data), span)
-    database = str(root / "metadata.sqlite")
-    LocalDagRunner().run(
-        tfx_pipeline.Pipeline(
-            pipeline_name="images",
-            pipeline_root=str(root / "tfx"),
-            components=[component],
-            enable_cache=True,
-            metadata_connection_config=metadata.sqlite_metadata_connection_config(database),
-        )
+    return run_alone(
+        root, image_example_gen(load_domain("medical_imaging", CONFIG), str(data), span)
     )
-    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(database))
-    execution = max(store.get_executions(), key=lambda e: e.id)
-    states = {
-        metadata_store_pb2.Execution.COMPLETE: "complete",
-        metadata_store_pb2.Execution.CACHED: "cached",
-    }
-    outputs = [
-        event.artifact_id
-        for event in store.get_events_by_execution_ids([execution.id])
-        if event.type == metadata_store_pb2.Event.OUTPUT
-    ]
-    (examples,) = store.get_artifacts_by_id(outputs)
-    return states.get(execution.last_known_state, "other"), examples.uri
 
 
 def test_same_files_are_a_cache_hit_and_a_changed_image_is_ingested_again(

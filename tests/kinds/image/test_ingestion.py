@@ -6,22 +6,18 @@ only beyond the allowed share, after writing nothing a later component reads."""
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from google.protobuf.message import Message
 from PIL import Image
-from tfx.types import standard_artifacts, standard_component_specs
-from tfx.utils import proto_utils
 
-from aet.kinds.image.example_gen import ImageExecutor, image_example_gen
+from aet.kinds.image.example_gen import image_example_gen
 from aet.kinds.image.ingestion import IngestionError, listed_images, split_of
-from aet.kinds.ingested import REPORT_FILE
 from aet.pipelines.domains import load_domain
 from tests.image_bombs import png_declaring, real_png
+from tests.kinds.ingesting import run_executor
 
 SHARES = {"train": 0.5, "eval": 0.5}
 SUB_FOLDERS = ["data.label_rules=[]", "data.splits={train: 0.5, eval: 0.5}"]
@@ -47,18 +43,11 @@ def folder(tmp_path: Path) -> Path:
 
 
 def ingest(data: Path, output: Path, overrides: list[str] = SUB_FOLDERS) -> dict:
-    """ImageExampleGen's executor run on `data` as the component configures it for the
-    medical_imaging domain with `overrides`; the ingestion report it wrote."""
-    component = image_example_gen(load_domain("medical_imaging", overrides), str(data))
-    properties = {
-        name: proto_utils.proto_to_json(value) if isinstance(value, Message) else value
-        for name, value in component.exec_properties.items()
-        if value is not None
-    }
-    examples = standard_artifacts.Examples()
-    examples.uri = str(output)
-    ImageExecutor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, properties)
-    return json.loads((output / REPORT_FILE).read_text())
+    """ImageExampleGen's executor run on `data` for the medical_imaging domain with
+    `overrides`; the ingestion report it wrote."""
+    return run_executor(
+        image_example_gen(load_domain("medical_imaging", overrides), str(data)), output
+    )
 
 
 def _examples(output: Path, split: str) -> list[dict]:
