@@ -23,6 +23,7 @@ from aet.components.models.attention_cnn import (
 )
 from aet.components.models.ft_transformer import ClsToken, NumericTokenizer
 from aet.components.models.sasrec import SequentialRecommender
+from aet.components.models.wide_and_deep import ResidualGate
 from aet.components.optimizers import AdamWVariableDecay, LayerwiseOptimizer
 from aet.components.ranking_metrics import HitRate, NDCGAtCutoff
 from aet.config import Bound, ChangeThreshold, DomainConfig
@@ -184,6 +185,7 @@ CUSTOM_OBJECTS = {
     "aet>TransformerBlock": TransformerBlock,
     "aet>NumericTokenizer": NumericTokenizer,
     "aet>ClsToken": ClsToken,
+    "aet>ResidualGate": ResidualGate,
     "aet>ImageAugmentation": ImageAugmentation,
     "aet>ChannelSpatialAttention": ChannelSpatialAttention,
     "aet>PatchTokens": PatchTokens,

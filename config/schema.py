@@ -290,9 +290,9 @@ class AugmentationConfig(_Strict):
 class ModelConfig(_Strict):
     architecture: str | None = Field(
         None,
-        description="one the data kind offers (ft_transformer or logistic_regression for "
-        "tabular data, attention_cnn for images, sasrec for item histories); default: "
-        "the kind's first",
+        description="one the data kind offers (ft_transformer, logistic_regression or "
+        "wide_and_deep for tabular data, attention_cnn for images, sasrec for item "
+        "histories); default: the kind's first",
     )
     embedding_dim: int = Field(32, gt=0)
     num_layers: int = Field(2, gt=0)

@@ -75,6 +75,36 @@ class ClsToken(tf.keras.layers.Layer):
         return tf.concat([tf.tile(self.token, [batch, 1, 1]), tokens], axis=1)
 
 
+def encoded_features(
+    inputs: TabularInputs,
+    config: ModelConfig,
+    numeric: list[tf.Tensor],
+    categorical: dict[str, tf.Tensor],
+) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """The transformer's summary of one row (every feature a token, a CLS token
+    prepended, the encoder over them, and the CLS state normalised: what a head reads),
+    and each category's token, its embedding `<name>_emb` [batch, 1, d]."""
+    token_groups = []
+    if numeric:
+        stacked = tf.keras.layers.Concatenate(name="numeric_values")(numeric)
+        token_groups.append(NumericTokenizer(config.embedding_dim, name="numeric_tokens")(stacked))
+    embedded = {}
+    for name, vocab_size in inputs.categorical.items():
+        embedding = tf.keras.layers.Embedding(vocab_size, config.embedding_dim, name=f"{name}_emb")
+        embedded[name] = embedding(categorical[name])
+        token_groups.append(embedded[name])
+    tokens = (
+        token_groups[0]
+        if len(token_groups) == 1
+        else tf.keras.layers.Concatenate(axis=1, name="tokens")(token_groups)
+    )
+    x = ClsToken(name="cls")(tokens)
+    x = transformer_encoder(x, config)
+    cls_state = x[:, 0]
+    head = tf.keras.layers.LayerNormalization(name="head_norm")(cls_state)
+    return tf.keras.layers.Activation("relu")(head), embedded
+
+
 def build_ft_transformer(
     inputs: TabularInputs,
     config: ModelConfig,
@@ -87,23 +117,7 @@ def build_ft_transformer(
     Binary tasks get one sigmoid unit, multi-class tasks a softmax over `num_classes`.
     """
     model_inputs, numeric, categorical = input_layers(inputs, input_name)
-    token_groups = []
-    if numeric:
-        stacked = tf.keras.layers.Concatenate(name="numeric_values")(numeric)
-        token_groups.append(NumericTokenizer(config.embedding_dim, name="numeric_tokens")(stacked))
-    for name, vocab_size in inputs.categorical.items():
-        embedding = tf.keras.layers.Embedding(vocab_size, config.embedding_dim, name=f"{name}_emb")
-        token_groups.append(embedding(categorical[name]))
-    tokens = (
-        token_groups[0]
-        if len(token_groups) == 1
-        else tf.keras.layers.Concatenate(axis=1, name="tokens")(token_groups)
-    )
-    x = ClsToken(name="cls")(tokens)
-    x = transformer_encoder(x, config)
-    cls_state = x[:, 0]
-    head = tf.keras.layers.LayerNormalization(name="head_norm")(cls_state)
-    head = tf.keras.layers.Activation("relu")(head)
+    head, _ = encoded_features(inputs, config, numeric, categorical)
     if num_classes == 2:
         output = tf.keras.layers.Dense(1, activation="sigmoid", name="probability")(head)
     else:

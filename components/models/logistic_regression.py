@@ -18,13 +18,11 @@ import tensorflow as tf
 from aet.components.models.ft_transformer import TabularInputs, input_layers
 
 
-def build_logistic_regression(
-    inputs: TabularInputs, num_classes: int, input_name: Callable[[str], str] = str
-) -> tf.keras.Model:
-    """The (uncompiled) linear classifier over `inputs`; its output is named like the
-    other classifiers': `probability` (binary) or `probabilities`."""
-    units = 1 if num_classes == 2 else num_classes
-    model_inputs, numeric, categorical = input_layers(inputs, input_name)
+def linear_logits(
+    inputs: TabularInputs, units: int, numeric: list[tf.Tensor], categorical: dict[str, tf.Tensor]
+) -> tf.Tensor:
+    """One weight per number and per category for each of `units` scores, summed: the
+    logits of logistic regression (and the wide path of wide_and_deep.py)."""
     scores = []
     if numeric:
         stacked = (
@@ -38,9 +36,27 @@ def build_logistic_regression(
             categorical[name]
         )
         scores.append(tf.keras.layers.Flatten(name=f"{name}_weights")(weights))
-    logits = scores[0] if len(scores) == 1 else tf.keras.layers.Add(name="logits")(scores)
-    if units == 1:
-        output = tf.keras.layers.Activation("sigmoid", name="probability")(logits)
-    else:
-        output = tf.keras.layers.Activation("softmax", name="probabilities")(logits)
-    return tf.keras.Model(model_inputs, output, name="logistic_regression")
+    return scores[0] if len(scores) == 1 else tf.keras.layers.Add(name="logits")(scores)
+
+
+def class_scores(num_classes: int) -> int:
+    """Logits a classifier of `num_classes` needs: one for a binary label."""
+    return 1 if num_classes == 2 else num_classes
+
+
+def classifier_output(logits: tf.Tensor) -> tf.Tensor:
+    """Probabilities named as every classifier's output: `probability` (one logit,
+    sigmoid) or `probabilities` (softmax)."""
+    if logits.shape[-1] == 1:
+        return tf.keras.layers.Activation("sigmoid", name="probability")(logits)
+    return tf.keras.layers.Activation("softmax", name="probabilities")(logits)
+
+
+def build_logistic_regression(
+    inputs: TabularInputs, num_classes: int, input_name: Callable[[str], str] = str
+) -> tf.keras.Model:
+    """The (uncompiled) linear classifier over `inputs`; its output is named like the
+    other classifiers': `probability` (binary) or `probabilities`."""
+    model_inputs, numeric, categorical = input_layers(inputs, input_name)
+    logits = linear_logits(inputs, class_scores(num_classes), numeric, categorical)
+    return tf.keras.Model(model_inputs, classifier_output(logits), name="logistic_regression")

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 class TabularKind(ClassifierKind):
     name = "csv"
     description = "CSV or Parquet files of numeric and categorical features and a label"
-    architectures = ("ft_transformer", "logistic_regression")
+    architectures = ("ft_transformer", "logistic_regression", "wide_and_deep")
 
     def check_config(self, config: DomainConfig) -> None:
         super().check_config(config)

@@ -11,6 +11,7 @@ import tensorflow_transform as tft
 from aet.components.features import transformed_name
 from aet.components.models.ft_transformer import TabularInputs, build_ft_transformer
 from aet.components.models.logistic_regression import build_logistic_regression
+from aet.components.models.wide_and_deep import build_wide_and_deep
 from aet.components.preprocessing import NUM_OOV_BUCKETS
 from aet.config import DomainConfig
 
@@ -46,7 +47,17 @@ def logistic_regression(config: DomainConfig, tf_transform_output: tft.TFTransfo
     )
 
 
+def wide_and_deep(config: DomainConfig, tf_transform_output: tft.TFTransformOutput):
+    return build_wide_and_deep(
+        tabular_inputs(config, tf_transform_output),
+        config.model,
+        len(config.features.label.classes),
+        input_name=transformed_name,
+    )
+
+
 NETWORKS: dict[str, Callable[[DomainConfig, tft.TFTransformOutput], tf.keras.Model]] = {
     "ft_transformer": ft_transformer,
     "logistic_regression": logistic_regression,
+    "wide_and_deep": wide_and_deep,
 }
