@@ -27,6 +27,7 @@ from aet.components.models.wide_and_deep import ResidualGate
 from aet.components.optimizers import AdamWVariableDecay, LayerwiseOptimizer
 from aet.components.ranking_metrics import HitRate, NDCGAtCutoff
 from aet.config import Bound, ChangeThreshold, DomainConfig
+from aet.config.contract import CLASSIFIER_OUTPUTS
 from aet.config.kinds import kind_of
 from aet.config.metrics import METRICS, PER_CLASS_METRICS, EvaluationSettings, MetricClass
 
@@ -50,7 +51,7 @@ def _metric_configs(classes: list[MetricClass]) -> list[tfma.MetricConfig]:
     return metrics
 
 
-def _per_class_metrics_spec(config: DomainConfig) -> tfma.MetricsSpec:
+def _per_class_metrics_spec(config: DomainConfig, outputs: list[str]) -> tfma.MetricsSpec:
     """One-vs-rest AUC, precision and recall for every class: TFMA binarizes the label
     and the class's probability (predicted when >= evaluation.decision_threshold)."""
     settings = _settings(config)
@@ -62,6 +63,7 @@ def _per_class_metrics_spec(config: DomainConfig) -> tfma.MetricsSpec:
         binarize=tfma.BinarizationOptions(
             class_ids={"values": list(range(len(config.features.label.classes)))}
         ),
+        output_names=outputs,
     )
 
 
@@ -126,27 +128,56 @@ CURVE_PLOTS = [
 CONFUSION_MATRIX_PLOT = tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot")
 
 
-def classifier_eval_config(config: DomainConfig, label_key: str) -> tfma.EvalConfig:
+def classifier_output(config: DomainConfig) -> str:
+    """The name of a classifier's own answer in `serve_examples`."""
+    binary, multiclass = CLASSIFIER_OUTPUTS
+    return binary if config.is_binary else multiclass
+
+
+def classifier_eval_config(
+    config: DomainConfig, label_key: str, baselines: tuple[str, ...] = ()
+) -> tfma.EvalConfig:
     """A classifier's metrics on the transformed label, overall, per slice and (for a
     multi-class label with `evaluation.per_class`) per class; a binary one's curves, a
-    multi-class one's confusion matrix."""
+    multi-class one's confusion matrix. The `baselines` (outputs of `serve_examples`
+    beside the model's) get the same metrics, ungated, and only for the new model: a
+    served version exported before them has no such outputs."""
     evaluation = config.evaluation
-    return tfma.EvalConfig(
-        model_specs=[
-            tfma.ModelSpec(
-                signature_name="serve_examples",
-                label_key=label_key,
-                prediction_key="probability" if config.is_binary else "probabilities",
-                preprocessing_function_names=["transform_features"],
-            )
-        ],
-        metrics_specs=[
+    output = classifier_output(config)
+    if baselines:
+        model_spec = tfma.ModelSpec(
+            signature_name="serve_examples",
+            label_keys={name: label_key for name in (output, *baselines)},
+            preprocessing_function_names=["transform_features"],
+        )
+    else:
+        model_spec = tfma.ModelSpec(
+            signature_name="serve_examples",
+            label_key=label_key,
+            prediction_key=output,
+            preprocessing_function_names=["transform_features"],
+        )
+    outputs = [output] if baselines else []
+    metrics_specs = [
+        tfma.MetricsSpec(
+            metrics=config_metrics(config, gated=True)
+            + (CURVE_PLOTS if config.is_binary else [CONFUSION_MATRIX_PLOT]),
+            output_names=outputs,
+        )
+    ]
+    if evaluation.per_class:
+        metrics_specs.append(_per_class_metrics_spec(config, outputs))
+    if baselines:
+        metrics_specs.append(
             tfma.MetricsSpec(
-                metrics=config_metrics(config, gated=True)
-                + (CURVE_PLOTS if config.is_binary else [CONFUSION_MATRIX_PLOT])
+                metrics=config_metrics(config, gated=False),
+                output_names=list(baselines),
+                model_names=[tfma.CANDIDATE_KEY],
             )
-        ]
-        + ([_per_class_metrics_spec(config)] if evaluation.per_class else []),
+        )
+    return tfma.EvalConfig(
+        model_specs=[model_spec],
+        metrics_specs=metrics_specs,
         slicing_specs=[tfma.SlicingSpec()]
         + [tfma.SlicingSpec(feature_keys=list(keys)) for keys in evaluation.slices],
     )

@@ -13,10 +13,11 @@ from google.protobuf import text_format
 
 from aet.components.evaluation import tfma_metric_name
 from aet.config import DomainConfig
-from aet.config.contract import RECOMMENDER_OUTPUT
+from aet.config.contract import CLASSIFIER_OUTPUTS, RECOMMENDER_OUTPUT
 from aet.config.metrics import PER_CLASS_METRICS
 
 BASELINE = tfma.BASELINE_KEY  # the Evaluator's name for the model judged against
+MODEL_OUTPUTS = {RECOMMENDER_OUTPUT, *CLASSIFIER_OUTPUTS}  # a model's own, not a baseline's
 
 
 def _slice_name(slice_key: tuple) -> str:
@@ -31,8 +32,9 @@ def _class_id(sub_key: str) -> int | None:
 
 def _metric_label(name: str, class_id: int | None, classes: list[str], output: str) -> str:
     """'auc' for a whole-label metric, 'auc[class=Adelie]' for one class's (one-vs-rest),
-    'ndcg[most_popular]' for a recommender's baseline (an output other than its own)."""
-    if output and output != RECOMMENDER_OUTPUT:
+    'ndcg[most_popular]' or 'auc[logistic_regression]' for a baseline (an output other
+    than the model's own)."""
+    if output and output not in MODEL_OUTPUTS:
         return f"{name}[{output}]"
     if class_id is None:
         return name
@@ -95,7 +97,7 @@ def read_intervals(evaluation_uri: str, config: DomainConfig) -> dict[str, dict[
     intervals: dict[str, dict[str, list]] = {}
     for slice_name, label, value in _metric_entries(evaluation_uri, config, None):
         bounded = value.get("boundedValue")
-        if not bounded or label == "example_count":
+        if not bounded or label.partition("[")[0] == "example_count":
             continue
         lower, upper = _number(bounded.get("lowerBound")), _number(bounded.get("upperBound"))
         if lower is not None and upper is not None:
@@ -130,8 +132,9 @@ def _overall_plots(evaluation_uri: str) -> dict:
     for model in (None, tfma.CANDIDATE_KEY):
         result = tfma.load_eval_result(evaluation_uri, model_name=model)
         overall = next((plots for key, plots in result.plots if key == ()), None)
-        if overall:
-            return (overall.get("") or {}).get("") or {}
+        for output in ("", *CLASSIFIER_OUTPUTS):  # unnamed unless baselines are beside it
+            if overall and output in overall:
+                return overall[output].get("") or {}
     return {}
 
 

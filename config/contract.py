@@ -26,6 +26,12 @@ LOG_SUFFIXES = (*TAB_SEPARATED_SUFFIXES, ".csv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 IMAGE_FORMATS = ("PNG", "JPEG")
 
+# A classifier's own answer in its evaluation signature (`serve_examples`), and a tabular
+# model's baselines answered beside it (kinds/tabular/baselines.py): the run summary
+# names their metrics 'auc[logistic_regression]'.
+CLASSIFIER_OUTPUTS = ("probability", "probabilities")  # a binary label's, a multi-class one's
+TABULAR_BASELINES = ("logistic_regression", "boosted_trees")
+
 # Signatures a classifier exports besides serving_default: the one TF Serving's
 # Classify API calls, marked with that API's method name.
 CLASSIFICATION = "classification"

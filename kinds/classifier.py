@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 class ClassifierKind(DataKind):
     """A kind whose examples carry a label of `features.label.classes`."""
 
+    # The outputs `baselines` adds to `serve_examples`, scored beside the model.
+    baseline_outputs: ClassVar[tuple[str, ...]] = ()
+
     def check_config(self, config: DomainConfig) -> None:
         if config.features.sequence is not None:
             raise KindConfigError(
@@ -115,7 +118,17 @@ class ClassifierKind(DataKind):
             self.json_signature,
             self.explain_signature,
             class_weights=context.class_weights,
+            baselines=self.baselines(config, tf_transform_output, context),
         )
+
+    def baselines(
+        self,
+        config: DomainConfig,
+        tf_transform_output: tft.TFTransformOutput,
+        context: ExportContext,
+    ) -> dict:
+        """The baselines fitted beside the model, by output name (none by default)."""
+        return {}
 
     def json_signature(
         self,
@@ -143,7 +156,7 @@ class ClassifierKind(DataKind):
     def eval_config(self, config: DomainConfig) -> tfma.EvalConfig:
         from aet.components.evaluation import classifier_eval_config
 
-        return classifier_eval_config(config, self.label_key(config))
+        return classifier_eval_config(config, self.label_key(config), self.baseline_outputs)
 
     def extra_components(self, config: DomainConfig, parts: PipelineParts) -> list:
         """The Explanations component (the served explanations' global view)."""

@@ -43,9 +43,22 @@ def _section(section_id: str, title: str, **context) -> Section:
     return Section(section_id, title, Markup(html))
 
 
+def baselines_beside(overall: dict[str, float]) -> list[str]:
+    """The baselines scored beside the model ('ndcg[most_popular]' names one; a class's
+    own 'auc[class=x]' does not), in order."""
+    groups = {label.partition("[")[2].rstrip("]") for label in overall if "[" in label}
+    return sorted(group for group in groups if not group.startswith("class="))
+
+
 def overview(record: RunRecord) -> Section:
     summary = record.summary
     overall = (summary.get("metrics") or {}).get("overall", {})
+    beside = baselines_beside(overall)
+    own = {
+        name: value
+        for name, value in overall.items()
+        if not any(name.endswith(f"[{group}]") for group in beside)
+    }
     thresholds = record.config.evaluation.thresholds if record.config else {}
     checks = []
     for name, bound in thresholds.items():
@@ -74,11 +87,13 @@ def overview(record: RunRecord) -> Section:
         "overview",
         "Overview",
         summary=summary,
-        overall=overall,
+        overall=own,
+        all_metrics=overall,
+        beside=beside,
         baseline=summary.get("baseline_metrics") or {},
         # Like the evaluation's, a split too small to judge gets no interval either.
         intervals=(summary.get("metric_intervals") or {}).get("overall", {})
-        if judged(overall)
+        if judged(own)
         else {},
         checks=checks,
         failed=failed,

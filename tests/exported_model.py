@@ -7,12 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tfx import v1 as tfx
 
 from aet.components.export.signatures import save_for_serving
 from aet.components.features import transformed_name
 from aet.components.trainer import build_model
 from aet.config.kinds import kind_of
 from aet.kinds.base import ExportContext
+from tests.components.trainer_worker import dataset_factory
 from tests.transform_fixture import TransformRun
 
 
@@ -60,8 +62,17 @@ def shared_exported_model(
 def trainer_signatures(
     model: tf.keras.Model, transform_run: TransformRun, class_weights: dict | None = None
 ) -> dict:
-    """The signatures the Trainer exports `model` with, as its data kind builds them."""
+    """The signatures the Trainer exports `model` with, as its data kind builds them
+    (its baselines fitted on the transformed training rows)."""
     config = transform_run.config
+    fn_args = tfx.components.FnArgs(
+        train_files=["train"],
+        data_accessor=tfx.components.DataAccessor(
+            tf_dataset_factory=dataset_factory(transform_run.train_transformed),
+            record_batch_factory=None,
+            data_view_decode_fn=None,
+        ),
+    )
     return kind_of(config).signatures(
-        model, transform_run.tf_transform_output, config, ExportContext(None, class_weights)
+        model, transform_run.tf_transform_output, config, ExportContext(fn_args, class_weights)
     )

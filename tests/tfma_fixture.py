@@ -51,17 +51,25 @@ def evaluate_predictions(
     if not intervals:
         config.options.ClearField("compute_confidence_intervals")
     del config.model_specs[:]
-    config.model_specs.add(label_key=model_spec.label_key, prediction_key=model_spec.prediction_key)
+    # A model answered beside its baselines is several outputs: each gets the same
+    # predictions, read from a feature of its own.
+    outputs = dict(model_spec.label_keys)
+    if outputs:
+        features = {output: f"prediction_{output}" for output in outputs}
+        config.model_specs.add(label_keys=outputs, prediction_keys=features)
+    else:
+        features = {"": model_spec.prediction_key}
+        config.model_specs.add(label_key=model_spec.label_key, prediction_key=features[""])
+    label_key = next(iter(outputs.values())) if outputs else model_spec.label_key
     data = os.path.join(folder, "examples.tfrecord")
     with tf.io.TFRecordWriter(data) as writer:
         for label, prediction in zip(labels, predictions, strict=True):
+            values = tf.train.Feature(
+                float_list=tf.train.FloatList(value=np.atleast_1d(prediction))
+            )
             feature = {
-                model_spec.label_key: tf.train.Feature(
-                    int64_list=tf.train.Int64List(value=[label])
-                ),
-                model_spec.prediction_key: tf.train.Feature(
-                    float_list=tf.train.FloatList(value=np.atleast_1d(prediction))
-                ),
+                label_key: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+                **dict.fromkeys(features.values(), values),
             }
             writer.write(
                 tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()

@@ -12,9 +12,11 @@ and how a SavedModel is saved for TF Serving.
 - `explain`: the same examples -> the probabilities and why (the data kind's
   explanation: attributions per feature for tabular domains, a Grad-CAM map for
   images). A signature of its own, so `serving_default` keeps its latency.
-- `serve_examples`: the examples again, for TFMA (its EvalConfig names it), and
-  `transform_features`: the Transform graph alone, where TFMA reads the transformed
-  label and the derived slicing features.
+- `serve_examples`: the examples again, for TFMA (its EvalConfig names it), with the
+  answers of the baselines the kind fits beside the model (a tabular model's logistic
+  regression and boosted trees), each an output of its own; and `transform_features`:
+  the Transform graph alone, where TFMA reads the transformed label and the derived
+  slicing features.
 
 A model trained with class weights w_k learns probabilities inflated in proportion to
 w_k (balanced weights make a 30 % class look like 50 %). The served probabilities undo
@@ -25,7 +27,7 @@ not an artefact of the training loss; ranking (AUC) is unchanged.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -86,9 +88,12 @@ def classifier_signatures(
     json_signature: JsonSignature,
     explain_signature: ExplainSignature,
     class_weights: dict[int, float] | None = None,
+    baselines: Mapping[str, Callable[[dict], tf.Tensor]] | None = None,
 ) -> dict:
     """The exported signatures of a classifier reading the raw features `raw_inputs`;
-    `class_weights` are those training used, if any."""
+    `class_weights` are those training used, if any; `baselines` map an output name to
+    a fitted baseline (transformed inputs -> [batch, classes] probabilities), answered
+    beside the model in `serve_examples` only."""
     model.tft_layer = tf_transform_output.transform_features_layer()
     input_keys = list(model.input.keys()) if isinstance(model.input, dict) else model.input_names
     classes = tf.constant(config.features.label.classes)
@@ -115,8 +120,17 @@ def classifier_signatures(
     spec = {name: raw_spec[name] for name in raw_inputs}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def serve_examples(serialized: tf.Tensor) -> dict:
+    def serve_default(serialized: tf.Tensor) -> dict:
         return predict(tf.io.parse_example(serialized, spec))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(serialized: tf.Tensor) -> dict:
+        raw = tf.io.parse_example(serialized, spec)
+        answers = predict(raw)
+        transformed = model.tft_layer(raw)
+        for name, baseline in (baselines or {}).items():
+            (answers[name],) = served_answer(baseline(transformed), config).values()
+        return answers
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
     def classification(serialized: tf.Tensor) -> dict:
@@ -127,8 +141,8 @@ def classifier_signatures(
         return model_inputs_of(tf.io.parse_example(serialized, spec))
 
     signatures = {
-        "serving_default": serve_examples,
-        "serve_examples": serve_examples,
+        "serving_default": serve_default,
+        "serve_examples": serve_examples if baselines else serve_default,
         CLASSIFICATION: classification,
         EXPLANATION: explain_signature(model, parsed_model_inputs, served, config),
         "transform_features": transform_features_signature(model, tf_transform_output),

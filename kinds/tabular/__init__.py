@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aet.config.contract import TABULAR_BASELINES
 from aet.config.kinds import register_kind
 from aet.kinds.base import Encoder, KindConfigError, PreparedInput
 from aet.kinds.classifier import ClassifierKind
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from aet.components.spans import SpanInput
     from aet.config import DomainConfig
+    from aet.kinds.base import ExportContext
     from aet.report.run_record import RunRecord
     from aet.report.sections import Section
     from aet.serving.requests import PredictionInput
@@ -38,6 +40,7 @@ class TabularKind(ClassifierKind):
     name = "csv"
     description = "CSV or Parquet files of numeric and categorical features and a label"
     architectures = ("ft_transformer", "logistic_regression", "wide_and_deep")
+    baseline_outputs = TABULAR_BASELINES  # kinds/tabular/baselines.py
 
     def check_config(self, config: DomainConfig) -> None:
         super().check_config(config)
@@ -139,6 +142,23 @@ class TabularKind(ClassifierKind):
         from aet.kinds.tabular.networks import NETWORKS
 
         return NETWORKS[config.model.architecture](config, tf_transform_output)
+
+    def baselines(
+        self,
+        config: DomainConfig,
+        tf_transform_output: tft.TFTransformOutput,
+        context: ExportContext,
+    ) -> dict:
+        """Logistic regression and boosted trees on the transformed training split."""
+        from aet.kinds.tabular.baselines import fit_baselines, training_matrix
+        from aet.kinds.tabular.networks import tabular_inputs
+
+        inputs = tabular_inputs(config, tf_transform_output)
+        matrix, labels = training_matrix(
+            context.fn_args, tf_transform_output, inputs, self.label_key(config)
+        )
+        classes = len(config.features.label.classes)
+        return fit_baselines(matrix, labels, inputs, classes, config.training.seed)
 
     def json_signature(
         self,

@@ -28,9 +28,9 @@ from tfx_bsl.public import tfxio
 
 from aet.components.features import transformed_name
 from aet.components.models.ft_transformer import TabularInputs
+from aet.config.contract import TABULAR_BASELINES
 
-LOGISTIC_REGRESSION, BOOSTED_TREES = "logistic_regression", "boosted_trees"
-BASELINE_OUTPUTS = (LOGISTIC_REGRESSION, BOOSTED_TREES)
+LOGISTIC_REGRESSION, BOOSTED_TREES = TABULAR_BASELINES
 BASELINE_ROWS = 50_000  # training rows the baselines are fitted on, at most
 
 # transformed model inputs -> [batch, classes] probabilities
@@ -54,15 +54,16 @@ def training_matrix(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The first `BASELINE_ROWS` rows of the transformed training split, as the matrix
     and the class ids."""
+    options = tfxio.TensorFlowDatasetOptions(
+        batch_size=1024, shuffle=False, num_epochs=1, label_key=label_key
+    )
     dataset = fn_args.data_accessor.tf_dataset_factory(
-        fn_args.train_files,
-        tfxio.TensorFlowDatasetOptions(batch_size=1024, shuffle=False, num_epochs=1),
-        tf_transform_output.transformed_metadata.schema,
+        fn_args.train_files, options, tf_transform_output.transformed_metadata.schema
     )
     matrices, labels, rows = [], [], 0
-    for batch in dataset:
-        matrices.append(feature_matrix(inputs, batch).numpy())
-        labels.append(tf.reshape(batch[label_key], [-1]).numpy())
+    for features, label in dataset:
+        matrices.append(feature_matrix(inputs, features).numpy())
+        labels.append(tf.reshape(label, [-1]).numpy())
         rows += len(labels[-1])
         if rows >= BASELINE_ROWS:
             break

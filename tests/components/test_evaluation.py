@@ -8,7 +8,8 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs
 
-from aet.components.evaluation import build_eval_config, tfma_metric_name
+from aet.components.evaluation import CURVE_PLOTS, build_eval_config, tfma_metric_name
+from aet.components.evaluation_results import MODEL_OUTPUTS
 from aet.config import ConfigError, load_config
 from tests.tfma_fixture import (
     MULTICLASS_LABELS,
@@ -27,8 +28,8 @@ def eval_config(finance_config) -> tfma.EvalConfig:
 
 
 def _metrics(eval_config: tfma.EvalConfig) -> list:
-    (spec,) = eval_config.metrics_specs
-    return list(spec.metrics)
+    """The model's own metrics: the first spec (its baselines' spec comes last)."""
+    return list(eval_config.metrics_specs[0].metrics)
 
 
 def _by_name(eval_config: tfma.EvalConfig) -> dict:
@@ -47,9 +48,31 @@ def _config_path(finance_config):
 def test_model_spec_reads_the_serving_signature_and_transformed_label(eval_config):
     (model_spec,) = eval_config.model_specs
     assert model_spec.signature_name == "serve_examples"
-    assert model_spec.label_key == "creditability_xf"
-    assert model_spec.prediction_key == "probability"
+    # The model's probability and its two baselines', each against the transformed label.
+    assert dict(model_spec.label_keys) == dict.fromkeys(
+        ["probability", "logistic_regression", "boosted_trees"], "creditability_xf"
+    )
     assert list(model_spec.preprocessing_function_names) == ["transform_features"]
+
+
+def test_the_baselines_get_the_models_metrics_ungated_and_for_the_new_model_only(eval_config):
+    model, baselines = eval_config.metrics_specs
+    assert list(model.output_names) == ["probability"]
+    assert list(baselines.output_names) == ["logistic_regression", "boosted_trees"]
+    assert list(baselines.model_names) == [tfma.CANDIDATE_KEY]
+    config_metrics = [m for m in model.metrics if m not in CURVE_PLOTS]
+    assert [m.class_name for m in baselines.metrics] == [m.class_name for m in config_metrics]
+    assert any(m.per_slice_thresholds for m in model.metrics)
+    assert not any(m.per_slice_thresholds for m in baselines.metrics)
+
+
+def test_an_image_model_has_no_baselines_and_one_unnamed_output():
+    from aet.pipelines.domains import load_domain
+
+    eval_config = build_eval_config(load_domain("medical_imaging"))
+    (model_spec,) = eval_config.model_specs
+    assert model_spec.prediction_key == "probability" and not model_spec.label_keys
+    assert [list(spec.output_names) for spec in eval_config.metrics_specs] == [[]]
 
 
 def test_every_model_is_declared_keras_so_tfma_never_loads_it_to_find_out(eval_config, tmp_path):
@@ -175,8 +198,7 @@ def test_three_classes_use_sparse_categorical_metrics(finance_config):
     )
     eval_config = build_eval_config(config)
     (model_spec,) = eval_config.model_specs
-    assert model_spec.prediction_key == "probabilities"
-    assert model_spec.label_key == "creditability_xf"
+    assert model_spec.label_keys["probabilities"] == "creditability_xf"
     metrics = _by_name(eval_config)
     assert set(metrics) == {"ExampleCount", "accuracy", "log_loss", "MultiClassConfusionMatrixPlot"}
     assert _reported_names(eval_config) == {
@@ -196,9 +218,10 @@ def _overall(output: str) -> dict[str, dict[str, float]]:
     """sub-key ('' or 'classId:N') -> metric name -> value, for the overall slice."""
     ((slice_key, by_output),) = tfma.load_eval_result(output).slicing_metrics
     assert slice_key == ()
+    (model_output,) = {"", *MODEL_OUTPUTS} & set(by_output)  # the baselines' are named
     return {
         sub_key: {name: value["doubleValue"] for name, value in metrics.items()}
-        for sub_key, metrics in by_output[""].items()
+        for sub_key, metrics in by_output[model_output].items()
     }
 
 
@@ -240,8 +263,8 @@ def test_sensitivity_and_specificity_are_computed_at_the_decision_threshold(sens
     assert {(key.name, key.is_diff) for key in thresholds} == {
         ("sensitivity", False), ("specificity", False), ("specificity", True),
     }  # fmt: skip
-    assert len(eval_config.metrics_specs) == 1
-    assert not eval_config.metrics_specs[0].HasField("binarize")
+    model, baselines = eval_config.metrics_specs
+    assert not model.HasField("binarize") and not baselines.HasField("binarize")
 
 
 # Positive class 1; at the decision threshold 0.4 (not the default 0.5, which would give
@@ -292,7 +315,7 @@ PER_CLASS_OVERRIDES = [
 def test_per_class_metrics_binarize_every_class_only_when_asked(finance_config):
     config = load_config(_config_path(finance_config), PER_CLASS_OVERRIDES)
     eval_config = build_eval_config(config)
-    overall, per_class = eval_config.metrics_specs
+    overall, per_class, _ = eval_config.metrics_specs
     assert not overall.HasField("binarize")
     assert list(per_class.binarize.class_ids.values) == [0, 1, 2]
     metrics = {json.loads(m.config)["name"]: m for m in per_class.metrics}
@@ -311,7 +334,7 @@ def test_per_class_metrics_binarize_every_class_only_when_asked(finance_config):
     assert class_keys == {(name, i) for name in ("auc", "precision", "recall") for i in range(3)}
 
     without = load_config(_config_path(finance_config), PER_CLASS_OVERRIDES[:-1])
-    (spec,) = build_eval_config(without).metrics_specs
+    spec, _ = build_eval_config(without).metrics_specs
     assert not spec.HasField("binarize")
 
 

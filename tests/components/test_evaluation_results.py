@@ -8,6 +8,7 @@ import pytest
 from aet.components.evaluation import build_eval_config
 from aet.components.evaluation_results import read_metrics
 from aet.config import load_config
+from aet.config.contract import TABULAR_BASELINES
 from tests.penguins_domain import write_penguins_config
 from tests.tfma_fixture import (
     MULTICLASS_LABELS,
@@ -49,9 +50,13 @@ def test_per_class_metrics_are_named_after_the_config_classes(
     metrics = read_metrics(per_class_evaluation, per_class_config)
     assert list(metrics) == ["overall"]
     overall = metrics["overall"]
-    assert set(overall) == {"accuracy", "log_loss", "example_count"} | {
+    whole_label = {"accuracy", "log_loss", "example_count"}
+    assert set(overall) == whole_label | {
         f"{name}[class={species}]" for name in ("auc", "precision", "recall") for species in SPECIES
-    }
+    } | {f"{name}[{baseline}]" for name in whole_label for baseline in TABULAR_BASELINES}
+    # The baselines were handed the model's predictions here: the same figures.
+    for baseline in TABULAR_BASELINES:
+        assert overall[f"accuracy[{baseline}]"] == overall["accuracy"]
     # Whole-label metrics keep their plain names.
     assert overall["example_count"] == 9
     assert overall["accuracy"] == round(6 / 9, 6)
@@ -66,7 +71,10 @@ def test_per_class_metrics_are_named_after_the_config_classes(
 def test_without_per_class_the_class_metrics_are_left_out(penguins_path, per_class_evaluation):
     config = load_config(penguins_path, [f"features.label.classes={SPECIES}"])
     (overall,) = read_metrics(per_class_evaluation, config).values()
-    assert set(overall) == {"accuracy", "log_loss", "example_count"}
+    whole_label = {"accuracy", "log_loss", "example_count"}
+    assert set(overall) == whole_label | {
+        f"{name}[{baseline}]" for name in whole_label for baseline in TABULAR_BASELINES
+    }
 
 
 def test_a_binary_classifiers_curves_come_from_tfmas_plots(tmp_path) -> None:
@@ -145,7 +153,9 @@ def test_every_metric_gets_a_bootstrap_interval_around_its_estimate(tmp_path) ->
     )
     metrics = read_metrics(evaluation, config)["overall"]
     intervals = read_intervals(evaluation, config)["overall"]
-    assert set(intervals) == set(metrics) - {"example_count"}
+    counts = {name for name in metrics if name.partition("[")[0] == "example_count"}
+    assert counts == {"example_count", *(f"example_count[{b}]" for b in TABULAR_BASELINES)}
+    assert set(intervals) == set(metrics) - counts
     assert metrics["example_count"] == 400
     for name, (lower, upper) in intervals.items():
         assert lower < upper, name

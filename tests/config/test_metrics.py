@@ -92,7 +92,7 @@ def test_adding_a_metric_is_one_declaration(monkeypatch, write_config, finance_r
     finance_raw["training"]["elastic"]["monitor"] = "val_hinge"
     config = load_config(write_config(finance_raw))
 
-    (spec,) = build_eval_config(config).metrics_specs
+    spec = build_eval_config(config).metrics_specs[0]  # the model's own, gated
     (gated,) = [metric for metric in spec.metrics if metric.class_name == "Hinge"]
     assert gated.per_slice_thresholds[0].threshold.value_threshold.upper_bound.value == 2.0
     model = build_model(config, transform_run.tf_transform_output)

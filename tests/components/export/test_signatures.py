@@ -10,9 +10,8 @@ import tensorflow as tf
 
 from aet.components.export.signatures import undo_class_weights
 from aet.components.features import transformed_name
-from aet.config.kinds import kind_of
-from aet.kinds.base import ExportContext
-from tests.exported_model import shared_exported_model
+from aet.config.contract import TABULAR_BASELINES
+from tests.exported_model import shared_exported_model, trainer_signatures
 from tests.transform_fixture import UNSEEN_CATEGORY, to_example
 
 ROWS = 8
@@ -173,14 +172,10 @@ def test_serving_default_undoes_the_class_weights_used_in_training(
     exported, transform_run, tmp_path
 ):
     model, _ = exported
-    config, output = transform_run.config, transform_run.tf_transform_output
+    config = transform_run.config
     weights = {0: 0.7, 1: 1.6}
     path = tmp_path / "weighted"
-    model.save(
-        path,
-        save_format="tf",
-        signatures=kind_of(config).signatures(model, output, config, ExportContext(None, weights)),
-    )
+    model.save(path, save_format="tf", signatures=trainer_signatures(model, transform_run, weights))
     served = tf.saved_model.load(str(path)).signatures["serving_default"]
     label = config.features.label.name
     examples = _serialized(transform_run.train_rows[:ROWS], omit=(label,))
@@ -191,3 +186,20 @@ def test_serving_default_undoes_the_class_weights_used_in_training(
     ).reshape(-1)
     logit = np.log(raw) - np.log1p(-raw) - np.log(weights[1] / weights[0])
     np.testing.assert_allclose(probability, 1 / (1 + np.exp(-logit)), rtol=1e-4, atol=1e-6)
+
+
+def test_serve_examples_answers_both_baselines_beside_the_model_and_serving_default_not(
+    exported, transform_run
+):
+    loaded = tf.saved_model.load(exported[1])
+    label = transform_run.config.features.label.name
+    examples = _serialized(transform_run.train_rows[:ROWS], omit=(label,))
+    served = loaded.signatures["serving_default"](examples=examples)
+    evaluated = loaded.signatures["serve_examples"](examples=examples)
+    assert set(served) == {"probability"}
+    assert set(evaluated) == {"probability", *TABULAR_BASELINES}
+    np.testing.assert_allclose(evaluated["probability"], served["probability"], rtol=1e-6)
+    for baseline in TABULAR_BASELINES:
+        answer = evaluated[baseline].numpy()
+        assert answer.shape == (ROWS,) and np.all((answer >= 0) & (answer <= 1))
+        assert not np.allclose(answer, served["probability"].numpy(), atol=1e-3)
