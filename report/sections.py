@@ -92,9 +92,7 @@ def overview(record: RunRecord) -> Section:
         beside=beside,
         baseline=summary.get("baseline_metrics") or {},
         # Like the evaluation's, a split too small to judge gets no interval either.
-        intervals=(summary.get("metric_intervals") or {}).get("overall", {})
-        if judged(own)
-        else {},
+        intervals=(summary.get("metric_intervals") or {}).get("overall", {}) if judged(own) else {},
         checks=checks,
         failed=failed,
         chart=chart,
