@@ -30,6 +30,7 @@ import tensorflow_data_validation as tfdv
 
 from aet.components.export.server_config import read_models_config
 from aet.components.export.warmup import read_warmup_file
+from aet.config.contract import TABULAR_BASELINES
 from aet.serving.examples import serialize_records
 from tests.conftest import INFERRED_SCHEMA_COMPONENTS
 from tests.e2e.conftest import (
@@ -90,6 +91,13 @@ def test_every_component_executes_and_the_summary_is_written(finance_run: CliRun
     overall = summary["metrics"]["overall"]
     assert {"auc", "pr_auc", "ks", "brier_score", "calibration"} <= set(overall)
     assert 0.5 < overall["auc"] <= 1.0
+    # Logistic regression and boosted trees, fitted in this run's Trainer, are scored by
+    # the Evaluator on the same held-out rows (German Credit is close to linear: both
+    # near 0.82 on the shipped split) and printed beside the model.
+    for baseline in TABULAR_BASELINES:
+        assert 0.7 < overall[f"auc[{baseline}]"] <= 1.0
+        assert overall[f"example_count[{baseline}]"] == overall["example_count"]
+        assert f"{baseline}: accuracy=" in finance_run.stdout
     # Slices by age band and foreign worker are reported beside the overall metrics.
     assert any(name.startswith("age_band=") for name in summary["metrics"])
     assert any(name.startswith("foreign_worker=") for name in summary["metrics"])
@@ -233,7 +241,11 @@ def test_the_run_report_shows_the_run_as_its_summary_does(finance_run: CliRun) -
     first = dataclasses.replace(finance_run, output=_as_first_run(finance_run), summary_file=None)
     found = assert_report_shows_the_run(first, REPORT_SECTIONS)
     numbers = found["numbers"]
-    assert numbers["metrics|overall|auc"] == f"{first.summary['metrics']['overall']['auc']:.4f}"
+    overall = first.summary["metrics"]["overall"]
+    assert numbers["metrics|overall|auc"] == f"{overall['auc']:.4f}"
+    for baseline in TABULAR_BASELINES:  # in the key metrics table, a column each
+        label = f"auc[{baseline}]"
+        assert numbers[f"metrics|overall|{label}"] == f"{overall[label]:.4f}"
     assert "metrics|foreign_worker=no|auc" not in numbers  # 6 examples: shown, not judged
     # The bootstrap's 95 % interval around each judged value, shown under it.
     intervals = first.summary["metric_intervals"]
