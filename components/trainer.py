@@ -264,6 +264,13 @@ def run_fn(fn_args: FnArgs) -> None:
         fn_args, tf_transform_output, config, list(model.input.keys())
     )
     logging.info("class weights: %s", weights)
+    if not base_model:
+        started = kind_of(config).initialise(model, config, tf_transform_output, fn_args, weights)
+        if started:
+            events.record(
+                epoch=0, step=0, callback="LinearStart", what="weights",
+                from_value=None, to_value=None, why=started,
+            )  # fmt: skip
 
     steps = steps_per_epoch(config, fn_args.train_files)
     epochs = training_epochs(config, steps)

@@ -160,6 +160,18 @@ class DataKind:
         """The compiled model of `config.model.architecture`."""
         raise NotImplementedError
 
+    def initialise(
+        self,
+        model: tf.keras.Model,
+        config: DomainConfig,
+        tf_transform_output: tft.TFTransformOutput,
+        fn_args: Any,
+        class_weights: dict[int, float] | None,
+    ) -> str | None:
+        """Sets the new model's weights from the training split before it trains (not
+        when it warm-starts or resumes); says how, or None where nothing is set."""
+        return None
+
     def compile(
         self, model: tf.keras.Model, config: DomainConfig, optimizer: tf.keras.optimizers.Optimizer
     ) -> None:

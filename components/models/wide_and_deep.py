@@ -11,12 +11,18 @@ wide_and_deep`. A tabular model should never end below the linear one it contain
   gate that starts at zero (ResidualGate): the first model is exactly the linear one,
   and the attention path adds only what the gradient finds the linear part misses.
   Its dropout and the optimizer's weight decay regularise it like the FT-Transformer.
+- `start_from_linear` sets the wide path to a fitted logistic regression before
+  training (the Trainer does, from the training split): a few hundred Adam steps from a
+  random start leave a linear model well short of its optimum (on German Credit the
+  pipeline's own logistic_regression scored test AUC 0.724 where scikit-learn's
+  converged fit scored 0.823), so training starts where the linear model ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from aet.components.models.ft_transformer import TabularInputs, encoded_features, input_layers
@@ -62,3 +68,33 @@ def build_wide_and_deep(
     residual = ResidualGate(name=DEEP_GATE)(deep_logits)
     logits = tf.keras.layers.Add(name="logits")([wide_logits, residual])
     return tf.keras.Model(model_inputs, classifier_output(logits), name="wide_and_deep")
+
+
+def start_from_linear(
+    model: tf.keras.Model,
+    inputs: TabularInputs,
+    coefficients: np.ndarray,
+    intercept: np.ndarray,
+) -> None:
+    """Sets the wide path to a linear model over the numbers then each category one-hot
+    (`coefficients` [1 or classes, features], kinds/tabular/baselines.feature_matrix's
+    columns): the numbers' weights directly, and each category's weights into the first
+    dimensions of its embedding, which its wide weights then read alone."""
+    units = coefficients.shape[0]
+    numeric = len(inputs.numeric)
+    if numeric:
+        model.get_layer("numeric_weights").set_weights([coefficients[:, :numeric].T, intercept])
+    start = numeric
+    for index, (name, size) in enumerate(inputs.categorical.items()):
+        embedding = model.get_layer(f"{name}_emb")
+        (table,) = embedding.get_weights()
+        if table.shape[1] < units:
+            raise ValueError(f"{name}: an embedding of {table.shape[1]} cannot hold {units} scores")
+        table[:, :units] = coefficients[:, start : start + size].T
+        if not numeric and index == 0:  # no numbers' bias to hold it: every row adds it
+            table[:, :units] += intercept
+        embedding.set_weights([table])
+        reads = np.zeros((table.shape[1], units), np.float32)
+        reads[:units, :units] = np.eye(units)
+        model.get_layer(f"{name}_weights").set_weights([reads])
+        start += size

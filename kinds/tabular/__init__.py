@@ -143,6 +143,30 @@ class TabularKind(ClassifierKind):
 
         return NETWORKS[config.model.architecture](config, tf_transform_output)
 
+    def initialise(
+        self,
+        model: tf.keras.Model,
+        config: DomainConfig,
+        tf_transform_output: tft.TFTransformOutput,
+        fn_args: Any,
+        class_weights: dict[int, float] | None,
+    ) -> str | None:
+        """A wide-and-deep model starts as logistic regression fitted on the training
+        split with the training's class weights (components/models/wide_and_deep.py)."""
+        if config.model.architecture != "wide_and_deep":
+            return None
+        from aet.components.models.wide_and_deep import start_from_linear
+        from aet.kinds.tabular.baselines import fit_logistic_regression, training_matrix
+        from aet.kinds.tabular.networks import tabular_inputs
+
+        inputs = tabular_inputs(config, tf_transform_output)
+        matrix, labels = training_matrix(
+            fn_args, tf_transform_output, inputs, self.label_key(config)
+        )
+        fitted = fit_logistic_regression(matrix, labels, class_weights)
+        start_from_linear(model, inputs, fitted.coef_, fitted.intercept_)
+        return f"the wide path starts as logistic regression fitted on {len(labels)} training rows"
+
     def baselines(
         self,
         config: DomainConfig,

@@ -178,6 +178,14 @@ def trees_baseline(
     return probabilities
 
 
+def fit_logistic_regression(
+    matrix: np.ndarray, labels: np.ndarray, class_weights: dict[int, float] | None = None
+) -> LogisticRegression:
+    """scikit-learn's logistic regression (default L2) on the matrix and class ids,
+    weighting each class as training does when `class_weights` are given."""
+    return LogisticRegression(max_iter=2000, class_weight=class_weights).fit(matrix, labels)
+
+
 def fit_baselines(
     matrix: np.ndarray, labels: np.ndarray, inputs: TabularInputs, num_classes: int, seed: int
 ) -> dict[str, Baseline]:
@@ -185,7 +193,7 @@ def fit_baselines(
     none when the rows hold a single class (nothing to fit)."""
     if len(np.unique(labels)) < 2:
         return {}
-    regression = LogisticRegression(max_iter=2000).fit(matrix, labels)
+    regression = fit_logistic_regression(matrix, labels)
     trees = GradientBoostingClassifier(random_state=seed).fit(matrix, labels)
     return {
         LOGISTIC_REGRESSION: regression_baseline(regression, inputs, num_classes),

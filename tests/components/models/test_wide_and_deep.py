@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from aet.components.features import transformed_name
-from aet.components.models.wide_and_deep import DEEP_GATE, build_wide_and_deep
+from aet.components.models.wide_and_deep import DEEP_GATE, build_wide_and_deep, start_from_linear
 from aet.kinds.tabular.explanations import COMPLETENESS_TOLERANCE, TabularExplainer
 from tests.components.models.test_ft_transformer import INPUTS, SMALL, _batch
 
@@ -76,3 +76,18 @@ def test_the_explainer_attributes_both_paths_through_one_token_per_feature():
     # As the serving check judges it (an untrained attention path is rough: 64 steps).
     assert gaps.mean() < COMPLETENESS_TOLERANCE / 5, (gaps, change)
     assert np.abs(change).mean() > COMPLETENESS_TOLERANCE
+
+
+def test_a_model_started_from_a_linear_fit_answers_as_that_fit_does():
+    from aet.kinds.tabular.baselines import feature_matrix
+
+    model = _model()
+    batch = _named(_batch(16, seed=3))
+    width = len(INPUTS.numeric) + sum(INPUTS.categorical.values())
+    rng = np.random.default_rng(0)
+    coefficients = rng.normal(size=(1, width)).astype(np.float32)
+    intercept = np.array([0.3], np.float32)
+    start_from_linear(model, INPUTS, coefficients, intercept)
+    logits = feature_matrix(INPUTS, batch).numpy() @ coefficients.T + intercept
+    expected = 1 / (1 + np.exp(-logits))
+    np.testing.assert_allclose(model(batch, training=False).numpy(), expected, rtol=1e-5)
