@@ -264,13 +264,6 @@ def run_fn(fn_args: FnArgs) -> None:
         fn_args, tf_transform_output, config, list(model.input.keys())
     )
     logging.info("class weights: %s", weights)
-    if not base_model:
-        started = kind_of(config).initialise(model, config, tf_transform_output, fn_args, weights)
-        if started:
-            events.record(
-                epoch=0, step=0, callback="LinearStart", what="weights",
-                from_value=None, to_value=None, why=started,
-            )  # fmt: skip
 
     steps = steps_per_epoch(config, fn_args.train_files)
     epochs = training_epochs(config, steps)
@@ -296,6 +289,13 @@ def run_fn(fn_args: FnArgs) -> None:
     )
     resume = resume_checkpoint(training.elastic, resume_directory(fn_args), callbacks, events)
     initial_epoch, finished = resume.restore(model) if resume else (0, False)
+    if not base_model and initial_epoch == 0 and not finished:  # a new model, from the start
+        started = kind_of(config).initialise(model, config, tf_transform_output, fn_args, weights)
+        if started:
+            events.record(
+                epoch=0, step=0, callback="LinearStart", what="weights",
+                from_value=None, to_value=None, why=started,
+            )  # fmt: skip
     fit_started = time.monotonic()
     if not finished:
         history = model.fit(

@@ -7,12 +7,15 @@ asks it, at each step of a run:
 
 - config: `check_config` (the features and architecture it needs), `architectures`,
   `describe` (the line `aet validate-config` prints);
-- data: `check_data_path`, `prepare_input` (pre-flight or ingestion before the
-  pipeline), `example_gen` (the pipeline's first component);
+- data: `check_data_path`, `prepare_input` (pre-flight checks, or a plug-in's
+  ingestion before the pipeline), `example_gen` (the pipeline's first component, which
+  may ingest: kinds/ingested.py), `ingestion_lines` (what `aet run` prints of it);
 - transform: `preprocessing` (its part of Transform's preprocessing_fn),
   `model_inputs`, `label_key`;
-- training: `build_model`, `compile`, `training_pairs`, `uses_class_weights`,
-  `embedding_vocabularies` (what a warm start remaps), `signatures`;
+- training: `build_model`, `initialise` (weights from the training split before a
+  new model trains), `compile`, `training_pairs`, `uses_class_weights`,
+  `embedding_vocabularies` (what a warm start remaps), `signatures` (a classifier's
+  also answer its `baselines`, kinds/classifier.py);
 - evaluation: `eval_config`, `extra_components` (e.g. Grad-CAM heat maps);
 - report: `report_sections` (what only this kind shows in the run report);
 - serving: `warmup_inputs`, `serves_classify`, `expected_outputs`,

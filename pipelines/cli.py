@@ -319,7 +319,8 @@ def _run_span(
         error=error,
         log_file=str(log_file),
     )
-    if ingestion is not None:  # ingested before the pipeline (an ImageExampleGen reports its own)
+    if ingestion is not None:  # a plug-in kind ingested before the pipeline (an ingesting
+        # ExampleGen, images' or interaction logs', writes its own report into its Examples)
         summary["ingestion"] = ingestion
     if span is not None:
         summary["span"] = span.number

@@ -2,8 +2,8 @@
 what each run made of its span.
 
 Every local `aet run` stages its data as the next span under `<output>/spans/`: a
-folder `span-NNNN/` linking to the data (a CSV file or folder, or a data kind's
-ingestion), never a copy. Data the output has seen before (the same files, unchanged)
+folder `span-NNNN/` linking to the data (a file or folder, or what a plug-in kind
+ingested), never a copy. Data the output has seen before (the same files, unchanged)
 is the span it was. A user's folder of spans (`span-01/`, `span-02/`, ...) keeps its
 own numbers; `aet run --data NEW` into the same output makes NEW the next span.
 
@@ -40,7 +40,7 @@ class SpanError(ValueError):
 class StagedSpan:
     span: int
     source: str  # the user's data path
-    input: str  # what the span's folder links to (the data, or its ingestion)
+    input: str  # what the span's folder links to (the data, or a plug-in's ingestion)
     fingerprint: str  # names, sizes and modification times of the input's files
 
 
@@ -64,7 +64,7 @@ def user_spans(path: Path) -> list[tuple[int, Path]]:
 
 def fingerprint(path: Path) -> str:
     """What identifies the data at `path`: its files' names, sizes and modification
-    times (content changed in place is a new span, as in kinds/ingested.py)."""
+    times (content changed in place is a new span, as for ExampleGen's fingerprint)."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     identity = [
         (str(p.relative_to(path.parent)), p.stat().st_size, p.stat().st_mtime_ns) for p in files

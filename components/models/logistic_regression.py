@@ -22,7 +22,7 @@ def linear_logits(
     inputs: TabularInputs, units: int, numeric: list[tf.Tensor], categorical: dict[str, tf.Tensor]
 ) -> tf.Tensor:
     """One weight per number and per category for each of `units` scores, summed: the
-    logits of logistic regression (and the wide path of wide_and_deep.py)."""
+    logits of logistic regression."""
     scores = []
     if numeric:
         stacked = (

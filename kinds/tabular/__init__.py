@@ -52,6 +52,13 @@ class TabularKind(ClassifierKind):
             )
         if not features.input_names:
             raise KindConfigError("features", "give at least one numeric or categorical feature")
+        classes, model = len(features.label.classes), config.model
+        if model.architecture == "wide_and_deep" and classes > 2 and model.embedding_dim < classes:
+            raise KindConfigError(
+                "model.embedding_dim",
+                f"wide_and_deep starts each category's token as its {classes} class scores: "
+                f"give at least {classes}",
+            )
 
     def describe(self, config: DomainConfig) -> str:
         features = config.features
@@ -155,6 +162,8 @@ class TabularKind(ClassifierKind):
         split with the training's class weights (components/models/wide_and_deep.py)."""
         if config.model.architecture != "wide_and_deep":
             return None
+        import numpy as np
+
         from aet.components.models.wide_and_deep import start_from_linear
         from aet.kinds.tabular.baselines import fit_logistic_regression, training_matrix
         from aet.kinds.tabular.networks import tabular_inputs
@@ -163,6 +172,9 @@ class TabularKind(ClassifierKind):
         matrix, labels = training_matrix(
             fn_args, tf_transform_output, inputs, self.label_key(config)
         )
+        classes = len(config.features.label.classes)
+        if len(np.unique(labels)) < classes:  # a class the rows read lack: no full fit
+            return None
         fitted = fit_logistic_regression(matrix, labels, class_weights)
         start_from_linear(model, inputs, fitted.coef_, fitted.intercept_)
         return f"the wide path starts as logistic regression fitted on {len(labels)} training rows"

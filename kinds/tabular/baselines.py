@@ -6,11 +6,12 @@ with the same metrics on the same held-out rows (as a recommender's baselines ar
 Both read one matrix: the z-scored numbers as Transform wrote them and each category
 one-hot over its vocabulary (out-of-vocabulary bucket included), built by the same TF
 function for fitting and for serving. scikit-learn fits them (LogisticRegression with
-its default L2, GradientBoostingClassifier with its defaults) on at most
-`BASELINE_ROWS` training rows. Neither model is exported by scikit-learn into a TF
-graph, so the export is written here: the regression's weights as one matrix product,
-and the trees (public `tree_` arrays of each stage) as a walk of fixed depth over
-gathered node tables, which TF Serving runs with core ops only.
+its default L2 and up to 2,000 iterations, GradientBoostingClassifier with its
+defaults) on the first `BASELINE_ROWS` training rows (fewer for very wide one-hots).
+scikit-learn exports neither into a TF graph, so the export is written here: the
+regression's weights as one matrix product, and the trees (public `tree_` arrays of
+each stage) as a walk of fixed depth over gathered node tables, which TF Serving runs
+with core ops only.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from aet.config.contract import TABULAR_BASELINES
 
 LOGISTIC_REGRESSION, BOOSTED_TREES = TABULAR_BASELINES
 BASELINE_ROWS = 50_000  # training rows the baselines are fitted on, at most
+MATRIX_CELLS = 50_000_000  # and the matrix's rows x columns (200 MB of float32), at most
 
 # transformed model inputs -> [batch, classes] probabilities
 Baseline = Callable[[dict], tf.Tensor]
@@ -52,22 +54,25 @@ def training_matrix(
     inputs: TabularInputs,
     label_key: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The first `BASELINE_ROWS` rows of the transformed training split, as the matrix
-    and the class ids."""
+    """The first rows of the transformed training split (in the split's order: ExampleGen
+    hashes rows into it), as the matrix and the class ids: `BASELINE_ROWS`, fewer where
+    wide one-hot blocks would make the matrix larger than `MATRIX_CELLS`."""
     options = tfxio.TensorFlowDatasetOptions(
         batch_size=1024, shuffle=False, num_epochs=1, label_key=label_key
     )
     dataset = fn_args.data_accessor.tf_dataset_factory(
         fn_args.train_files, options, tf_transform_output.transformed_metadata.schema
     )
+    width = len(inputs.numeric) + sum(inputs.categorical.values())
+    most = max(1, min(BASELINE_ROWS, MATRIX_CELLS // width))
     matrices, labels, rows = [], [], 0
     for features, label in dataset:
         matrices.append(feature_matrix(inputs, features).numpy())
         labels.append(tf.reshape(label, [-1]).numpy())
         rows += len(labels[-1])
-        if rows >= BASELINE_ROWS:
+        if rows >= most:
             break
-    return np.concatenate(matrices)[:BASELINE_ROWS], np.concatenate(labels)[:BASELINE_ROWS]
+    return np.concatenate(matrices)[:most], np.concatenate(labels)[:most]
 
 
 def _probabilities(logits: tf.Tensor, fitted: np.ndarray, num_classes: int) -> tf.Tensor:

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from aet.components.evaluation import build_eval_config
-from aet.components.evaluator import completed_eval_config
+from aet.components.evaluator import completed_eval_config, only_answered_outputs
+from aet.config.contract import TABULAR_BASELINES
 from aet.pipelines.domains import load_domain
 
 
@@ -42,3 +43,19 @@ def test_coverage_without_an_ingestion_report_is_refused_by_name():
 def test_a_classifiers_config_needs_no_report_and_is_unchanged():
     eval_config = build_eval_config(load_domain("finance_risk"))
     assert completed_eval_config(eval_config, None) == eval_config
+
+
+def test_outputs_a_judged_model_does_not_answer_are_left_out_of_the_evaluation():
+    """A served version exported before the baselines answers `probability` alone: the
+    evaluation falls back to the single-output form TFMA reads it in."""
+    eval_config = build_eval_config(load_domain("finance_risk"))
+    assert only_answered_outputs(eval_config, {"probability", *TABULAR_BASELINES}) == eval_config
+    alone = only_answered_outputs(eval_config, {"probability"})
+    (model_spec,) = alone.model_specs
+    assert not model_spec.label_keys
+    assert (model_spec.label_key, model_spec.prediction_key) == ("creditability_xf", "probability")
+    (spec,) = alone.metrics_specs  # the baselines' metrics are gone
+    assert not spec.output_names and spec.metrics == eval_config.metrics_specs[0].metrics
+    one_baseline = only_answered_outputs(eval_config, {"probability", "logistic_regression"})
+    assert set(one_baseline.model_specs[0].label_keys) == {"probability", "logistic_regression"}
+    assert [list(s.output_names) for s in one_baseline.metrics_specs] == [["probability"]]
