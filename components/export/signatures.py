@@ -104,12 +104,17 @@ def classifier_signatures(
             output = tf.concat([1.0 - output, output], axis=-1)
         return undo_class_weights(output, class_weights) if class_weights else output
 
-    def model_inputs_of(raw: dict) -> dict:
-        transformed = model.tft_layer(raw)
+    def inputs_from(transformed: dict) -> dict:
         return {key: transformed[key] for key in input_keys}
 
+    def model_inputs_of(raw: dict) -> dict:
+        return inputs_from(model.tft_layer(raw))
+
+    def probabilities_from(model_inputs: dict) -> tf.Tensor:
+        return served(model(model_inputs, training=False))
+
     def probabilities_of(raw: dict) -> tf.Tensor:
-        return served(model(model_inputs_of(raw), training=False))
+        return probabilities_from(model_inputs_of(raw))
 
     def predict(raw: dict) -> dict:
         return served_answer(probabilities_of(raw), config)
@@ -125,9 +130,9 @@ def classifier_signatures(
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(serialized: tf.Tensor) -> dict:
-        raw = tf.io.parse_example(serialized, spec)
-        answers = predict(raw)
-        transformed = model.tft_layer(raw)
+        # The Transform graph runs once for the model and its baselines.
+        transformed = model.tft_layer(tf.io.parse_example(serialized, spec))
+        answers = served_answer(probabilities_from(inputs_from(transformed)), config)
         for name, baseline in (baselines or {}).items():
             (answers[name],) = served_answer(baseline(transformed), config).values()
         return answers
