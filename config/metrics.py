@@ -291,3 +291,10 @@ def direction_of(monitor: str) -> Direction:
 def keras_mode(monitor: str) -> Literal["min", "max"]:
     """`direction_of` in the words of Keras callbacks and keras-tuner."""
     return "min" if direction_of(monitor) == "lower_is_better" else "max"
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """A reported metric's name and its group: ('auc', '') for the model's own,
+    ('ndcg', 'most_popular') for a baseline's, ('auc', 'class=x') for a class's."""
+    name, _, group = label.partition("[")
+    return name, group.removesuffix("]")

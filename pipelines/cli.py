@@ -438,10 +438,12 @@ def metric_lines(overall: dict[str, float]) -> list[str]:
     """The held-out metrics, one line per model or class: a recommender's baselines
     ('ndcg[most_popular]') and a class's one-vs-rest figures ('auc[class=x]') each get
     their own line after the model's."""
+    from aet.config.metrics import split_label
+
     groups: dict[str, list[str]] = {}
     for label, value in overall.items():
-        name, _, group = label.partition("[")
-        groups.setdefault(group.rstrip("]"), []).append(f"{name}={value:.4f}")
+        name, group = split_label(label)
+        groups.setdefault(group, []).append(f"{name}={value:.4f}")
     return [
         f"{group or 'model'}: {', '.join(values)}"
         for group, values in sorted(groups.items(), key=lambda item: item[0] != "")

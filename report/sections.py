@@ -18,7 +18,7 @@ from markupsafe import Markup
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from aet.config.contract import SERVING_EXTRAS
-from aet.config.metrics import METRICS
+from aet.config.metrics import METRICS, split_label
 from aet.report import plots
 from aet.report.model_card import CARD_JSON
 from aet.report.rendering import INTERVAL_NAMES, MIN_SLICE_EXAMPLES, TEMPLATES, judged
@@ -46,19 +46,15 @@ def _section(section_id: str, title: str, **context) -> Section:
 def baselines_beside(overall: dict[str, float]) -> list[str]:
     """The baselines scored beside the model ('ndcg[most_popular]' names one; a class's
     own 'auc[class=x]' does not), in order."""
-    groups = {label.partition("[")[2].rstrip("]") for label in overall if "[" in label}
-    return sorted(group for group in groups if not group.startswith("class="))
+    groups = {split_label(label)[1] for label in overall}
+    return sorted(group for group in groups if group and not group.startswith("class="))
 
 
 def overview(record: RunRecord) -> Section:
     summary = record.summary
     overall = (summary.get("metrics") or {}).get("overall", {})
     beside = baselines_beside(overall)
-    own = {
-        name: value
-        for name, value in overall.items()
-        if not any(name.endswith(f"[{group}]") for group in beside)
-    }
+    own = {label: value for label, value in overall.items() if split_label(label)[1] not in beside}
     thresholds = record.config.evaluation.thresholds if record.config else {}
     checks = []
     for name, bound in thresholds.items():
